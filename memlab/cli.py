@@ -1,0 +1,243 @@
+"""The command line: `python -m memlab replay | compare | record ...`.
+
+    python -m memlab replay TRACE [--every N] [--json] [--native]
+    python -m memlab compare TRACE [--every N]
+    python -m memlab record -o FILE -- PROGRAM ARGS...
+    python -m memlab scenario [NAME [PARAM=VALUE ...]]
+
+`replay` runs a trace on memlab's model of glibc (or, with --native, on this
+machine's real glibc) and prints its snapshots; `compare` runs both and names
+the first snapshot and field where they differ; `record` writes the
+malloc-family calls of a real program as a trace; `scenario` prints one of the
+lessons' traces (to replay or compare).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from memlab.errors import MemlabError, TraceError
+from memlab.snapshot import FIELDS, Snapshot
+from memlab.trace import Op, parse_trace
+
+__all__ = ["main", "SUPPORTED_GLIBC", "format_table"]
+
+#: glibc releases the model imitates (`--glibc`).
+SUPPORTED_GLIBC = ("2.36",)
+
+
+def format_table(snapshots: Sequence[Snapshot], names: Sequence[str] | None = None) -> str:
+    """Snapshots as an aligned table, one row each; numbers with thousands separators.
+
+    `names`, when given, adds a first column naming each row's source.
+
+    >>> print(format_table([Snapshot(1, "first", 135168, 135168, 1, 0, 0, 0, 0, 688, 134480, 134480, 4096)]))
+    op  label      brk    arena  ordblks  smblks  hblks  hblkhd  fsmblks  uordblks  fordblks  keepcost    rss
+     1  first  135,168  135,168        1       0      0       0        0       688   134,480   134,480  4,096
+    """
+    header = (["source"] if names is not None else []) + list(FIELDS)
+    rows = []
+    for k, s in enumerate(snapshots):
+        cells = [s.label if f == "label" else f"{getattr(s, f):,}" for f in FIELDS]
+        rows.append(([names[k]] if names is not None else []) + cells)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    left = {"label", "source"}
+    lines = []
+    for r in [header, *rows]:
+        cells = [c.ljust(w) if h in left else c.rjust(w) for c, w, h in zip(r, widths, header)]
+        lines.append("  ".join(cells))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _model_factory(glibc: str):
+    try:
+        from memlab.glibc import Malloc
+    except ImportError as e:
+        raise MemlabError(f"memlab's glibc model is not available ({e})") from None
+    return lambda: Malloc(glibc=glibc)
+
+
+def _read_ops(path: str) -> tuple[Op, ...]:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise MemlabError(f"cannot read trace {path!r}: {e.strerror}") from None
+    return parse_trace(data)
+
+
+def _model_snapshots(ops: tuple[Op, ...], every: int | None, glibc: str) -> list[Snapshot]:
+    from memlab.replay import replay
+
+    return replay(ops, _model_factory(glibc), every)
+
+
+def _native_snapshots(path: str, every: int | None) -> list[Snapshot]:
+    from memlab.native import replay_native
+
+    return [Snapshot.from_dict(d) for d in replay_native(path, every)]
+
+
+def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    ops = _read_ops(args.trace)
+    if args.native:
+        snaps = _native_snapshots(args.trace, args.every)
+    else:
+        snaps = _model_snapshots(ops, args.every, args.glibc)
+    if args.json:
+        out.write("".join(s.to_json() + "\n" for s in snaps))
+    else:
+        from memlab.native import glibc_version
+
+        source = f"this machine's glibc {glibc_version()}" if args.native else f"memlab's model of glibc {args.glibc}"
+        out.write(f"# {args.trace}: {sum(op.kind != 'snapshot' for op in ops)} operations, on {source}\n")
+        out.write(format_table(snaps) + "\n")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
+    from memlab.native import glibc_version
+
+    ops = _read_ops(args.trace)
+    model = _model_snapshots(ops, args.every, args.glibc)
+    native = _native_snapshots(args.trace, args.every)
+    real = glibc_version()
+    rows, names = [], []
+    for m, n in zip(model, native):
+        rows += [m, n]
+        names += ["model", "native"]
+    out.write(f"# {args.trace}: memlab's model of glibc {args.glibc} against this machine's glibc {real}\n")
+    out.write(format_table(rows, names) + "\n")
+    for m, n in zip(model, native):
+        diff = m.first_difference(n)
+        if diff:
+            field, mine, theirs = diff
+            out.write(f"DIFFER at the snapshot after op {n.op} (label {n.label!r}): {field} is {mine!r} "
+                      f"in the model, {theirs!r} on the real glibc\n")
+            return 1
+    if len(model) != len(native):
+        out.write(f"DIFFER: the model took {len(model)} snapshots, the real glibc {len(native)}\n")
+        return 1
+    out.write(f"AGREE: all {len(model)} snapshots are identical\n")
+    return 0
+
+
+def _cmd_record(args: argparse.Namespace, out: TextIO) -> int:
+    from memlab.native.build import build
+    from memlab.native.runner import clean_environment
+
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise MemlabError("record needs a program to run: python -m memlab record -o FILE -- PROGRAM ARGS")
+    target = Path(args.output).resolve()
+    library = build("record")
+    if target.exists():
+        target.unlink()
+    env = clean_environment({"LD_PRELOAD": str(library), "MEMLAB_RECORD": str(target)})
+    try:
+        status = subprocess.run(command, env=env).returncode
+    except OSError as e:
+        raise MemlabError(f"cannot run {command[0]!r}: {e.strerror}") from None
+    pattern = re.compile(re.escape(target.name) + r"\.\d+(\.\d+)?")
+    others = sorted(p.name for p in target.parent.iterdir() if pattern.fullmatch(p.name))
+    files = [target.name] if target.exists() else []
+    print(f"memlab: recorded {', '.join(files + others) or 'nothing'} in {target.parent}"
+          f" (program exit status {status})", file=sys.stderr)
+    return status
+
+
+def _cmd_scenario(args: argparse.Namespace, out: TextIO) -> int:
+    from memlab.scenarios import SCENARIOS, scenario
+
+    if args.name is None:
+        for s in SCENARIOS.values():
+            params = " ".join(f"{p.name}={p.default}" for p in s.params)
+            out.write(f"{s.name:18} {s.title}" + (f"  [{params}]" if params else "") + "\n")
+        return 0
+    try:
+        chosen = scenario(args.name)
+        values = {}
+        for item in args.values:
+            name, sep, value = item.partition("=")
+            if not sep or not value.lstrip("-").isdigit():
+                raise ValueError(f"scenario values are PARAM=INTEGER, not {item!r}")
+            values[name] = int(value)
+        out.write(chosen.text(**values))
+    except (KeyError, TypeError, ValueError) as e:
+        print(f"memlab: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m memlab", description="memlab: glibc malloc, simulated and real.")
+    sub = p.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
+
+    def glibc_option(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--glibc", default=SUPPORTED_GLIBC[0], metavar="VERSION",
+                       help=f"glibc release the model imitates (one of {', '.join(SUPPORTED_GLIBC)})")
+
+    def every_option(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--every", type=int, metavar="N", help="also snapshot after every N-th operation")
+
+    q = sub.add_parser("replay", help="replay a trace and print its snapshots")
+    q.add_argument("trace", help="trace file (TRACE-FORMAT.md)")
+    every_option(q)
+    q.add_argument("--json", action="store_true", help="print the exact JSON lines")
+    q.add_argument("--native", action="store_true", help="run on this machine's real glibc instead of the model")
+    glibc_option(q)
+    q.set_defaults(run=_cmd_replay)
+
+    q = sub.add_parser("compare", help="replay on the model and on the real glibc; name the first difference")
+    q.add_argument("trace", help="trace file (TRACE-FORMAT.md)")
+    every_option(q)
+    glibc_option(q)
+    q.set_defaults(run=_cmd_compare)
+
+    q = sub.add_parser("record", help="record a program's malloc calls as a trace",
+                       description="Run PROGRAM with memlab's recorder preloaded. The first program writes FILE; "
+                                   "every other process or exec'd program it starts writes FILE.<pid> "
+                                   "(FILE.<pid>.<n> for later images of the same pid). MALLOC_* and "
+                                   "GLIBC_TUNABLES are removed from the environment, as for replays.")
+    q.add_argument("-o", "--output", required=True, metavar="FILE", help="trace file to write")
+    q.add_argument("command", nargs=argparse.REMAINDER, metavar="-- PROGRAM ARGS", help="the program to run")
+    q.set_defaults(run=_cmd_record)
+
+    q = sub.add_parser("scenario", help="print a lesson's trace (no NAME: list the scenarios)")
+    q.add_argument("name", nargs="?", help="scenario name")
+    q.add_argument("values", nargs="*", metavar="PARAM=VALUE", help="parameter values (defaults otherwise)")
+    q.set_defaults(run=_cmd_scenario)
+    return p
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; return the exit status (0 ok, 1 differ/failed, 2 bad input).
+
+    >>> main(["replay", "--glibc", "2.99", "x.trace"])
+    2
+    """
+    out = out or sys.stdout
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "glibc", None) not in (None, *SUPPORTED_GLIBC):
+        print(f"memlab: --glibc {args.glibc} is not modelled; choose one of {', '.join(SUPPORTED_GLIBC)}",
+              file=sys.stderr)
+        return 2
+    if getattr(args, "every", None) is not None and args.every < 1:
+        print(f"memlab: --every needs a positive number, not {args.every}", file=sys.stderr)
+        return 2
+    try:
+        return args.run(args, out)
+    except TraceError as e:
+        print(f"memlab: {args.trace}: {e}; nothing was replayed", file=sys.stderr)
+        return 2
+    except MemlabError as e:
+        print(f"memlab: {e}", file=sys.stderr)
+        return 1

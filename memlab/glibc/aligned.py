@@ -1,0 +1,103 @@
+"""The memalign family: memalign, aligned_alloc, posix_memalign, valloc, pvalloc.
+
+Alignments up to 16 are plain mallocs (tcache included); larger ones are rounded up
+to a power of two >= 32 and served by `_int_memalign`, which never uses or creates
+the tcache. Results for alignments above 4096 depend on the absolute addresses
+the AddressSpace hands out (its heap_start and mmap placement).
+"""
+
+from __future__ import annotations
+
+import errno
+
+from .chunk import HDR, MASK64, PAGE, PTRDIFF_MAX, as_size_t as _size_t, checked_request2size
+
+__all__ = ["AlignedAlloc"]
+
+NULL = 0
+
+
+class AlignedAlloc:
+    """Public aligned-allocation calls of `Malloc` (a mixin over its arena)."""
+
+    def memalign(self, align: int, n: int) -> int:
+        """Allocate `n` bytes at a multiple of `align` (rounded up to a power of two).
+
+        >>> from memlab.glibc import Malloc
+        >>> m = Malloc(); m.memalign(4096, 100) % 4096
+        0
+        """
+        _size_t("align", align)
+        _size_t("n", n)
+        self._info = ""
+        call = ("memalign", (align, n))
+        r = self._mid_memalign(align, n)
+        self._note = (call, self._path if r else "fail", "")
+        return r
+
+    def _mid_memalign(self, align: int, n: int) -> int:
+        if align <= 16:
+            nb = checked_request2size(n)
+            c = self._malloc_chunk(nb, n) if nb else 0
+            return c + HDR if c else NULL
+        if align < 32:
+            align = 32
+        if align > (1 << 63):
+            return NULL
+        if align & (align - 1):
+            a = 32
+            while a < align:
+                a <<= 1
+            align = a
+        nb = checked_request2size(n)
+        if not nb or align > PTRDIFF_MAX:
+            return NULL
+        c = self._int_memalign(align, nb)
+        return c + HDR if c else NULL
+
+    def aligned_alloc(self, align: int, n: int) -> int:
+        """Same as memalign in glibc 2.36 (no check that n is a multiple of align).
+
+        >>> from memlab.glibc import Malloc
+        >>> Malloc().aligned_alloc(64, 10) % 64
+        0
+        """
+        return self.memalign(align, n)
+
+    def posix_memalign(self, align: int, n: int) -> tuple[int, int]:
+        """Return (0, address), (EINVAL, 0) for a bad alignment, or (ENOMEM, 0).
+
+        >>> from memlab.glibc import Malloc
+        >>> Malloc().posix_memalign(24, 10)
+        (22, 0)
+        """
+        _size_t("align", align)
+        _size_t("n", n)
+        if align % 8 or (align // 8) & (align // 8 - 1) or align == 0:
+            self._info = ""
+            self._note = (f"posix_memalign({align}, {n})", "fail", "EINVAL:")
+            return errno.EINVAL, NULL
+        r = self.memalign(align, n)
+        return (0, r) if r else (errno.ENOMEM, NULL)
+
+    def valloc(self, n: int) -> int:
+        """memalign(4096, n).
+
+        >>> from memlab.glibc import Malloc
+        >>> Malloc().valloc(1) % 4096
+        0
+        """
+        return self.memalign(PAGE, n)
+
+    def pvalloc(self, n: int) -> int:
+        """memalign(4096, n rounded up to whole pages).
+
+        >>> from memlab.glibc import Malloc
+        >>> m = Malloc(); m.malloc_usable_size(m.pvalloc(1))
+        4104
+        """
+        _size_t("n", n)
+        if n + PAGE - 1 > MASK64:
+            return NULL
+        return self.memalign(PAGE, (n + PAGE - 1) & ~(PAGE - 2) & MASK64)
+

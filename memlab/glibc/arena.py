@@ -1,0 +1,300 @@
+"""glibc's internal allocator: _int_malloc, _int_free, malloc_consolidate, _int_realloc, _int_memalign.
+
+The order of the searches in `_int_malloc` is glibc's exactly: fastbin, small bin,
+(consolidation for large requests), the unsorted scan (last remainder, exact fits
+stashed into tcache, everything else binned), the request's own large bin (best
+fit, second chunk of an equal size), the next non-empty bin, top, and sysmalloc.
+"""
+
+from __future__ import annotations
+
+from .bins import largebin_index
+from .chunk import MINSIZE, request2size
+from .heap import INUSE, LARGE, SMALL, TCACHE, UNSORTED
+from .system import System
+
+__all__ = ["Arena"]
+
+
+class Arena(System):
+    """The allocation and free algorithms of the main arena."""
+
+    # --- allocation -------------------------------------------------------------------------
+    def _int_malloc(self, nb: int) -> int:
+        """Find a chunk of `nb` bytes (already rounded); return its address or 0."""
+        size_of = self._size
+        state = self._state
+        tc = self._tcache
+        rel = self._rel
+        if nb <= self._max_fast:                      # F: pop the fastbin head, refill tcache
+            fi = (nb >> 4) - 2
+            fb = self._fast.bins[fi]
+            if fb:
+                fast = self._fast
+                c = fast.pop(fi, nb)
+                state[c] = INUSE
+                if tc is not None and nb <= self._tmax:
+                    tb = tc.bins[(nb - 17) >> 4]
+                    while len(tb) < tc.limit and fb:
+                        self._tcache_put(fast.pop(fi, nb), (nb - 17) >> 4)
+                self._path = "fastbin"
+                return c
+        bins = self._bins
+        if nb < 1024:                                 # S: oldest chunk of the exact small bin
+            idx = nb >> 4
+            if bins.small_nonempty(idx):
+                c = bins.take_small_tail(idx, nb)
+                del self._free_end[c + nb]
+                state[c] = INUSE
+                if tc is not None and nb <= self._tmax:
+                    ti = (nb - 17) >> 4
+                    tb = tc.bins[ti]
+                    while len(tb) < tc.limit and bins.small_nonempty(idx):
+                        v = bins.take_small_tail(idx, nb)
+                        del self._free_end[v + nb]
+                        self._tcache_put(v, ti)
+                self._path = "smallbin"
+                return c
+        else:                                         # large request: fastbins go first
+            idx = largebin_index(nb)
+            if self._have_fast:
+                self._consolidate()
+        # exact fits met in the unsorted scan go to this tcache bin while it has room
+        stash_idx = (nb - 17) >> 4 if tc is not None and nb <= self._tmax else -1
+        returned_cached = False
+        unsorted = bins.unsorted
+        while True:
+            iters = 0
+            while unsorted:                           # A: scan unsorted, oldest first
+                c = next(iter(unsorted))
+                size = unsorted[c]
+                if (nb < 1024 and len(unsorted) == 1 and c == self._last_remainder
+                        and size > nb + MINSIZE):     # split the last remainder again
+                    bins.pop_unsorted_tail()
+                    del self._free_end[c + size]
+                    size_of[c] = nb
+                    state[c] = INUSE
+                    rem = c + nb
+                    self._to_unsorted(rem, size - nb)
+                    self._last_remainder = rem
+                    self._path = "last-remainder"
+                    return c
+                bins.pop_unsorted_tail()
+                if size == nb:
+                    del self._free_end[c + size]
+                    if stash_idx >= 0 and len(tc.bins[stash_idx]) < tc.limit:
+                        self._tcache_put(c, stash_idx)
+                        returned_cached = True
+                        continue
+                    state[c] = INUSE
+                    self._path = "unsorted-exact"
+                    return c
+                state[c] = SMALL if bins.place(c, size) < 64 else LARGE   # sort it into its bin
+                iters += 1
+                if iters >= rel.max_iters:
+                    break
+            if returned_cached:                       # R: hand out the newest stashed chunk
+                c = tc.bins[stash_idx].pop()
+                state[c] = INUSE
+                self._path = "tcache-stash"
+                return c
+            if nb >= 1024:                            # L: best fit in the request's own bin
+                c = bins.large_best_fit(idx, nb)
+                if c is not None:
+                    self._take_split(c, nb, False)
+                    self._path = "largebin"
+                    return c
+            b = bins.next_nonempty(idx)               # B: smallest chunk of a bigger bin
+            if b is not None:
+                c = bins.tail(b)
+                self._take_split(c, nb, nb < 1024)
+                self._path = "binmap"
+                return c
+            top, tsize = self._top, self._top_size     # T: carve top, else consolidate or grow
+            if tsize >= nb + MINSIZE:
+                size_of[top] = nb
+                state[top] = INUSE
+                self._top = top + nb
+                self._top_size = tsize - nb
+                self._touch(top + nb + 8, 8)
+                self._path = "top"
+                return top
+            if self._have_fast:
+                self._consolidate()
+                idx = nb >> 4 if nb < 1024 else largebin_index(nb)
+                continue
+            return self._sysmalloc(nb)
+
+    def _take_split(self, c: int, nb: int, remember: bool) -> None:
+        """Take binned chunk `c` for `nb`; a remainder of 32 or more goes to the unsorted head."""
+        size = self._unbin(c)
+        self._state[c] = INUSE
+        if size - nb < MINSIZE:
+            self._size[c] = size
+            return
+        self._size[c] = nb
+        rem = c + nb
+        self._to_unsorted(rem, size - nb)
+        if remember:
+            self._last_remainder = rem
+
+    # --- free -------------------------------------------------------------------------------
+    def _int_free(self, c: int, size: int) -> None:
+        """Release heap chunk `c` (in use, `size` bytes): tcache, fastbin, or coalesce and bin."""
+        tc = self._tcache
+        if tc is not None and size <= self._tmax:
+            tb = tc.bins[(size - 17) >> 4]
+            if len(tb) < tc.limit:
+                self._state[c] = TCACHE
+                tb.append(c)
+                self._touch(c + 16, 16)
+                self._path = "free-tcache"
+                return
+        if size <= self._max_fast:
+            self._perturb_fill(c + 16, size - 16)
+            self._fast_push(c, size)
+            self._path = "free-fastbin"
+            return
+        self._perturb_fill(c + 16, size - 16)
+        size_of = self._size
+        nxt = c + size
+        prev = self._free_end.get(c)
+        del size_of[c]
+        del self._state[c]
+        if prev is not None:
+            size += self._unbin(prev)
+            c = prev
+        if nxt == self._top:
+            size += self._top_size
+            self._top = c
+            self._top_size = size
+            self._path = "free-top"
+        else:
+            if self._state[nxt] >= UNSORTED and self._state[nxt] <= LARGE:
+                size += self._unbin(nxt)
+            self._to_unsorted(c, size)
+            self._path = "free-unsorted"
+        if size >= self._rel.fastbin_consolidation_threshold:
+            if self._have_fast:
+                self._consolidate()
+            if self._top_size >= self._trim_threshold:
+                if self._systrim(self._top_pad):
+                    self._path = "free-top-trim"
+
+    def _consolidate(self) -> None:
+        """malloc_consolidate: empty every fastbin, coalescing each chunk into unsorted or top."""
+        self._have_fast = False
+        fast = self._fast
+        if not fast.count:
+            return
+        size_of = self._size
+        state = self._state
+        free_end = self._free_end
+        for fi in range(len(fast.bins)):
+            if not fast.bins[fi]:
+                continue
+            for c in fast.take_all(fi, (fi + 2) << 4):
+                size = size_of.pop(c)
+                del state[c]
+                nxt = c + size
+                prev = free_end.get(c)
+                if prev is not None:
+                    size += self._unbin(prev)
+                    c = prev
+                if nxt == self._top:
+                    self._top = c
+                    self._top_size += size
+                else:
+                    s = state[nxt]
+                    if UNSORTED <= s <= LARGE:
+                        size += self._unbin(nxt)
+                    self._to_unsorted(c, size)
+
+    # --- realloc and memalign ---------------------------------------------------------------
+    def _int_realloc(self, c: int, oldsize: int, nb: int) -> int:
+        """Resize heap chunk `c`; return the chunk to use (maybe `c`), or 0."""
+        nxt = c + oldsize
+        if oldsize >= nb:
+            newsize = oldsize
+            self._path = "realloc-inplace"
+        elif nxt == self._top and oldsize + self._top_size >= nb + MINSIZE:
+            newtop = c + nb
+            self._top_size = oldsize + self._top_size - nb
+            self._top = newtop
+            self._size[c] = nb
+            self._touch(newtop + 8, 8)
+            self._path = "realloc-inplace"
+            return c
+        elif (nxt != self._top and UNSORTED <= self._state.get(nxt, INUSE) <= LARGE
+              and oldsize + self._size[nxt] >= nb):
+            newsize = oldsize + self._unbin(nxt)
+            self._path = "realloc-inplace"
+        else:
+            n = self._int_malloc(nb)
+            if not n:
+                return 0
+            self._perturb_after(n, nb - 15)
+            if n == nxt:
+                newsize = oldsize + self._size.pop(n)
+                del self._state[n]
+                self._path = "realloc-inplace"
+            else:
+                self._touch(n + 16, oldsize - 8)          # memcpy of the old contents
+                self._int_free(c, oldsize)
+                self._path = "realloc-move"
+                return n
+        if newsize - nb < MINSIZE:
+            self._size[c] = newsize
+        else:
+            self._size[c] = nb
+            rem = c + nb
+            self._size[rem] = newsize - nb
+            self._state[rem] = INUSE
+            self._touch(rem + 8, 8)
+            path = self._path
+            self._int_free(rem, newsize - nb)
+            self._path = path
+        return c
+
+    def _int_memalign(self, align: int, nb: int) -> int:
+        """Allocate `nb` bytes at a multiple of `align` (> 16, a power of two); 0 on failure."""
+        c = self._int_malloc(request2size(nb + align + MINSIZE))
+        if not c:
+            return 0
+        path = self._path
+        self._perturb_after(c, nb + align + MINSIZE)
+        mm = self._mmapped.get(c)
+        if (c + 16) % align:
+            new = ((c + 16 + align - 1) & -align) - 16
+            if new - c < MINSIZE:
+                new += align
+            lead = new - c
+            if mm is not None:
+                offset, size = self._mmapped.pop(c)
+                self._mmapped[new] = (offset + lead, size - lead)
+                self._touch(new, 16)
+                self._path = path
+                return new
+            newsize = self._size[c] - lead
+            self._size[new] = newsize
+            self._state[new] = INUSE
+            self._touch(new + 8, 8)
+            self._size[c] = lead
+            self._int_free(c, lead)
+            c = new
+        if mm is None:
+            size = self._size[c]
+            if size > nb + MINSIZE:
+                rem = c + nb
+                self._size[rem] = size - nb
+                self._state[rem] = INUSE
+                self._touch(rem + 8, 8)
+                self._size[c] = nb
+                self._int_free(rem, size - nb)
+        self._path = path
+        return c
+
+    def _perturb_after(self, c: int, nbytes: int) -> None:
+        """alloc_perturb of an `_int_malloc` result (every exit but the stashed-chunk one)."""
+        if self._perturb and self._path != "tcache-stash":
+            self._touch(c + 16, nbytes)

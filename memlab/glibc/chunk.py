@@ -1,0 +1,114 @@
+"""Chunk arithmetic: request rounding, header offsets, size classes of tcache and fastbins.
+
+A heap chunk is an 8-byte prev_size word, an 8-byte size word, then the user
+area: the user pointer is the chunk address + 16. While a chunk is in use, the
+next chunk's prev_size word is lent to it, so its usable size is size - 8.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "HDR", "SIZE_SZ", "MINSIZE", "ALIGN", "PAGE", "PTRDIFF_MAX", "MASK64",
+    "request2size", "checked_request2size", "tcache_index", "fastbin_index",
+    "align_up", "align_down", "to_signed", "is_power_of_two", "as_size_t",
+]
+
+SIZE_SZ = 8            #: one machine word
+HDR = 16               #: chunk header (prev_size + size); user pointer = chunk + HDR
+MINSIZE = 32           #: smallest chunk
+ALIGN = 16             #: MALLOC_ALIGNMENT
+PAGE = 4096
+PTRDIFF_MAX = (1 << 63) - 1
+MASK64 = (1 << 64) - 1
+
+
+def request2size(n: int) -> int:
+    """Chunk size glibc uses for a request of `n` bytes: max(32, 16*ceil((n+8)/16)).
+
+    >>> [request2size(n) for n in (0, 24, 25, 40, 120, 121, 1000, 1032, 1033)]
+    [32, 32, 48, 48, 128, 144, 1008, 1040, 1056]
+    """
+    if n + SIZE_SZ + ALIGN - 1 < MINSIZE:
+        return MINSIZE
+    return (n + SIZE_SZ + ALIGN - 1) & ~(ALIGN - 1)
+
+
+def checked_request2size(n: int) -> int:
+    """request2size, or 0 when glibc refuses the request (above PTRDIFF_MAX).
+
+    >>> checked_request2size(1), checked_request2size(2**63)
+    (32, 0)
+    """
+    if n > PTRDIFF_MAX:
+        return 0
+    return request2size(n)
+
+
+def tcache_index(size: int) -> int:
+    """tcache bin of a chunk size: 32 -> 0, 48 -> 1, ..., 1040 -> 63.
+
+    >>> tcache_index(32), tcache_index(1040), tcache_index(1056)
+    (0, 63, 64)
+    """
+    return (size - MINSIZE // 2 - 1) // ALIGN
+
+
+def fastbin_index(size: int) -> int:
+    """Fastbin of a chunk size: 32 -> 0, 48 -> 1, ..., 176 -> 9.
+
+    >>> fastbin_index(32), fastbin_index(128)
+    (0, 6)
+    """
+    return (size >> 4) - 2
+
+
+def align_up(n: int, a: int) -> int:
+    """Round `n` up to a multiple of the power of two `a`.
+
+    >>> align_up(4097, 4096)
+    8192
+    """
+    return (n + a - 1) & -a
+
+
+def align_down(n: int, a: int) -> int:
+    """Round `n` down (toward minus infinity) to a multiple of the power of two `a`.
+
+    >>> align_down(4097, 4096), align_down(-1, 4096)
+    (4096, -4096)
+    """
+    return n & -a
+
+
+def to_signed(n: int) -> int:
+    """Read a 64-bit word as a signed C `long`.
+
+    >>> to_signed(2**64 - 1)
+    -1
+    """
+    n &= MASK64
+    return n - (1 << 64) if n >> 63 else n
+
+
+def is_power_of_two(n: int) -> bool:
+    """glibc's powerof2: true for 0 and for powers of two.
+
+    >>> is_power_of_two(0), is_power_of_two(64), is_power_of_two(48)
+    (True, True, False)
+    """
+    return n & (n - 1) == 0
+
+
+def as_size_t(name: str, value: int) -> int:
+    """Check that an argument is a C size_t; TypeError or ValueError naming it otherwise.
+
+    >>> as_size_t("n", 5)
+    5
+    """
+    if value.__class__ is int and 0 <= value <= MASK64:
+        return value
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 0 or value > MASK64:
+        raise ValueError(f"{name} must be a size_t (0 <= {name} < 2**64), got {value}")
+    return value

@@ -1,0 +1,454 @@
+"""Malloc: glibc 2.36's malloc family on a simulated address space (main arena, one thread).
+
+    >>> m = Malloc()
+    >>> p = m.malloc(1)
+    >>> info = m.mallinfo2()
+    >>> info.arena, info.uordblks, info.fordblks
+    (135168, 688, 134480)
+"""
+
+from __future__ import annotations
+
+from ..errors import MallocAbort
+from .aligned import AlignedAlloc
+from .arena import Arena
+from .chunk import HDR, MASK64, PAGE, PTRDIFF_MAX, as_size_t as _size_t, checked_request2size
+from .heap import INUSE, LARGE, STATE_NAMES, UNSORTED
+from .info import ChunkView, Mallinfo2, stats_text
+from .misuse import check_free, check_realloc
+from .note import PathNote, describe
+from .release import Release, max_fast_for, release
+
+__all__ = [
+    "Malloc", "Mallinfo2", "ChunkView", "NULL",
+    "M_MXFAST", "M_TRIM_THRESHOLD", "M_TOP_PAD", "M_MMAP_THRESHOLD", "M_MMAP_MAX",
+    "M_CHECK_ACTION", "M_PERTURB", "M_ARENA_TEST", "M_ARENA_MAX",
+]
+
+NULL = 0
+M_MXFAST, M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX = 1, -1, -2, -3, -4
+M_CHECK_ACTION, M_PERTURB, M_ARENA_TEST, M_ARENA_MAX = -5, -6, -7, -8
+_INT_MIN, _INT_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def _show(v: int) -> str:
+    return f"{v:#x}" if v > 0xFFFFFF else str(v)
+
+
+class Malloc(AlignedAlloc, Arena):
+    """glibc's malloc family for one single-threaded process.
+
+    Addresses are those of the simulated address space; 0 is NULL. Misuse that
+    glibc detects raises `MallocAbort` with glibc's message; misuse it does not
+    detect raises `UndefinedBehavior`. Either way the state is left unchanged.
+
+    >>> m = Malloc()
+    >>> a = m.malloc(24); b = m.malloc(24)
+    >>> b - a, m.malloc_usable_size(a)
+    (32, 24)
+    >>> m.free(a); m.malloc(10) == a
+    True
+    """
+
+    def __init__(self, space=None, glibc: str | Release = "2.36") -> None:
+        if space is None:
+            from ..space import AddressSpace
+            space = AddressSpace()
+        super().__init__(space, release(glibc))
+        self._note = ("", "null", "")
+        self._info = ""                          # numbers for the latest call's note
+
+    # --- views ------------------------------------------------------------------------------
+    @property
+    def space(self):
+        """The AddressSpace the heap lives in.
+
+        >>> m = Malloc(); _ = m.malloc(1); m.space.brk - m.space.heap_start
+        135168
+        """
+        return self._space
+
+    @property
+    def release(self) -> Release:
+        """The glibc release modelled.
+
+        >>> Malloc().release.name
+        '2.36'
+        """
+        return self._rel
+
+    @property
+    def mmap_threshold(self) -> int:
+        """Requests whose chunk is at least this big are mmapped (when top cannot serve them).
+
+        >>> Malloc().mmap_threshold
+        131072
+        """
+        return self._mmap_threshold
+
+    @property
+    def trim_threshold(self) -> int:
+        """A free that leaves top at least this big trims the heap.
+
+        >>> Malloc().trim_threshold
+        131072
+        """
+        return self._trim_threshold
+
+    @property
+    def top_pad(self) -> int:
+        """Extra bytes asked of sbrk on growth and kept on trimming.
+
+        >>> Malloc().top_pad
+        131072
+        """
+        return self._top_pad
+
+    @property
+    def max_fast(self) -> int:
+        """Largest chunk size that goes to a fastbin.
+
+        >>> Malloc().max_fast
+        128
+        """
+        return self._max_fast
+
+    @property
+    def mmap_max(self) -> int:
+        """Most mmapped chunks allowed at once.
+
+        >>> Malloc().mmap_max
+        65536
+        """
+        return self._mmap_max
+
+    @property
+    def last_note(self) -> PathNote:
+        """What the latest public call did.
+
+        >>> m = Malloc(); _ = m.malloc(200000); m.last_note.path
+        'mmap'
+        """
+        call, path, detail = self._note
+        if isinstance(call, tuple):                  # (function name, arguments)
+            name, args = call
+            call = f"{name}({', '.join(a if isinstance(a, str) else _show(a) for a in args)})"
+        if isinstance(detail, int):                  # a chunk size
+            detail = f"{detail:,}-byte chunk:"
+        return describe(call, path, detail, self._info)
+
+    # --- malloc -------------------------------------------------------------------------------
+    def _maybe_init_tcache(self) -> None:
+        if self._tcache is None and self._rel.has_tcache:
+            from .tcache import Tcache
+            rel = self._rel
+            if not rel.tcache_in_heap:            # bookkeeping outside the arena
+                self._tcache = Tcache(0, rel.tcache_bins, rel.tcache_count)
+                return
+            c = self._int_malloc(rel.tcache_chunk_size)
+            if c:
+                self._perturb_after(c, rel.tcache_struct_bytes)
+                self._tcache = Tcache(c, rel.tcache_bins, rel.tcache_count)
+                self._touch(c + HDR, rel.tcache_struct_bytes)   # memset of the struct
+
+    def malloc(self, n: int) -> int:
+        """Allocate `n` bytes; return the user address or NULL.
+
+        >>> m = Malloc(); p = m.malloc(100); m.malloc_usable_size(p)
+        104
+        """
+        self._info = ""
+        if n.__class__ is not int or n < 0 or n > MASK64:
+            _size_t("n", n)
+        nb = 32 if n < 25 else (n + 23) & ~15
+        if n > PTRDIFF_MAX:
+            self._note = (("malloc", (n,)), "fail", "")
+            return NULL
+        c = self._malloc_chunk(nb, n)
+        self._note = (("malloc", (n,)), self._path if c else "fail", nb)
+        return c + HDR if c else NULL
+
+    def _malloc_chunk(self, nb: int, n: int) -> int:
+        """__libc_malloc after the size check: tcache init, tcache hit, else _int_malloc."""
+        if self._tcache is None:
+            self._maybe_init_tcache()
+        tc = self._tcache
+        if tc is not None and nb <= self._tmax:
+            tb = tc.bins[(nb - 17) >> 4]
+            if tb:
+                c = tb.pop()
+                self._state[c] = INUSE
+                self._path = "tcache"
+                return c
+        c = self._int_malloc(nb)
+        if c:
+            self._perturb_after(c, n)
+        return c
+
+    # --- free ---------------------------------------------------------------------------------
+    def free(self, p: int) -> None:
+        """Release the block at `p` (NULL: nothing).
+
+        >>> m = Malloc(); p = m.malloc(100); m.free(p); m.last_note.path
+        'free-tcache'
+        """
+        self._info = ""
+        if p.__class__ is not int or p < 0 or p > MASK64:
+            _size_t("p", p)
+        call = ("free", (p,))
+        if p == NULL:
+            self._note = (call, "null", "")
+            return
+        c = p - HDR
+        if self._state.get(c) == INUSE:
+            size = self._size[c]                 # the common case: a block in use
+        elif c in self._mmapped:
+            self._free_mmapped(c)
+            self._note = (call, "munmap", "")
+            return
+        else:
+            size = check_free(self, p, c)        # raises for every misuse
+        if self._tcache is None:
+            self._maybe_init_tcache()
+        self._int_free(c, size)
+        self._note = (call, self._path, size)
+
+    def _free_mmapped(self, c: int) -> None:
+        offset, size = self._mmapped[c]
+        word = size | 2
+        if not self._no_dyn_threshold and self._mmap_threshold < word <= self._rel.mmap_threshold_max:
+            self._mmap_threshold = size
+            self._trim_threshold = 2 * size
+        self._munmap_chunk(c)
+        self._path = "munmap"
+        self._info = (f"munmap of {offset + size:,} bytes; mmap threshold {self._mmap_threshold:,},"
+                      f" trim threshold {self._trim_threshold:,}")
+
+    # --- realloc ------------------------------------------------------------------------------
+    def realloc(self, p: int, n: int) -> int:
+        """Resize the block at `p` to `n` bytes; realloc(NULL, n) = malloc(n); realloc(p, 0) frees.
+
+        >>> m = Malloc(); p = m.malloc(100); m.realloc(p, 5000) == p   # grows into top
+        True
+        """
+        _size_t("p", p)
+        _size_t("n", n)
+        self._info = ""
+        call = ("realloc", (p, n))
+        if n == 0 and p != NULL:
+            self.free(p)
+            self._note = (call, self._note[1], "")
+            return NULL
+        if p == NULL:
+            r = self.malloc(n)
+            self._note = (call,) + self._note[1:]
+            return r
+        c = p - HDR
+        mm = self._mmapped.get(c)
+        if mm is None:
+            check_realloc(self, p, c, n)
+            self._maybe_init_tcache()
+        nb = checked_request2size(n)
+        if not nb:
+            self._note = (call, "fail", "")
+            return NULL
+        if mm is not None:
+            r = self._realloc_mmapped(c, n, nb)
+            self._note = (call, self._path if r else "fail", "")
+            return r
+        oldsize = self._size[c]
+        r = self._int_realloc(c, oldsize, nb)
+        self._note = (call, self._path if r else "fail", "")
+        return r + HDR if r else NULL
+
+    def _realloc_mmapped(self, c: int, n: int, nb: int) -> int:
+        offset, size = self._mmapped[c]
+        block, total = c - offset, offset + size
+        if (block | total) & (PAGE - 1) or ((c + HDR) & (PAGE - 1)) & (((c + HDR) & (PAGE - 1)) - 1):
+            raise MallocAbort("mremap_chunk(): invalid pointer")
+        new_len = (nb + offset + 8 + PAGE - 1) & -PAGE
+        if new_len == total:
+            self._path = "mremap"
+            return c + HDR
+        try:
+            new_block = self._space.mremap(block, total, new_len, True)
+        except OSError:
+            new_block = None
+        if new_block is not None:
+            del self._mmapped[c]
+            new_c = new_block + offset
+            self._mmapped[new_c] = (offset, new_len - offset)
+            self._touch(new_c + 8, 8)
+            self._mmapped_mem += new_len - total
+            self._max_mmapped_mem = max(self._max_mmapped_mem, self._mmapped_mem)
+            self._path = "mremap"
+            return new_c + HDR
+        if size - 8 >= nb:
+            self._path = "realloc-inplace"
+            return c + HDR
+        r = self.malloc(n)
+        if not r:
+            return NULL
+        self._touch(r, size - HDR)
+        self._munmap_chunk(c)
+        self._path = "realloc-move"
+        return r
+
+    # --- calloc -------------------------------------------------------------------------------
+    def calloc(self, nmemb: int, size: int) -> int:
+        """Allocate nmemb*size zeroed bytes (never from tcache); NULL on overflow or failure.
+
+        >>> m = Malloc(); m.calloc(2**32, 2**32)
+        0
+        """
+        _size_t("nmemb", nmemb)
+        _size_t("size", size)
+        self._info = ""
+        call = ("calloc", (nmemb, size))
+        n = nmemb * size
+        if n > PTRDIFF_MAX:
+            self._note = (call, "fail", "")
+            return NULL
+        self._maybe_init_tcache()
+        oldtop, oldtopsize = self._top, self._top_size
+        if self._rel.morecore_clears < 2:
+            # memory below the highest break ever reached may hold old data
+            fresh = (self._sbrk_base + self._max_system_mem - oldtop) & MASK64
+            if oldtopsize < fresh:
+                oldtopsize = fresh
+        nb = checked_request2size(n)
+        c = self._int_malloc(nb) if nb else 0
+        if not c:
+            self._note = (call, "fail", "")
+            return NULL
+        self._perturb_after(c, n)
+        self._note = (call, self._path, nb)
+        if c in self._mmapped:
+            if self._perturb:
+                self._touch(c + HDR, n)
+            return c + HDR
+        csz = self._size[c]
+        if not self._perturb and c == oldtop and csz > oldtopsize:
+            csz = oldtopsize
+        self._touch(c + HDR, csz - 8)
+        return c + HDR
+
+    # --- maintenance --------------------------------------------------------------------------
+    def malloc_trim(self, pad: int) -> int:
+        """Consolidate, release whole free pages (madvise) and trim top to `pad`; 1 if anything went back.
+
+        >>> m = Malloc(); _ = m.malloc(1); m.malloc_trim(0), m.mallinfo2().keepcost
+        (1, 3408)
+        """
+        _size_t("pad", pad)
+        self._info = ""
+        r = self._mtrim(pad)
+        self._note = (f"malloc_trim({pad})", "trim", "")
+        return r
+
+    def mallopt(self, param: int, value: int) -> int:
+        """Set a malloc parameter (after consolidating fastbins); glibc's return value.
+
+        >>> m = Malloc(); m.mallopt(M_MXFAST, 161), m.mallopt(M_MMAP_THRESHOLD, 4096)
+        (0, 1)
+        """
+        for name, v in (("param", param), ("value", value)):
+            if not isinstance(v, int) or not _INT_MIN <= v <= _INT_MAX:
+                raise ValueError(f"mallopt {name} must be a C int, got {v!r}")
+        self._info = ""
+        self._consolidate()
+        res = 1
+        u = value & MASK64
+        if param == M_MXFAST:
+            if u <= self._rel.max_fast_size:
+                if self._rel.has_fastbins:
+                    self._max_fast = max_fast_for(self._rel, u)
+            else:
+                res = 0
+        elif param == M_TRIM_THRESHOLD:
+            self._trim_threshold = u
+            self._no_dyn_threshold = True
+        elif param == M_TOP_PAD:
+            self._top_pad = u
+            self._no_dyn_threshold = True
+        elif param == M_MMAP_THRESHOLD:
+            self._mmap_threshold = u
+            self._no_dyn_threshold = True
+        elif param == M_MMAP_MAX:
+            self._mmap_max = value
+            self._no_dyn_threshold = True
+        elif param == M_PERTURB:
+            self._perturb = value
+        self._note = (f"mallopt({param}, {value})", "mallopt", "")
+        return res
+
+    def malloc_usable_size(self, p: int) -> int:
+        """Bytes usable at `p`: chunk size - 8 (heap) or - 16 (mmapped); 0 for NULL or a free chunk.
+
+        >>> m = Malloc(); m.malloc_usable_size(m.malloc(200000)), m.malloc_usable_size(0)
+        (200688, 0)
+        """
+        _size_t("p", p)
+        if p == NULL:
+            return 0
+        c = p - HDR
+        mm = self._mmapped.get(c)
+        if mm is not None:
+            return mm[1] - HDR
+        state = self._state.get(c)
+        if state is None or UNSORTED <= state <= LARGE:
+            return 0
+        return self._size[c] - 8
+
+    # --- statistics ---------------------------------------------------------------------------
+    def mallinfo2(self) -> Mallinfo2:
+        """glibc's mallinfo2() for the main arena.
+
+        >>> Malloc().mallinfo2().ordblks   # top counts, even before the heap exists
+        1
+        """
+        fast, bins = self._fast, self._bins
+        free = self._top_size + fast.bytes + bins.bytes
+        return Mallinfo2(
+            arena=self._system_mem, ordblks=1 + bins.count, smblks=fast.count,
+            hblks=len(self._mmapped), hblkhd=self._mmapped_mem, usmblks=0,
+            fsmblks=fast.bytes, uordblks=self._system_mem - free, fordblks=free,
+            keepcost=self._top_size)
+
+    def malloc_stats(self) -> str:
+        """The text glibc's malloc_stats() writes to stderr.
+
+        >>> Malloc().malloc_stats().splitlines()[1]
+        'system bytes     =          0'
+        """
+        return stats_text(self.mallinfo2(), self._mmapped_mem, self._max_n_mmaps,
+                          self._max_mmapped_mem)
+
+    def chunks(self):
+        """Heap chunks in address order (top included), as ChunkView records.
+
+        >>> m = Malloc(); _ = m.malloc(1); [c.size for c in m.chunks()]
+        [656, 32, 134480]
+        """
+        table = dict(self._size)
+        if self._top:
+            table[self._top] = self._top_size
+        for addr in sorted(table):
+            if addr == self._top:
+                yield ChunkView(addr, self._top_size, "top")
+            else:
+                yield ChunkView(addr, table[addr], STATE_NAMES[self._state[addr]])
+
+    def mmapped_chunks(self):
+        """mmapped chunks in address order, as ChunkView records (state 'mmapped').
+
+        >>> m = Malloc(); _ = m.malloc(200000); [c.size for c in m.mmapped_chunks()]
+        [200704]
+        """
+        for c in sorted(self._mmapped):
+            yield ChunkView(c, self._mmapped[c][1], "mmapped")
+
+    def check(self) -> None:
+        """Verify the heap's invariants; AssertionError names the first one broken."""
+        from .check import check_heap
+        check_heap(self)

@@ -1,0 +1,203 @@
+"""Memory from and back to the kernel: sysmalloc (brk, mmap, the mmap fallback), systrim, mtrim."""
+
+from __future__ import annotations
+
+from ..errors import MallocAbort, SyscallError
+from .chunk import MASK64, MINSIZE, PAGE, align_down, align_up, to_signed
+from .heap import FENCE, INUSE, Heap
+
+__all__ = ["System", "MADV_DONTNEED"]
+
+MADV_DONTNEED = 4
+
+
+class System(Heap):
+    """sysmalloc and the trimming paths, on top of the arena state."""
+
+    # --- mmapped chunks -----------------------------------------------------------------
+    def _mmap_chunk(self, nb: int) -> int:
+        """Map a chunk of its own for `nb`; 0 if the kernel refuses."""
+        size = align_up(nb + 8, PAGE)
+        try:
+            mm = self._space.mmap(size)
+        except SyscallError:
+            return 0
+        self._mmapped[mm] = (0, size)
+        self._touch(mm, 16)                       # prev_size 0 and the size word
+        self._mmapped_mem += size
+        self._max_n_mmaps = max(self._max_n_mmaps, len(self._mmapped))
+        self._max_mmapped_mem = max(self._max_mmapped_mem, self._mmapped_mem)
+        self._path = "mmap"
+        self._info = f"chunk >= mmap threshold {self._mmap_threshold:,}: mapped {size:,} bytes"
+        return mm
+
+    def _munmap_chunk(self, c: int) -> None:
+        offset, size = self._mmapped[c]
+        block, total = c - offset, offset + size
+        if (block | total) & (PAGE - 1) or ((c + 16) & (PAGE - 1)) & (((c + 16) & (PAGE - 1)) - 1):
+            raise MallocAbort("munmap_chunk(): invalid pointer")
+        del self._mmapped[c]
+        self._mmapped_mem -= total
+        self._space.munmap(block, total)
+
+    # --- sysmalloc ------------------------------------------------------------------------
+    def _sysmalloc(self, nb: int) -> int:
+        """Serve `nb` when top is too small: mmap a chunk, or grow the heap; 0 on failure."""
+        if nb >= self._mmap_threshold and len(self._mmapped) < self._mmap_max:
+            c = self._mmap_chunk(nb)
+            if c:
+                return c
+        space = self._space
+        old_top, old_size = self._top, self._top_size
+        old_end = old_top + old_size
+        size = nb + self._top_pad + MINSIZE
+        if self._contiguous:
+            size -= old_size
+        size = to_signed(align_up(size & MASK64, PAGE))
+        brk = snd_brk = None
+        if size > 0:
+            try:
+                brk = space.sbrk(size)
+                self._path = "sbrk"
+                self._info = f"sbrk({size:,})"
+            except SyscallError:
+                brk = None
+        if brk is None:
+            got = self._mmap_fallback(size, nb, old_size)
+            if got is not None:
+                brk, size = got
+                snd_brk = brk + size
+                self._path = "mmap-fallback"
+                self._info = f"sbrk refused: mapped {size:,} bytes as the new top"
+        if brk is not None:
+            if self._sbrk_base == 0:
+                self._sbrk_base = brk
+            self._system_mem += size
+            if brk == old_end and snd_brk is None:
+                self._top_size = old_size + size          # the heap simply grew
+            elif self._contiguous and old_size and brk < old_end:
+                raise MallocAbort("break adjusted to free malloc space")
+            else:
+                self._new_top_region(brk, size, snd_brk, old_top, old_size, old_end)
+        self._max_system_mem = max(self._max_system_mem, self._system_mem)
+        top, tsize = self._top, self._top_size
+        if tsize >= nb + MINSIZE:
+            self._size[top] = nb
+            self._state[top] = INUSE
+            self._top = top + nb
+            self._top_size = tsize - nb
+            self._touch(top + nb + 8, 8)
+            return top
+        return 0
+
+    def _mmap_fallback(self, size: int, nb: int, old_size: int) -> tuple[int, int] | None:
+        """sbrk failed: map a region to serve as the new top (heap becomes non-contiguous)."""
+        # glibc 2.36 passes this helper its page size and its 1 MiB minimum in swapped
+        # places: a contiguous heap rounds up to a multiple of 1 MiB, and the minimum is a page.
+        if self._contiguous:
+            size = to_signed(align_up((size + old_size) & MASK64, self._rel.mmap_as_morecore_size))
+        if (size & MASK64) < PAGE:
+            size = PAGE
+        if (size & MASK64) <= nb or size <= 0:
+            return None
+        try:
+            mbrk = self._space.mmap(size)
+        except SyscallError:
+            return None
+        self._contiguous = False
+        return mbrk, size
+
+    def _new_top_region(self, brk, size, snd_brk, old_top, old_size, old_end) -> None:
+        """Start top in fresh memory that does not extend the old top (first call,
+        foreign sbrk or non-contiguous region), fencing the old top off."""
+        space = self._space
+        correction = 0
+        aligned = brk
+        if self._contiguous:
+            if old_size:
+                self._system_mem += brk - old_end
+            misalign = (brk + 16) & 15
+            if misalign:
+                correction = 16 - misalign
+                aligned += correction
+            correction += old_size
+            end = brk + size + correction
+            correction += align_up(end, PAGE) - end
+            try:
+                snd_brk = space.sbrk(correction)
+            except SyscallError:
+                correction = 0
+                snd_brk = space.brk
+        elif snd_brk is None:
+            snd_brk = space.brk
+        self._top = aligned
+        self._top_size = snd_brk - aligned + correction
+        self._touch(aligned + 8, 8)
+        self._system_mem += correction
+        if old_size:
+            old_size = (old_size - 2 * 16) & ~15
+            fence = old_top + old_size
+            self._size[fence] = 16
+            self._state[fence] = FENCE
+            self._size[fence + 16] = 16
+            self._state[fence + 16] = FENCE
+            self._touch(old_top + 8, 8)
+            self._touch(fence + 8, 24)
+            if old_size >= MINSIZE:
+                self._size[old_top] = old_size
+                self._state[old_top] = INUSE
+                self._int_free(old_top, old_size)
+            elif old_size:
+                self._size[old_top] = old_size
+                self._state[old_top] = FENCE
+
+    # --- trimming -------------------------------------------------------------------------
+    def _systrim(self, pad: int) -> int:
+        """Give the top of the heap back with a negative sbrk, keeping `pad` bytes."""
+        top_size = self._top_size
+        top_area = top_size - MINSIZE - 1
+        pad &= MASK64
+        if (top_area & MASK64) <= pad:
+            return 0
+        extra = align_down(to_signed(top_area - pad), PAGE)
+        if extra == 0:
+            return 0
+        space = self._space
+        current = space.brk
+        if current != self._top + top_size:
+            return 0
+        try:
+            space.sbrk(-extra)
+        except SyscallError:
+            pass
+        released = current - space.brk
+        if released:
+            self._info = f"top {top_size:,} -> {top_size - released:,}: sbrk({-released:,})"
+            self._system_mem -= released
+            self._top_size = top_size - released
+            if released < 0:
+                self._touch(self._top + 8, 8)
+            return 1
+        return 0
+
+    def _mtrim(self, pad: int) -> int:
+        """malloc_trim: consolidate, release whole free pages inside binned chunks, systrim."""
+        self._consolidate()
+        result = 0
+        bins = self._bins
+        advised = 0
+        for idx in [1] + list(range(99, 127)):
+            for c in bins.chunks(idx):
+                size = self._size[c]
+                if size > PAGE - 1 + 48:
+                    start = align_up(c + 48, PAGE)
+                    rest = size - (start - c)
+                    if rest > PAGE - 1:
+                        self._space.madvise(start, rest & ~(PAGE - 1), MADV_DONTNEED)
+                        advised += rest & ~(PAGE - 1)
+                        result = 1
+        trimmed = self._systrim(pad)
+        if advised:
+            self._info = f"madvise(DONTNEED) of {advised:,} bytes" + (
+                "; " + self._info if trimmed else "")
+        return result | trimmed

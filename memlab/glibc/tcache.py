@@ -1,0 +1,84 @@
+"""The per-thread cache (tcache) and the fastbins: LIFO lists of chunks that look in use.
+
+Chunks in either keep the next chunk's PREV_INUSE bit set, so they never
+coalesce while cached, and mallinfo2 counts tcache chunks as in use.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Tcache", "FastBins"]
+
+
+class Tcache:
+    """64 LIFO bins of at most `limit` chunks, plus the address of its bookkeeping chunk.
+
+    >>> t = Tcache(0x10, bins=64, limit=7)
+    >>> t.put(0x500, 1); t.put(0x600, 1); t.get(1), t.count(1)
+    (1536, 1)
+    """
+
+    __slots__ = ("addr", "bins", "limit")
+
+    def __init__(self, addr: int, bins: int, limit: int) -> None:
+        self.addr = addr                      # chunk holding the bookkeeping struct
+        self.bins: list[list[int]] = [[] for _ in range(bins)]
+        self.limit = limit
+
+    def put(self, chunk: int, idx: int) -> None:
+        self.bins[idx].append(chunk)
+
+    def get(self, idx: int) -> int:
+        return self.bins[idx].pop()
+
+    def count(self, idx: int) -> int:
+        return len(self.bins[idx])
+
+    def has_room(self, idx: int) -> bool:
+        return len(self.bins[idx]) < self.limit
+
+    def __iter__(self):
+        for b in self.bins:
+            yield from reversed(b)
+
+
+class FastBins:
+    """Ten LIFO singly linked lists by chunk size (32, 48, ..., 176), with totals.
+
+    >>> f = FastBins(10)
+    >>> f.push(0x500, 48); f.count, f.bytes, f.head(1)
+    (1, 48, 1280)
+    """
+
+    __slots__ = ("bins", "count", "bytes")
+
+    def __init__(self, n: int) -> None:
+        self.bins: list[list[int]] = [[] for _ in range(n)]
+        self.count = 0
+        self.bytes = 0
+
+    def push(self, chunk: int, size: int) -> None:
+        self.bins[(size >> 4) - 2].append(chunk)
+        self.count += 1
+        self.bytes += size
+
+    def pop(self, idx: int, size: int) -> int:
+        self.count -= 1
+        self.bytes -= size
+        return self.bins[idx].pop()
+
+    def head(self, idx: int) -> int | None:
+        b = self.bins[idx]
+        return b[-1] if b else None
+
+    def take_all(self, idx: int, size: int) -> list[int]:
+        """Empty bin `idx`; return its chunks from head to tail."""
+        b = self.bins[idx]
+        self.bins[idx] = []
+        self.count -= len(b)
+        self.bytes -= len(b) * size
+        b.reverse()
+        return b
+
+    def __iter__(self):
+        for b in self.bins:
+            yield from reversed(b)

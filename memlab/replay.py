@@ -1,0 +1,337 @@
+"""Replaying a trace on the malloc model: step by step, with snapshots and a Timeline.
+
+The rules for live IDs and for when a snapshot is taken are the real replayer's
+(``memlab/native/replay.c``), so the two can be compared line by line:
+
+* ``a``/``c``/``m``/``r`` make the ID live with the requested size when the call
+  returns a pointer; a NULL result leaves it not live, except that a failed
+  ``realloc`` to a non-zero size keeps the old block live (as careful C code does);
+* ``f`` and ``r ID 0`` of a live ID end it; of an ID not live they pass NULL;
+* ``w`` writes the requested bytes (nothing if the ID is not live or the size is 0).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Sequence
+
+from memlab.snapshot import Snapshot
+from memlab.trace import Op, parse_trace
+
+__all__ = ["Replayer", "replay", "Timeline", "timeline"]
+
+NULL = 0
+
+
+def _default_factory() -> Any:
+    from memlab.glibc import Malloc
+
+    return Malloc()
+
+
+def _as_ops(ops: Sequence[Op] | str) -> tuple[Op, ...]:
+    if isinstance(ops, str):
+        return parse_trace(ops)
+    ops = tuple(ops)
+    for op in ops:
+        if not isinstance(op, Op):
+            raise TypeError(f"a trace is a sequence of Op records, not {type(op).__name__}: {op!r}")
+    return ops
+
+
+class Replayer:
+    """Runs a trace's operations on a malloc model, one at a time, taking snapshots.
+
+    `step()` runs the next operation, then the `s` lines after it; `run(until)`
+    steps until `until` operations have run (all by default). The end snapshot is
+    taken as soon as the last operation (and any `s` lines after it) has run.
+
+    >>> r = Replayer(parse_trace("a 0 10\\ns one\\nf 0"), _Fake())
+    >>> str(r.peek()), str(r.step()), r.op, r.held, [s.label for s in r.snapshots]
+    ('a 0 10', 'a 0 10', 1, 10, ['one'])
+    >>> r.run(); r.op, r.held, [s.label for s in r.snapshots]
+    (2, 0, ['one', 'end'])
+    """
+
+    def __init__(self, ops: Sequence[Op] | str, malloc: Any, every: int | None = None) -> None:
+        if every is not None and (type(every) is not int or every < 1):
+            raise ValueError(f"every must be a positive int or None (got {every!r})")
+        self._ops = _as_ops(ops)
+        self._malloc = malloc
+        self._every = every
+        self._next = 0                 # index in _ops of the next entry to look at
+        self._op = 0                   # operations run so far
+        self._live: dict[int, tuple[int, int]] = {}   # ID -> (pointer, requested size)
+        self._held = 0
+        self._snapshots: list[Snapshot] = []
+        self._last_snapshot: int | None = None        # op count of the latest snapshot
+        self._finished = False
+        self._total = sum(1 for op in self._ops if op.kind != "snapshot")
+
+    # --- views ------------------------------------------------------------------------
+    @property
+    def malloc(self) -> Any:
+        """The model the trace runs on."""
+        return self._malloc
+
+    @property
+    def ops(self) -> tuple[Op, ...]:
+        """Every entry of the trace, snapshots included."""
+        return self._ops
+
+    @property
+    def op(self) -> int:
+        """Operations run so far."""
+        return self._op
+
+    @property
+    def total(self) -> int:
+        """Operations in the whole trace (`s` lines are not operations)."""
+        return self._total
+
+    @property
+    def done(self) -> bool:
+        """True once every operation has run and the end snapshot rule applied."""
+        return self._finished
+
+    @property
+    def held(self) -> int:
+        """Sum of the requested sizes of the live IDs."""
+        return self._held
+
+    @property
+    def live(self) -> dict[int, tuple[int, int]]:
+        """A copy of the live IDs: ID -> (pointer, requested size)."""
+        return dict(self._live)
+
+    @property
+    def snapshots(self) -> tuple[Snapshot, ...]:
+        """The snapshots taken so far, in order."""
+        return tuple(self._snapshots)
+
+    def peek(self) -> Op | None:
+        """The next operation to run (not an `s` line), or None at the end."""
+        for op in self._ops[self._next:]:
+            if op.kind != "snapshot":
+                return op
+        return None
+
+    # --- running ----------------------------------------------------------------------
+    def step(self) -> Op | None:
+        """Run the next operation and the `s` lines after it; return it (None at the end)."""
+        ops, end = self._ops, len(self._ops)
+        if self._next < end and ops[self._next].kind == "snapshot":
+            self._snapshot_lines()
+        if self._next == end:
+            self._finish()
+            return None
+        op = ops[self._next]
+        self._next += 1
+        self._apply(op)
+        self._op += 1
+        took = self._next < end and ops[self._next].kind == "snapshot" and self._snapshot_lines()
+        if not took and self._every and self._op % self._every == 0:
+            self._take("")
+        if self._next == end:
+            self._finish()
+        return op
+
+    def run(self, until: int | None = None) -> None:
+        """Step until `until` operations have run (or to the end when None)."""
+        if until is not None and (type(until) is not int or until < 0):
+            raise ValueError(f"until must be a non-negative int or None (got {until!r})")
+        while not self._finished and (until is None or self._op < until):
+            self.step()
+        if until is None:
+            self._finish()
+
+    def _snapshot_lines(self) -> bool:
+        """Take the snapshots of the `s` lines at the current place; True if any."""
+        took = False
+        while self._next < len(self._ops) and self._ops[self._next].kind == "snapshot":
+            self._take(self._ops[self._next].label)
+            self._next += 1
+            took = True
+        return took
+
+    def _take(self, label: str) -> None:
+        self._snapshots.append(Snapshot.from_model(self._op, label, self._malloc))
+        self._last_snapshot = self._op
+
+    def _finish(self) -> None:
+        if self._finished:
+            return
+        self._snapshot_lines()
+        if self._op == 0 or self._last_snapshot != self._op:
+            self._take("end")
+        self._finished = True
+
+    def _apply(self, op: Op) -> None:
+        """Run one operation on the model and update the live IDs."""
+        m, live, kind = self._malloc, self._live, op.kind
+        if kind == "malloc":
+            if op.id in live:
+                self._end(op.id)
+            p = m.malloc(op.size)
+            if p != NULL:
+                live[op.id] = (p, op.size)
+                self._held += op.size
+        elif kind == "free":
+            block = live.pop(op.id, None)
+            if block is None:
+                m.free(NULL)
+            else:
+                self._held -= block[1]
+                m.free(block[0])
+        elif kind == "calloc" or kind == "memalign":
+            self._end(op.id)
+            p = m.calloc(op.nmemb, op.size) if kind == "calloc" else m.memalign(op.align, op.size)
+            if p != NULL:
+                self._begin(op.id, p, op.requested)
+        elif kind == "realloc":
+            old = live.get(op.id)
+            q = m.realloc(old[0] if old else NULL, op.size)
+            if q != NULL:
+                self._end(op.id)
+                self._begin(op.id, q, op.size)
+            elif op.size == 0:
+                self._end(op.id)
+        elif kind == "write":
+            block = live.get(op.id)
+            if block and block[1]:
+                m.space.touch(block[0], block[1])
+        elif kind == "trim":
+            m.malloc_trim(op.pad)
+        elif kind == "mallopt":
+            m.mallopt(op.param, op.value)
+        else:
+            raise ValueError(f"cannot run operation {op}")
+
+    def _begin(self, ident: int, p: int, size: int) -> None:
+        self._live[ident] = (p, size)
+        self._held += size
+
+    def _end(self, ident: int) -> tuple[int, int] | None:
+        block = self._live.pop(ident, None)
+        if block:
+            self._held -= block[1]
+        return block
+
+
+def replay(ops: Sequence[Op] | str, malloc_factory: Callable[[], Any] | None = None,
+           every: int | None = None) -> list[Snapshot]:
+    """Replay a whole trace on a fresh model; return its snapshots.
+
+    >>> [(s.op, s.label) for s in replay("a 0 1\\na 1 2\\ns two\\nf 0", _Fake, every=1)]
+    [(1, ''), (2, 'two'), (3, '')]
+    """
+    r = Replayer(ops, (malloc_factory or _default_factory)(), every)
+    r.run()
+    return list(r.snapshots)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Per-operation series of a replay; index 0 is before any operation.
+
+    >>> t = timeline("a 0 100\\nf 0", _Fake)
+    >>> t.op, t.held, t.uordblks
+    ((0, 1, 2), (0, 100, 0), (0, 112, 0))
+    """
+
+    op: tuple[int, ...]
+    held: tuple[int, ...]
+    arena: tuple[int, ...]
+    hblkhd: tuple[int, ...]
+    uordblks: tuple[int, ...]
+    fordblks: tuple[int, ...]
+    rss: tuple[int, ...]
+    trimmed: tuple[int, ...]
+    munmapped: tuple[int, ...]
+    madvised: tuple[int, ...]
+    notes: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.op)
+
+    def to_csv(self) -> str:
+        """The series as CSV text with a header row.
+
+        >>> timeline("a 0 100", _Fake).to_csv().splitlines()[1]
+        '0,0,0,0,0,0,0,0,0,0,'
+        """
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        names = [f.name for f in fields(self)]
+        writer.writerow(names)
+        writer.writerows(zip(*(getattr(self, n) for n in names)))
+        return out.getvalue()
+
+
+def timeline(ops: Sequence[Op] | str, malloc_factory: Callable[[], Any] | None = None) -> Timeline:
+    """Replay a trace on a fresh model and record the Timeline's series after every operation."""
+    malloc = (malloc_factory or _default_factory)()
+    r = Replayer(ops, malloc)
+    series: dict[str, list] = {f.name: [] for f in fields(Timeline)}
+
+    def record(note: str) -> None:
+        info, space = malloc.mallinfo2(), malloc.space
+        series["op"].append(r.op)
+        series["held"].append(r.held)
+        series["arena"].append(info.arena)
+        series["hblkhd"].append(info.hblkhd)
+        series["uordblks"].append(info.uordblks)
+        series["fordblks"].append(info.fordblks)
+        series["rss"].append(space.rss)
+        series["trimmed"].append(space.released_brk)
+        series["munmapped"].append(space.released_munmap)
+        series["madvised"].append(space.released_madvise)
+        series["notes"].append(note)
+
+    record("")
+    while True:
+        before = getattr(malloc, "last_note", None)
+        op = r.step()
+        if op is None:
+            break
+        note = getattr(malloc, "last_note", None)
+        record(_note(op, r, note if note is not before else None))
+    return Timeline(**{name: tuple(values) for name, values in series.items()})
+
+
+def _note(op: Op, r: Replayer, note: Any) -> str:
+    """The Timeline's words for one operation: the model's note, or the replayer's own for `w`."""
+    if op.kind == "write":
+        block = r.live.get(op.id)
+        if not block or not block[1]:
+            return f"w {op.id}: p[{op.id}] is not live (or empty): nothing written"
+        return f"w {op.id}: wrote {block[1]:,} bytes at {block[0]:#x} (their pages become resident)"
+    return note.text if note is not None else ""
+
+
+class _Fake:
+    """A stand-in model for the doctests: a bump allocator that never frees (16-byte headers)."""
+
+    def __init__(self) -> None:
+        self.space = _FakeSpace()
+        self._used = 0
+        self.last_note = None
+
+    def malloc(self, n: int) -> int:
+        self._used += n + 12
+        return 0x1000 + self._used
+
+    def free(self, p: int) -> None:
+        self._used = 0 if p else self._used
+
+    def mallinfo2(self) -> Any:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(arena=0, ordblks=1, smblks=0, hblks=0, hblkhd=0, fsmblks=0,
+                               uordblks=self._used, fordblks=0, keepcost=0)
+
+
+class _FakeSpace:
+    heap_start = brk = rss = released_brk = released_munmap = released_madvise = 0

@@ -1,0 +1,294 @@
+"""Interactive lessons (ipywidgets only): a dashboard that replays a scenario as its sliders move.
+
+The charts are drawn by matplotlib's Agg renderer into one figure and shown as a PNG output that
+is replaced in place (``display(..., display_id=True)`` then ``handle.update``): no flicker while a
+slider moves, and a saved or exported notebook keeps the last picture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+
+import ipywidgets as w
+from IPython.display import Image, display
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from memlab.charts import BinCounts, HeapPicture, bin_chart, heap_map, timeline_chart
+from memlab.widgets_controls import KNOBS, as_param, knob_slider, param_slider
+from memlab.widgets_prediction import Prediction
+from memlab.widgets_render import FrameRenderer
+from memlab.widgets_run import Engine, Run, Runs, preamble
+
+__all__ = ["Dashboard", "Prediction", "KNOBS"]
+
+_CHARTS = ("heap", "timeline", "bins")
+
+
+class Dashboard:
+    """Sliders for a scenario and for glibc's mallopt knobs, a player over its operations,
+    a line explaining each operation, and the charts, redrawn in place.
+
+    ``trace_factory(**values)`` returns trace text or Op records for the scenario's parameter
+    values; ``params`` are ``memlab.scenarios.Param`` objects (or dicts/tuples with name, min,
+    max, step, default, description).
+
+    >>> d = Dashboard(lambda size: f"a 0 {size}\\nf 0\\n", [("size", 16, 400_000, 16, 64, "bytes")],
+    ...               charts=("timeline",))
+    >>> d.set(size=200_000); d.step = 1
+    >>> d.timeline.hblkhd[1], d.timeline.hblkhd[2]   # a mapping of its own, unmapped by free
+    (200704, 0)
+    """
+
+    def __init__(self, trace_factory, params=(), glibc: str = "2.36",
+                 charts=("heap", "timeline", "bins"), *, title: str = "",
+                 step: int | None = None, dpi: int = 80, engine: Engine | None = None) -> None:
+        unknown = [c for c in charts if c not in _CHARTS]
+        if unknown or not charts:
+            raise ValueError(f"charts must be some of {_CHARTS}, got {tuple(charts)!r}")
+        self._factory = trace_factory
+        self._params = tuple(as_param(p) for p in params)
+        self._engine = engine or Engine(glibc)
+        self._kinds = tuple(charts)
+        self._dpi = dpi
+        self._runs = Runs(self._build)
+        self._handle = None
+        self._png = b""
+        self._renders = 0
+        self._error = ""
+        self.sliders = {p.name: param_slider(p) for p in self._params}
+        self.knobs = {k.name: knob_slider(k) for k in KNOBS}
+        self._run = self._runs.get(self._key())
+        n = self._run.steps
+        self.step_slider = w.IntSlider(value=n if step is None else step, min=0, max=n,
+                                       description="operation", continuous_update=False,
+                                       style={"description_width": "11em"},
+                                       layout={"width": "34em"})
+        self.play = w.Play(value=self.step_slider.value, min=0, max=n, interval=600,
+                           description="play", show_repeat=False)
+        w.link((self.play, "value"), (self.step_slider, "value"))
+        self.explain = w.HTML(layout={"min_height": "2.6em"})
+        self.config = w.HTML()
+        self._figure = self._draw_figure()
+        for s in (*self.sliders.values(), *self.knobs.values()):
+            s.observe(self._on_config, names="value")
+        self.step_slider.observe(self._on_step, names="value")
+        reset = w.Button(description="glibc defaults", tooltip="put the four knobs back")
+        reset.on_click(lambda _b: self.reset_knobs())
+        heading = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
+        self.controls = w.VBox(heading + [
+            *self.sliders.values(),
+            w.HBox([w.VBox(list(self.knobs.values())), reset]),
+            w.HBox([self.play, self.step_slider]),
+            self.explain, self.config])
+        self._refresh()
+
+    # ------------------------------------------------------------------ public views
+
+    @property
+    def figure(self) -> Figure:
+        """The figure holding the charts."""
+        return self._figure
+
+    @property
+    def charts(self) -> dict:
+        """The chart handles, keyed 'heap', 'timeline', 'bins'."""
+        return dict(self._charts)
+
+    @property
+    def values(self) -> dict[str, int]:
+        """The scenario's parameter values now."""
+        return {name: s.value for name, s in self.sliders.items()}
+
+    @property
+    def settings(self) -> dict[str, int]:
+        """The knobs moved away from glibc's defaults (these become mallopt calls)."""
+        return {k.name: self.knobs[k.name].value for k in KNOBS
+                if self.knobs[k.name].value != k.default}
+
+    @property
+    def ops(self) -> tuple:
+        """The operations replayed: the mallopt preamble, then the scenario's."""
+        return self._run.ops
+
+    @property
+    def trace_text(self) -> str:
+        """The replayed trace as text (give it to ``python -m memlab compare``)."""
+        return "".join(f"{op}\n" for op in self._run.ops)
+
+    @property
+    def timeline(self):
+        """The Timeline of the configuration shown, from step 0 (after the preamble)."""
+        return self._run.timeline
+
+    @property
+    def step(self) -> int:
+        """The operation shown (0 = before the scenario's first)."""
+        return self.step_slider.value
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self.step_slider.value = value
+
+    @property
+    def model(self):
+        """The malloc model after the operation shown (do not change it)."""
+        return self._run.model(self.step)
+
+    @property
+    def explanation(self) -> str:
+        """The explain line's text."""
+        return self._explain_text()
+
+    @property
+    def png(self) -> bytes:
+        """The last picture rendered, as PNG bytes."""
+        return self._png
+
+    @property
+    def renders(self) -> int:
+        """How many times the picture has been rendered."""
+        return self._renders
+
+    @property
+    def runs_built(self) -> int:
+        """How many configurations have been replayed (the rest came from the cache)."""
+        return self._runs.built
+
+    def set(self, **values: int) -> None:
+        """Move scenario sliders or knobs by name, then redraw once."""
+        unknown = sorted(set(values) - set(self.sliders) - set(self.knobs))
+        if unknown:
+            raise ValueError(f"no slider named {', '.join(unknown)}; "
+                             f"known: {', '.join([*self.sliders, *self.knobs])}")
+        with self._held():
+            for name, v in values.items():
+                (self.sliders.get(name) or self.knobs[name]).value = v
+        self._on_config(None)
+
+    def reset_knobs(self) -> None:
+        """Put every knob back to glibc's default (no mallopt call)."""
+        self.set(**{k.name: k.default for k in KNOBS})
+
+    def to_csv(self) -> str:
+        """The Timeline shown, as CSV text."""
+        return self._run.timeline.to_csv()
+
+    def save(self, path: str, **kwargs) -> str:
+        """Save the charts as they are now (PNG, SVG, PDF by suffix); return ``path``."""
+        self._figure.savefig(path, **kwargs)
+        return path
+
+    def _ipython_display_(self) -> None:
+        display(self.controls)
+        self._handle = display(Image(data=self._png, format="png"), display_id=True)
+
+    def _repr_png_(self) -> bytes:
+        return self._png
+
+    # ------------------------------------------------------------------ internals
+
+    def _key(self) -> tuple:
+        return (tuple(self.values.items()), tuple(self.settings.items()))
+
+    def _build(self, key: tuple) -> Run:
+        values, settings = dict(key[0]), dict(key[1])
+        made = self._factory(**values)
+        ops = self._engine.parse(made) if isinstance(made, str) else tuple(made)
+        pre = preamble(settings, self._engine)
+        return Run(pre + ops, len(pre), self._engine)
+
+    @contextlib.contextmanager
+    def _held(self):
+        """Changes made inside do not redraw (the caller redraws once after)."""
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+
+    _holding = False
+
+    def _draw_figure(self) -> Figure:
+        heap = "heap" in self._kinds
+        lower = [k for k in self._kinds if k != "heap"]
+        fig = Figure(figsize=(10, 7.0 if heap and lower else 3.6), dpi=self._dpi)
+        FigureCanvasAgg(fig)
+        rows = 2 if heap and lower else 1
+        grid = fig.add_gridspec(
+            rows, max(1, len(lower)),
+            width_ratios=[3 if k == "timeline" else 2 for k in lower] or [1],
+            height_ratios=[1.0, 1.3] if rows == 2 else [1],
+            left=0.1, right=0.93, top=0.88 if heap else 0.86, bottom=0.09 if heap else 0.15,
+            hspace=0.62, wspace=0.3)
+        model = self._run.model(self.step)
+        self._charts = {}
+        if heap:
+            self._charts["heap"] = heap_map(HeapPicture.of(model), fig.add_subplot(grid[0, :]))
+        for i, kind in enumerate(lower):
+            ax = fig.add_subplot(grid[rows - 1, i])
+            if kind == "timeline":
+                self._charts[kind] = timeline_chart(self._run.timeline, ax, cursor=self.step)
+            else:
+                self._charts[kind] = bin_chart(BinCounts.of(model), ax)
+        self._renderer = FrameRenderer(
+            fig, [a for chart in self._charts.values() for a in chart.dynamic_artists])
+        return fig
+
+    def _on_config(self, _change) -> None:
+        if self._holding:
+            return
+        at_end = self.step == self._run.steps
+        try:
+            run = self._runs.get(self._key())
+        except Exception as exc:  # a bad parameter or a trace the model refuses
+            self._error = f"{type(exc).__name__}: {exc}"
+            self.explain.value = f"<span style='color:#b00'>{html.escape(self._error)}</span>"
+            return
+        self._error = ""
+        self._run = run
+        step = run.steps if at_end else min(self.step, run.steps)
+        with self._held():
+            self.play.max = self.step_slider.max = run.steps
+            self.step_slider.value = step
+        if "timeline" in self._charts:
+            self._charts["timeline"].update(run.timeline)
+        self._refresh(fresh_scale=True)
+
+    def _on_step(self, _change) -> None:
+        if not self._holding:
+            self._refresh()
+
+    def _explain_text(self) -> str:
+        step, run = self.step, self._run
+        if step == 0:
+            return f"before operation 1 of {run.steps}"
+        return f"operation {step} of {run.steps}: {run.op(step)} | {run.note(step)}"
+
+    def _refresh(self, fresh_scale: bool = False) -> None:
+        step, run = self.step, self._run
+        model = run.model(step)
+        for kind, data in (("heap", HeapPicture), ("bins", BinCounts)):
+            if kind in self._charts:
+                chart = self._charts[kind]
+                chart.grow_only = not fresh_scale  # one scale while stepping
+                chart.update(data.of(model))
+        if "timeline" in self._charts:
+            self._charts["timeline"].set_cursor(step)
+        if step:
+            op, note = str(run.op(step)), run.note(step)
+            self.explain.value = (f"<b>operation {step} of {run.steps}</b>: "
+                                  f"<code>{html.escape(op)}</code> &nbsp; {html.escape(note)}")
+        else:
+            self.explain.value = html.escape(self._explain_text())
+        moved = self.settings
+        knobs = ", ".join(f"{k}={v:,}" for k, v in moved.items()) or "all at glibc defaults"
+        params = ", ".join(f"{k}={v:,}" for k, v in self.values.items())
+        self.config.value = (f"<small>glibc {html.escape(self._engine.glibc)} model; "
+                             f"{html.escape(params)}{'; ' if params else ''}"
+                             f"mallopt: {html.escape(knobs)}</small>")
+        self._png = self._renderer.render()
+        self._renders += 1
+        if self._handle is not None:
+            self._handle.update(Image(data=self._png, format="png"))

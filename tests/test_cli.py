@@ -1,0 +1,135 @@
+"""Tests of the command line, `python -m memlab` (memlab.cli)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from memlab.cli import SUPPORTED_GLIBC, main
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parent.parent
+
+try:
+    import memlab.glibc  # noqa: F401
+    HAVE_MODEL = True
+except ImportError:
+    HAVE_MODEL = False
+needs_model = pytest.mark.skipif(not HAVE_MODEL, reason="memlab.glibc is not available")
+
+
+def run(*args) -> tuple[int, str]:
+    out = io.StringIO()
+    return main(list(map(str, args)), out), out.getvalue()
+
+
+class TestReplay:
+    def test_native_json_is_the_exact_line(self):
+        """`replay --native --json` prints the replayer's exact JSON lines."""
+        status, out = run("replay", DATA / "p01.trace", "--native", "--json")
+        assert status == 0
+        assert json.loads(out)["uordblks"] == 688 and out.endswith("}\n") and out.count("\n") == 1
+
+    def test_table_is_aligned(self):
+        """Without --json a header and one row per snapshot, columns right-aligned to the same width."""
+        status, out = run("replay", DATA / "p02.trace", "--native")
+        lines = out.splitlines()
+        assert status == 0 and lines[0].startswith("# ") and lines[1].split()[:3] == ["op", "label", "brk"]
+        assert len(lines) == 2 + 5 and len({len(line) for line in lines[1:]}) == 1
+        assert "200,704" in lines[2]
+
+    @needs_model
+    def test_model_replay_of_the_format_example(self):
+        """`replay --json` on the model prints TRACE-FORMAT.md's example line for `a 0 1`, `s first`."""
+        status, out = run("replay", DATA / "p01.trace", "--json")
+        assert status == 0 and out == (
+            '{"op": 1, "label": "first", "brk": 135168, "arena": 135168, "ordblks": 1, "smblks": 0, '
+            '"hblks": 0, "hblkhd": 0, "fsmblks": 0, "uordblks": 688, "fordblks": 134480, '
+            '"keepcost": 134480, "rss": 4096}\n')
+
+    def test_bad_trace_exits_2_naming_the_line(self, tmp_path, capsys):
+        """A bad trace: message with line number and line on stderr, status 2, nothing printed."""
+        bad = tmp_path / "bad.trace"
+        bad.write_text("a 0 1\n\nq 3\n")
+        status, out = run("replay", bad, "--native")
+        err = capsys.readouterr().err
+        assert status == 2 and out == ""
+        assert "line 3" in err and "'q 3'" in err
+
+    def test_unknown_glibc_is_refused_with_the_list(self, capsys):
+        """--glibc accepts only the modelled releases and names them."""
+        assert run("replay", DATA / "p01.trace", "--glibc", "2.43")[0] == 2
+        assert ", ".join(SUPPORTED_GLIBC) in capsys.readouterr().err
+
+    def test_bad_every_and_missing_file(self, capsys):
+        """--every 0 and a missing trace are refused."""
+        assert run("replay", DATA / "p01.trace", "--every", "0")[0] == 2
+        assert run("replay", "/nonexistent.trace", "--native")[0] == 1
+        assert "cannot read trace" in capsys.readouterr().err
+
+
+@needs_model
+class TestCompare:
+    def test_agreement_counts_the_snapshots(self):
+        """On the reference cases the model and the real glibc agree; the count of snapshots is given."""
+        status, out = run("compare", DATA / "p02.trace", "--every", "1")
+        assert status == 0 and out.splitlines()[-1] == "AGREE: all 7 snapshots are identical"
+
+    def test_difference_names_snapshot_and_field(self, tmp_path, monkeypatch):
+        """A difference names the first snapshot (op, label) and field with both values; status 1."""
+        import memlab.cli as cli
+        from memlab.snapshot import Snapshot
+
+        real = cli._native_snapshots
+
+        def shifted(path, every):
+            snaps = real(path, every)
+            last = snaps[-1]
+            return snaps[:-1] + [Snapshot(**{**last.as_dict(), "fordblks": last.fordblks + 16})]
+
+        monkeypatch.setattr(cli, "_native_snapshots", shifted)
+        status, out = run("compare", DATA / "p04.trace")
+        assert status == 1
+        assert out.splitlines()[-1] == ("DIFFER at the snapshot after op 4 (label 'freed-again'): fordblks is "
+                                        "1183088 in the model, 1183104 on the real glibc")
+
+
+def test_module_entry_point_and_record(tmp_path):
+    """`python -m memlab record -o FILE -- PROG` writes FILE, then `replay --native` reads it."""
+    trace = tmp_path / "echo.trace"
+    proc = subprocess.run([sys.executable, "-m", "memlab", "record", "-o", trace, "--", "ls", "/"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "recorded echo.trace" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "memlab", "replay", "--native", "--json", trace],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0 and json.loads(proc.stdout.splitlines()[-1])["label"] == "exit"
+
+
+def test_record_needs_a_program(capsys):
+    """`record -o FILE` without a program is refused."""
+    assert run("record", "-o", "/tmp/x.trace")[0] == 1
+    assert "needs a program" in capsys.readouterr().err
+
+
+class TestScenario:
+    def test_list_and_print(self):
+        """Without a name the scenarios are listed; with one, its trace is printed and parses."""
+        from memlab.trace import parse_trace
+
+        status, out = run("scenario")
+        assert status == 0 and out.startswith("vecvec ")
+        status, out = run("scenario", "reserve", "n=10")
+        assert status == 0 and out.startswith("# reserve: n=10\n")
+        assert str(parse_trace(out)[0]) == "a 0 40"
+
+    @pytest.mark.parametrize("args", [["nope"], ["reserve", "n=abc"], ["reserve", "m=3"], ["reserve", "n=0"]])
+    def test_bad_names_and_values_exit_2(self, args, capsys):
+        """Unknown scenarios, malformed or unknown parameters, values out of range: status 2."""
+        assert run("scenario", *args)[0] == 2
+        assert capsys.readouterr().err.startswith("memlab: ")

@@ -1,0 +1,228 @@
+"""Widgets driven as a student would: sliders to their ends, play to the end, predictions."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from memlab.glibc import Malloc
+from memlab.replay import Replayer
+from memlab.scenarios import DYNAMIC_THRESHOLD, SMALL_REQUESTS, TWO_SOURCES
+from memlab.trace import parse_trace
+from memlab.widgets import KNOBS, Dashboard, Prediction
+
+
+def one_block(size):
+    return f"a 0 {size}\nw 0\nf 0\n"
+
+
+ONE_BLOCK = [("size", 16, 400_000, 16, 1024, "bytes asked for")]
+
+
+def pixels(png):
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=int)
+
+
+def play_to_end(d):
+    d.play.value = 0
+    for v in range(d.play.max + 1):
+        d.play.value = v  # the Play widget is linked to the operation slider
+    assert d.step == d.step_slider.max
+
+
+@pytest.fixture(scope="module")
+def dash():
+    return Dashboard(TWO_SOURCES.text, TWO_SOURCES.params, title="two sources")
+
+
+class TestDashboardDrivenLikeAStudent:
+    def test_every_slider_to_its_ends_then_play_to_the_end(self, dash):
+        """Each scenario slider and knob at min and max replays and plays through."""
+        for slider in [*dash.sliders.values(), *dash.knobs.values()]:
+            ends = ((slider.min, slider.max) if hasattr(slider, "min")
+                    else (slider.options[0][1], slider.options[-1][1]))
+            for end in ends:
+                renders = dash.renders
+                slider.value = end
+                assert dash.renders > renders
+                play_to_end(dash)
+            slider.value = ends[0] if slider.description not in dash.knobs else \
+                next(k.default for k in KNOBS if k.name == slider.description)
+
+    def test_moving_a_slider_changes_the_picture(self, dash):
+        """A bigger first block changes the charts' data and the picture."""
+        dash.set(size=4096)
+        before, heap_before = dash.png, dash.charts["heap"].picture
+        dash.set(size=1_048_576)
+        assert dash.png != before
+        assert dash.charts["heap"].picture != heap_before
+        assert list(dash.charts["timeline"].lines["held"].get_ydata()) == list(dash.timeline.held)
+
+    def test_knob_at_default_adds_no_mallopt(self, dash):
+        """Knobs at glibc's defaults leave the trace alone."""
+        dash.reset_knobs()
+        assert dash.settings == {}
+        assert all(op.kind != "mallopt" for op in dash.ops)
+
+    def test_moved_knob_prepends_mallopt_and_changes_the_path(self, dash):
+        """A 256 KiB mmap threshold puts a 200,704-byte block on the heap instead of a mapping."""
+        dash.set(size=200_704)
+        dash.step = 1
+        assert dash.timeline.hblkhd[1] > 0  # default: its own mapping
+        dash.set(M_MMAP_THRESHOLD=262_144)
+        assert str(dash.ops[0]) == "o M_MMAP_THRESHOLD 262144"
+        assert dash.step == 1 and dash.timeline.hblkhd[1] == 0
+        assert dash.timeline.arena[1] > 200_704
+        dash.reset_knobs()
+
+    def test_going_back_to_a_configuration_uses_the_cache(self, dash):
+        """A configuration seen before is not replayed again."""
+        dash.set(size=8192)
+        dash.set(size=12288)
+        built = dash.runs_built
+        dash.set(size=8192)
+        assert dash.runs_built == built
+
+    def test_unknown_slider_name_is_refused(self, dash):
+        """set() names the unknown slider and lists the known ones."""
+        with pytest.raises(ValueError, match="no slider named nope"):
+            dash.set(nope=1)
+
+
+class TestExplainLine:
+    def test_says_which_path_with_the_models_numbers(self):
+        """The line for malloc(200000) shows the model's own note for that call."""
+        d = Dashboard(one_block, ONE_BLOCK, charts=("timeline",))
+        d.set(size=200_000)
+        d.step = 1
+        m = Malloc()
+        m.malloc(200_000)
+        assert m.last_note.text in d.explanation and "a 0 200000" in d.explanation
+        assert "mmap threshold" in d.explanation or "mapping" in d.explanation
+        d.step = 2  # bytes 16..200,015 of the mapping: 49 pages, the first already resident
+        assert "writes" in d.explanation and "+48 pages" in d.explanation
+        d.step = 0
+        assert d.explanation.startswith("before operation 1")
+
+    def test_bad_trace_is_reported_and_the_last_picture_kept(self):
+        """A factory error shows in the explain line; the dashboard keeps its state."""
+        def factory(size):
+            if size == 32:
+                raise ValueError("no size 32 here")
+            return one_block(size)
+
+        d = Dashboard(factory, ONE_BLOCK, charts=("heap",))
+        png = d.png
+        d.set(size=32)
+        assert "no size 32 here" in d.explain.value and d.png == png
+
+
+class TestModelAtAStep:
+    def test_any_step_equals_a_fresh_replay_to_that_step(self):
+        """Stepping back and forth (checkpoints) gives the state a fresh replay reaches."""
+        d = Dashboard(SMALL_REQUESTS.text, SMALL_REQUESTS.params, charts=("bins",))
+        d.set(n=400, size=40)
+        ops = parse_trace(SMALL_REQUESTS.text(n=400, size=40))
+        for k in (800, 5, 300, 299, 700, 0, 513, 256):
+            d.step = k
+            r = Replayer(ops, Malloc())
+            r.run(k)
+            assert d.model.mallinfo2() == r.malloc.mallinfo2(), k
+            assert list(d.model.chunks()) == list(r.malloc.chunks()), k
+
+
+class TestChartsChoice:
+    def test_subset_of_charts(self):
+        """charts= picks which charts are drawn."""
+        d = Dashboard(DYNAMIC_THRESHOLD.text, DYNAMIC_THRESHOLD.params, charts=("timeline",))
+        assert set(d.charts) == {"timeline"} and len(d.figure.axes) == 1
+
+    def test_unknown_chart_is_refused(self):
+        """A chart name that does not exist is an error naming the choices."""
+        with pytest.raises(ValueError, match="charts must be some of"):
+            Dashboard(one_block, ONE_BLOCK, charts=("pie",))
+
+
+class TestFastFrames:
+    def test_cached_layers_give_the_same_picture_as_a_full_draw(self):
+        """A frame assembled from cached layers matches savefig of the same figure."""
+        d = Dashboard(TWO_SOURCES.text, TWO_SOURCES.params)
+        for size in (4096, 1_048_576, 200_704):
+            d.set(size=size)
+            for step in (1, 3, 5):
+                d.step = step
+                buf = io.BytesIO()
+                d.figure.savefig(buf, format="png", dpi=d.figure.dpi)
+                fast, full = pixels(d.png), pixels(buf.getvalue())
+                assert fast.shape == full.shape
+                differ = np.mean(np.abs(fast - full).max(axis=2) > 60)
+                assert differ < 0.002, (size, step, differ)
+
+
+class TestPrediction:
+    def make(self):
+        return Prediction("Where does malloc(200000) come from?", ["brk heap", "mmap"], "mmap",
+                          "200,016 bytes is above the 131,072-byte threshold.")
+
+    def test_answer_hidden_until_committed(self):
+        """Nothing is revealed, and Commit is disabled, until a choice is made and committed."""
+        p = self.make()
+        assert p.revealed_text == "" and p.commit_button.disabled and p.correct is None
+        p.choices.value = "brk heap"
+        assert not p.commit_button.disabled and p.revealed_text == ""
+        p.commit_button.click()
+        assert p.committed and p.correct is False
+        assert "mmap" in p.revealed_text and "131,072" in p.revealed_text
+
+    def test_committed_choice_is_locked(self):
+        """After committing, the choice cannot change."""
+        p = self.make()
+        p.choices.value = "mmap"
+        p.commit_button.click()
+        assert p.choices.disabled and p.commit_button.disabled and p.correct is True
+
+    def test_answer_by_index_and_bad_answers(self):
+        """The answer may be an index; an answer outside the options is refused."""
+        assert Prediction("q", ["a", "b"], 1, "e").answer == "b"
+        with pytest.raises(ValueError, match="not one of the options"):
+            Prediction("q", ["a", "b"], "c", "e")
+        with pytest.raises(ValueError, match="at least two options"):
+            Prediction("q", ["a"], "a", "e")
+
+
+class TestInAHeadlessNotebook:
+    def test_picture_is_saved_in_the_notebook_and_updated_in_place(self, tmp_path):
+        """Run by nbclient: the dashboard's image output is replaced, not appended, on change,
+        and the saved notebook holds the latest picture."""
+        import base64
+        import hashlib
+
+        import nbformat
+        from nbclient import NotebookClient
+
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [
+            nbformat.v4.new_code_cell(
+                "%matplotlib inline\n"
+                "from memlab.widgets import Dashboard\n"
+                "from memlab.scenarios import TWO_SOURCES\n"
+                "d = Dashboard(TWO_SOURCES.text, TWO_SOURCES.params)\nd"),
+            nbformat.v4.new_code_cell(
+                "import hashlib\nd.set(size=1048576)\nd.step = 1\n"
+                "print(hashlib.sha256(d.png).hexdigest())"),
+        ]
+        repo = Path(__file__).resolve().parents[1]  # the kernel imports memlab from here
+        NotebookClient(nb, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(repo)}}).execute()
+        first, second = nb.cells
+        images = [o for o in first.outputs if "image/png" in o.get("data", {})]
+        widgets = [o for o in first.outputs
+                   if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+        assert len(images) == 1 and len(widgets) == 1
+        shown = base64.b64decode(images[0]["data"]["image/png"])
+        assert hashlib.sha256(shown).hexdigest() == second.outputs[0]["text"].strip()
+        nbformat.write(nb, str(tmp_path / "saved.ipynb"))
+        again = nbformat.read(str(tmp_path / "saved.ipynb"), as_version=4)
+        assert any("image/png" in o.get("data", {}) for o in again.cells[0].outputs)
