@@ -9,6 +9,7 @@ as a PNG in a notebook.
     timeline_chart(timeline)  held / arena / mmapped / rss and what went back to the OS, per op
                                                                               (charts_timeline)
     bin_chart(malloc)         free chunks and bytes per bin class             (charts_bins)
+    release_chart(comparison) one experiment's end on several glibc releases  (charts_releases)
 
 What they share (colours, byte axes, the handle) lives in ``memlab.charts_base``.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 from memlab.charts_base import COLORS, STATES, ChartHandle, fmt_axis_bytes, nice_limit
 from memlab.charts_bins import BinChart, BinCounts, bin_chart
 from memlab.charts_heap import MAX_RUNS, HeapMap, HeapPicture, heap_map
+from memlab.charts_releases import ReleaseChart, release_chart
 from memlab.charts_timeline import TimelineChart, timeline_chart
 
 __all__ = [
@@ -33,9 +35,11 @@ __all__ = [
     "heap_map",
     "timeline_chart",
     "bin_chart",
+    "release_chart",
     "HeapMap",
     "TimelineChart",
     "BinChart",
+    "ReleaseChart",
     "ChartHandle",
     "fmt_axis_bytes",
     "nice_limit",
