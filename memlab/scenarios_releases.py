@@ -8,7 +8,10 @@ from typing import Mapping
 
 from memlab.scenarios import Scenario
 
-__all__ = ["FIELDS", "PLACES", "ReleaseEnd", "ReleaseComparison", "modelled", "compare_releases"]
+__all__ = [
+    "FIELDS", "PLACES", "ReleaseEnd", "ReleaseComparison", "modelled", "bracket", "release_note",
+    "compare_releases",
+]
 
 FIELDS = ("brk", "uordblks", "fordblks", "ordblks", "smblks", "rss")
 """The snapshot fields compared (brk counted from the heap's start), in table order."""
@@ -142,6 +145,51 @@ def modelled(releases=None) -> tuple[str, ...]:
     if releases is None:
         return tuple(RELEASES)
     return tuple(r for r in releases if r in RELEASES)
+
+
+def _version(name: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in name.split("."))
+    except ValueError:
+        raise ValueError(f"a glibc release looks like '2.39', got {name!r}") from None
+
+
+def bracket(version: str, releases=None) -> tuple[str | None, str | None]:
+    """The modelled releases nearest to ``version``: the newest at or below it and the oldest
+    at or above it (None where the model has none on that side).
+
+    >>> bracket("2.39", ("2.36", "2.41", "2.43")), bracket("2.36", ("2.36",))
+    (('2.36', '2.41'), ('2.36', '2.36'))
+    >>> bracket("2.35", ("2.36",))
+    (None, '2.36')
+    """
+    have = sorted(modelled() if releases is None else releases, key=_version)
+    v = _version(version)
+    below = [r for r in have if _version(r) <= v]
+    above = [r for r in have if _version(r) >= v]
+    return (below[-1] if below else None, above[0] if above else None)
+
+
+def release_note(version: str, releases=None) -> str:
+    """One sentence: which of the model's release profiles fits a real glibc ``version``.
+
+    >>> release_note("2.39", ("2.36", "2.41"))
+    'glibc 2.39 has no profile of its own; the profiles 2.36 and 2.41 bracket it.'
+    >>> release_note("2.36", ("2.36",))
+    'glibc 2.36: the model has a profile of this very release.'
+    >>> release_note("2.39", ("2.36",))
+    'glibc 2.39 has no profile of its own; the nearest the model has is 2.36 (older).'
+    """
+    below, above = bracket(version, releases)
+    if below is not None and below == above:
+        return f"glibc {version}: the model has a profile of this very release."
+    head = f"glibc {version} has no profile of its own; "
+    if below and above:
+        return head + f"the profiles {below} and {above} bracket it."
+    if below or above:
+        return head + f"the nearest the model has is {below or above} " \
+                      f"({'older' if below else 'newer'})."
+    return head + "the model has no profiles at all."
 
 
 def _end(scenario: Scenario, release: str, values: Mapping[str, int],

@@ -7,7 +7,7 @@ import pytest
 from memlab.charts import release_chart
 from memlab.glibc.release import GLIBC_2_36, RELEASES
 from memlab.scenarios import SMALL_REQUESTS, VECVEC
-from memlab.scenarios_releases import compare_releases, modelled
+from memlab.scenarios_releases import bracket, compare_releases, modelled, release_note
 
 #: Measured on the real libraries with memlab's C replayer (replay_native; 2.41 and 2.43 via
 #: ensure_release): vecvec n=10,000 at its 'end' snapshot.
@@ -102,3 +102,23 @@ class TestReleaseChart:
         assert h.heights("left")["2.36"][1] == 993
         with pytest.raises(ValueError, match="shows releases"):
             h.update(compare_releases(VECVEC, ("2.36",), n=100))
+
+
+class TestReleaseNote:
+    def test_bracket_compares_versions_as_numbers(self):
+        """2.100 is newer than 2.9: versions compare part by part, not as text."""
+        assert bracket("2.39", ("2.9", "2.100", "2.36")) == ("2.36", "2.100")
+        assert bracket("3.0", ("2.36", "2.43")) == ("2.43", None)
+
+    def test_note_for_binders_release_reads_the_models_profiles(self, fake_release):
+        """The note for 2.39 names the profiles on each side that RELEASES holds."""
+        below, above = bracket("2.39")
+        assert below == "2.36"
+        assert above == min((r for r in RELEASES if r in ("2.41", "2.43", "9.99")),
+                            key=lambda r: tuple(map(int, r.split("."))))
+        assert release_note("2.39").endswith(f"the profiles 2.36 and {above} bracket it.")
+
+    def test_bad_version_is_refused(self):
+        """A version that is not dotted numbers is an error quoting it."""
+        with pytest.raises(ValueError, match="'two'"):
+            release_note("two")
