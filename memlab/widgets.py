@@ -34,13 +34,16 @@ class Dashboard:
     ``trace_factory(**values)`` returns trace text or Op records for the scenario's parameter
     values; ``params`` are ``memlab.scenarios.Param`` objects (or dicts/tuples with name, min,
     max, step, default, description). The release menu offers every release the model knows
-    (``memlab.glibc.release.RELEASES``); ``glibc`` is the one shown first.
+    (``memlab.glibc.release.RELEASES``); ``glibc`` is the one shown first. A given ``engine``
+    is copied for each release shown (``Engine.with_glibc``).
 
     >>> d = Dashboard(lambda size: f"a 0 {size}\\nf 0\\n", [("size", 16, 400_000, 16, 64, "bytes")],
     ...               charts=("timeline",))
     >>> d.set(size=200_000); d.step = 1
     >>> d.timeline.hblkhd[1], d.timeline.hblkhd[2]   # a mapping of its own, unmapped by free
     (200704, 0)
+    >>> d.glibc, d.release.options[0], "glibc 2.36 model" in d.config.value
+    ('2.36', '2.36', True)
     """
 
     def __init__(self, trace_factory, params=(), glibc: str = "2.36",
