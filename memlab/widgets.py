@@ -16,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from memlab.charts import BinCounts, HeapPicture, bin_chart, heap_map, timeline_chart
+from memlab.glibc.release import RELEASES
 from memlab.widgets_controls import KNOBS, as_param, knob_slider, param_slider
 from memlab.widgets_prediction import Prediction
 from memlab.widgets_render import FrameRenderer
@@ -27,18 +28,22 @@ _CHARTS = ("heap", "timeline", "bins")
 
 
 class Dashboard:
-    """Sliders for a scenario and for glibc's mallopt knobs, a player over its operations,
-    a line explaining each operation, and the charts, redrawn in place.
+    """Sliders for a scenario and for glibc's mallopt knobs, a glibc release selector, a player
+    over its operations, a line explaining each operation, and the charts, redrawn in place.
 
     ``trace_factory(**values)`` returns trace text or Op records for the scenario's parameter
     values; ``params`` are ``memlab.scenarios.Param`` objects (or dicts/tuples with name, min,
-    max, step, default, description).
+    max, step, default, description). The release menu offers every release the model knows
+    (``memlab.glibc.release.RELEASES``); ``glibc`` is the one shown first. A given ``engine``
+    is copied for each release shown (``Engine.with_glibc``).
 
     >>> d = Dashboard(lambda size: f"a 0 {size}\\nf 0\\n", [("size", 16, 400_000, 16, 64, "bytes")],
     ...               charts=("timeline",))
     >>> d.set(size=200_000); d.step = 1
     >>> d.timeline.hblkhd[1], d.timeline.hblkhd[2]   # a mapping of its own, unmapped by free
     (200704, 0)
+    >>> d.glibc, d.release.options[0], "glibc 2.36 model" in d.config.value
+    ('2.36', '2.36', True)
     """
 
     def __init__(self, trace_factory, params=(), glibc: str = "2.36",
@@ -47,9 +52,13 @@ class Dashboard:
         unknown = [c for c in charts if c not in _CHARTS]
         if unknown or not charts:
             raise ValueError(f"charts must be some of {_CHARTS}, got {tuple(charts)!r}")
+        known = tuple(RELEASES)
+        if glibc not in known:
+            raise ValueError(f"glibc must be one of the modelled releases {known}, got {glibc!r}")
         self._factory = trace_factory
         self._params = tuple(as_param(p) for p in params)
-        self._engine = engine or Engine(glibc)
+        self._engine = (engine or Engine(glibc)).with_glibc(glibc)
+        self._engines = {glibc: self._engine}
         self._kinds = tuple(charts)
         self._dpi = dpi
         self._runs = Runs(self._build)
@@ -59,6 +68,9 @@ class Dashboard:
         self._error = ""
         self.sliders = {p.name: param_slider(p) for p in self._params}
         self.knobs = {k.name: knob_slider(k) for k in KNOBS}
+        self.release = w.Dropdown(options=known, value=glibc, description="glibc release",
+                                  style={"description_width": "11em"},
+                                  tooltip="the glibc release whose malloc the model imitates")
         self._run = self._runs.get(self._key())
         n = self._run.steps
         self.step_slider = w.IntSlider(value=n if step is None else step, min=0, max=n,
@@ -71,7 +83,7 @@ class Dashboard:
         self.explain = w.HTML(layout={"min_height": "2.6em"})
         self.config = w.HTML()
         self._figure = self._draw_figure()
-        for s in (*self.sliders.values(), *self.knobs.values()):
+        for s in (*self.sliders.values(), *self.knobs.values(), self.release):
             s.observe(self._on_config, names="value")
         self.step_slider.observe(self._on_step, names="value")
         reset = w.Button(description="glibc defaults", tooltip="put the four knobs back")
@@ -80,6 +92,7 @@ class Dashboard:
         self.controls = w.VBox(heading + [
             *self.sliders.values(),
             w.HBox([w.VBox(list(self.knobs.values())), reset]),
+            self.release,
             w.HBox([self.play, self.step_slider]),
             self.explain, self.config])
         self._refresh()
@@ -100,6 +113,18 @@ class Dashboard:
     def values(self) -> dict[str, int]:
         """The scenario's parameter values now."""
         return {name: s.value for name, s in self.sliders.items()}
+
+    @property
+    def glibc(self) -> str:
+        """The glibc release modelled now (the release menu's choice); settable."""
+        return self.release.value
+
+    @glibc.setter
+    def glibc(self, name: str) -> None:
+        if name not in self.release.options:
+            raise ValueError(f"glibc must be one of the modelled releases "
+                             f"{tuple(self.release.options)}, got {name!r}")
+        self.release.value = name
 
     @property
     def settings(self) -> dict[str, int]:
@@ -190,14 +215,20 @@ class Dashboard:
     # ------------------------------------------------------------------ internals
 
     def _key(self) -> tuple:
-        return (tuple(self.values.items()), tuple(self.settings.items()))
+        return (self.glibc, tuple(self.values.items()), tuple(self.settings.items()))
+
+    def _engine_for(self, glibc: str) -> Engine:
+        if glibc not in self._engines:
+            self._engines[glibc] = self._engine.with_glibc(glibc)
+        return self._engines[glibc]
 
     def _build(self, key: tuple) -> Run:
-        values, settings = dict(key[0]), dict(key[1])
+        engine = self._engine_for(key[0])
+        values, settings = dict(key[1]), dict(key[2])
         made = self._factory(**values)
-        ops = self._engine.parse(made) if isinstance(made, str) else tuple(made)
-        pre = preamble(settings, self._engine)
-        return Run(pre + ops, len(pre), self._engine)
+        ops = engine.parse(made) if isinstance(made, str) else tuple(made)
+        pre = preamble(settings, engine)
+        return Run(pre + ops, len(pre), engine)
 
     @contextlib.contextmanager
     def _held(self):
@@ -285,7 +316,7 @@ class Dashboard:
         moved = self.settings
         knobs = ", ".join(f"{k}={v:,}" for k, v in moved.items()) or "all at glibc defaults"
         params = ", ".join(f"{k}={v:,}" for k, v in self.values.items())
-        self.config.value = (f"<small>glibc {html.escape(self._engine.glibc)} model; "
+        self.config.value = (f"<small>glibc {html.escape(self.glibc)} model; "
                              f"{html.escape(params)}{'; ' if params else ''}"
                              f"mallopt: {html.escape(knobs)}</small>")
         self._png = self._renderer.render()

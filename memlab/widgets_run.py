@@ -31,6 +31,16 @@ class Engine:
         """The glibc release the model imitates."""
         return self._glibc
 
+    def with_glibc(self, glibc: str) -> Engine:
+        """The same engine for another glibc release (this one is left as it is).
+
+        >>> Engine().with_glibc("2.41").glibc
+        '2.41'
+        """
+        other = copy.copy(self)
+        other._glibc = glibc
+        return other
+
     def parse(self, text: str) -> tuple:
         """Trace text -> Op records."""
         from memlab.trace import parse_trace

@@ -182,6 +182,12 @@ def test_lesson_runs_and_a_knob_changes_the_chart(lab):
             assert slider.locator(".widget-readout").inner_text() != readout
             after = image.get_attribute("src")
             assert after.startswith("data:image/png") and after != before
+
+            from memlab.glibc.release import RELEASES
+
+            menu = cell.locator(".widget-dropdown", has_text="glibc release").locator("select")
+            assert menu.locator("option").all_inner_texts() == list(RELEASES)
+            assert menu.input_value() == "2.36"
         finally:
             browser.close()
     assert errors == [], errors

@@ -137,3 +137,19 @@ class TestPredictions:
             assert len(explanation) > 40, question
             found += 1
         assert found >= 2
+
+
+class TestSliderValuesInText:
+    """Values a lesson asks students to set on a slider are values the slider can take."""
+
+    def test_lesson_02_sizes_are_on_the_size_slider(self):
+        from memlab.scenarios import TWO_SOURCES
+
+        (size,) = TWO_SOURCES.params
+        text = "\n".join(t for k, t, _ in cells("02_two_sources") if k == "markdown")
+        asked = [int(n.replace(",", "")) for m in
+                 re.finditer(r"`size` (?:from ([\d,]+) to ([\d,]+)|= ([\d,]+))", text)
+                 for n in m.groups() if n]
+        assert len(asked) >= 3, asked
+        for value in asked:
+            assert size.min <= value <= size.max and (value - size.min) % size.step == 0, value

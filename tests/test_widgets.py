@@ -133,6 +133,83 @@ class TestModelAtAStep:
             assert list(d.model.chunks()) == list(r.malloc.chunks()), k
 
 
+def ten_small_blocks(n):
+    """n malloc(24), then all freed in order: tcache takes its count, fastbins the rest."""
+    return "".join(f"a {i} 24\n" for i in range(n)) + "".join(f"f {i}\n" for i in range(n))
+
+
+TEN_SMALL = [("n", 1, 20, 1, 10, "blocks")]
+
+
+@pytest.fixture
+def fake_release(monkeypatch):
+    """A made-up release '9.99' whose tcache keeps 2 chunks per bin, added to RELEASES."""
+    import dataclasses
+
+    from memlab.glibc.release import GLIBC_2_36, RELEASES
+
+    fake = dataclasses.replace(GLIBC_2_36, name="9.99", tcache_count=2)
+    monkeypatch.setitem(RELEASES, "9.99", fake)
+    return fake
+
+
+class TestReleaseSelector:
+    def test_menu_offers_exactly_the_modelled_releases(self, fake_release):
+        """The release menu lists RELEASES' keys, in order, and starts at 2.36."""
+        from memlab.glibc.release import RELEASES
+
+        d = Dashboard(ten_small_blocks, TEN_SMALL, charts=("bins",))
+        assert tuple(d.release.options) == tuple(RELEASES)
+        assert "9.99" in d.release.options
+        assert d.release.value == d.glibc == "2.36"
+        assert "glibc 2.36 model" in d.config.value
+
+    def test_selecting_a_release_replays_on_that_release(self, fake_release):
+        """Choosing a release rebuilds the model with it, redraws, and names it in the config."""
+        d = Dashboard(ten_small_blocks, TEN_SMALL, charts=("bins", "timeline"))
+        # glibc 2.36: 7 of the 10 freed 32-byte chunks go to tcache, 3 to a fastbin
+        assert d.model.release.name == "2.36" and d.model.mallinfo2().smblks == 3
+        built, png = d.runs_built, d.png
+        d.release.value = "9.99"  # what a student's click does
+        assert d.model.release.name == "9.99"
+        assert d.model.mallinfo2().smblks == 8  # a tcache of 2 leaves 8 for the fastbin
+        assert d.charts["bins"].counts.tcache_chunks[0] == 2
+        assert "glibc 9.99 model" in d.config.value
+        assert d.runs_built == built + 1 and d.png != png
+        d.glibc = "2.36"  # back: from the cache, same picture as before
+        assert d.runs_built == built + 1 and d.model.mallinfo2().smblks == 3
+        assert d.png == png
+
+    def test_release_is_part_of_the_configuration(self, fake_release):
+        """Sliders keep their values across a release change, and each pair is cached."""
+        d = Dashboard(ten_small_blocks, TEN_SMALL, charts=("bins",))
+        d.set(n=4)
+        d.glibc = "9.99"
+        assert d.values == {"n": 4} and d.model.mallinfo2().smblks == 2
+        d.set(n=10)
+        assert d.model.mallinfo2().smblks == 8 and d.glibc == "9.99"
+
+    @pytest.mark.parametrize("name", sorted(__import__("memlab.glibc.release",
+                                                      fromlist=["RELEASES"]).RELEASES))
+    def test_each_modelled_release_equals_a_fresh_model_of_it(self, name):
+        """For every release the model has, the dashboard shows a fresh Malloc(glibc=name)'s state."""
+        d = Dashboard(TWO_SOURCES.text, TWO_SOURCES.params, charts=("bins",))
+        d.glibc = name
+        r = Replayer(parse_trace(TWO_SOURCES.text(size=200_000)), Malloc(glibc=name))
+        r.run()
+        assert d.model.release.name == name
+        assert d.model.mallinfo2() == r.malloc.mallinfo2()
+
+    def test_unknown_release_is_refused(self):
+        """A release the model does not have is an error naming the known ones."""
+        with pytest.raises(ValueError, match="modelled releases"):
+            Dashboard(one_block, ONE_BLOCK, glibc="2.39")
+        d = Dashboard(one_block, ONE_BLOCK, charts=("bins",))
+        with pytest.raises(ValueError, match="2.39"):
+            d.glibc = "2.39"
+        assert d.glibc == "2.36"
+
+
 class TestChartsChoice:
     def test_subset_of_charts(self):
         """charts= picks which charts are drawn."""
