@@ -199,3 +199,29 @@ def test_pieces_and_reuse(seed, count, cut):
             t.free_run(run, 32)
     for _ in range(10):
         t.op(rng)
+
+
+def test_small_ram_falls_back_to_exact_single_steps():
+    """With little RAM the page writes' order matters: the bulk model then steps singly."""
+    from memlab.space import AddressSpace
+
+    a = Malloc(AddressSpace(ram=64 * 4096, swap=1 << 24))
+    b = Malloc(AddressSpace(ram=64 * 4096, swap=1 << 24))
+    blocks = a.malloc_run(4, 20_000)
+    assert [p for blk in blocks for p in blk] == [b.malloc(4) for _ in range(20_000)]
+    assert a.space.swapped_ranges() == b.space.swapped_ranges() and a.space.swap > 0
+    same(a, b)
+
+
+def test_check_notices_a_lost_fast_run():
+    m = Malloc()
+    (blk,) = m.malloc_run(4, 100)
+    m.free_run(blk.addr, blk.stride, blk.count)
+    m.check()
+    m._runs.deep[0].pop(0)                    # the run vanishes from its fastbin
+    try:
+        m.check()
+    except AssertionError as e:
+        assert "fast" in str(e)
+    else:
+        raise AssertionError("check() missed a fast run that is in no fastbin")

@@ -38,16 +38,19 @@ class Block:
 
 
 def _blocks_add(out: list, addr: int, stride: int, count: int) -> None:
+    """Append `count` addresses (addr, addr + stride, ...), extending the last Block if they continue it."""
     if out:
         last = out[-1]
-        if (last.addr and addr == last.addr + last.stride * last.count
-                and (last.stride == stride or last.count == 1 or count == 1 and last.stride == stride)):
-            out[-1] = Block(last.addr, stride if last.count == 1 else last.stride, last.count + count)
-            return
-        if not last.addr and not addr:
+        if last.addr and addr:
+            step = addr - last.addr if last.count == 1 else last.stride
+            if (step > 0 and addr == last.addr + step * last.count
+                    and (count == 1 or stride == step)):
+                out[-1] = Block(last.addr, step, last.count + count)
+                return
+        elif not last.addr and not addr:
             out[-1] = Block(0, 0, last.count + count)
             return
-    out.append(Block(addr, stride, count))
+    out.append(Block(addr, stride if addr else 0, count))
 
 
 class BulkSteps:
@@ -125,6 +128,8 @@ class BulkSteps:
         while done < want:
             top, tsize = self._top, self._top_size
             k = min((tsize - MINSIZE) // nb, want - done) if tsize >= nb + MINSIZE else 0
+            if k > 0 and not self._touch_fits(k * nb):
+                break
             if k > 0:
                 if run is not None and run.end == top:
                     run.count += k
@@ -155,6 +160,16 @@ class BulkSteps:
             _blocks_add(out, c + HDR, nb, 1)
             done += 1
         return done
+
+    def _touch_fits(self, nbytes: int) -> bool:
+        """True when writing `nbytes` of new pages cannot make the kernel evict or swap in.
+
+        Under memory pressure the order of single writes decides which pages are evicted,
+        so bulk steps then fall back to single steps.
+        """
+        space = self._space
+        ram = space.ram
+        return ram is None or (not space.swap and space.rss + nbytes + 2 * PAGE <= ram)
 
     # --- free ---------------------------------------------------------------------------
     def free_run(self, p: int, stride: int, count: int) -> None:
@@ -205,6 +220,8 @@ class BulkSteps:
             if self._rel.has_tcache:
                 return 0
         elif stride <= self._tmax and len(tc.bins[(stride - 17) >> 4]) < tc.limit:
+            return 0
+        if not self._touch_fits(0):
             return 0
         return min(want, (r.end - c) // stride)
 
