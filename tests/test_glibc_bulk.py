@@ -69,7 +69,8 @@ class Twin:
 
     def op(self, rng: random.Random) -> None:
         """One random single operation on both models."""
-        kind = rng.choice(["malloc", "free", "realloc", "trim", "mallopt", "big", "usable"])
+        kind = rng.choice(["malloc", "free", "realloc", "trim", "mallopt", "big", "usable",
+                           "calloc", "memalign", "run"])
         size = rng.choice([0, 4, 24, 40, 100, 500, 1500, 5000])
         pad = rng.choice([0, 4096])
         mxfast = rng.choice([0, 64, 128])
@@ -94,12 +95,23 @@ class Twin:
                 out.append(m.malloc(2000))
             elif kind == "usable":
                 out.append(m.malloc_usable_size(p))
+            elif kind == "calloc":
+                out.append(m.calloc(3, size))
+            elif kind == "memalign":
+                out.append(m.memalign(64, size))
+            elif kind == "run":
+                if m is self.bulk:
+                    out.append([q for b in m.malloc_run(size, 50) for q in b])
+                else:
+                    out.append([m.malloc(size) for _ in range(50)])
         if out:
             assert out[0] == out[1]
         if kind in ("free", "realloc"):
             del self.live[i]
-        if kind in ("malloc", "big", "realloc") and out[0]:
+        if kind in ("malloc", "big", "realloc", "calloc", "memalign") and out[0]:
             self.live.append(out[0])
+        if kind == "run":
+            self.live += [q for q in out[0] if q]
         same(self.bulk, self.single)
 
     def free_one(self, rng: random.Random) -> None:
