@@ -237,3 +237,19 @@ def test_check_notices_a_lost_fast_run():
         assert "fast" in str(e)
     else:
         raise AssertionError("check() missed a fast run that is in no fastbin")
+
+
+@settings(max_examples=10)
+@given(n=st.sampled_from([4, 40, 100, 1000, 3000]), count=st.integers(1, 3000),
+       pad=st.sampled_from([-4096, -1]))
+def test_bulk_through_non_contiguous_growth(n, count, pad):
+    """A negative M_TOP_PAD sends growth to the mmap fallback: new regions and fenceposts."""
+    t = Twin()
+    for m in (t.bulk, t.single):
+        m.mallopt(M_TOP_PAD, pad)
+    t.malloc_one(10)
+    addrs = t.malloc_run(n, count)
+    t.malloc_run(24, 100)
+    live = [p for p in addrs if p]
+    if len(live) > 1 and all(b - a == live[1] - live[0] for a, b in zip(live, live[1:])):
+        t.free_run(live, live[1] - live[0])

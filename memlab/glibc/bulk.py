@@ -159,6 +159,8 @@ class BulkSteps:
                 run = runs.add(Run(c, nb, 1, INUSE))
             _blocks_add(out, c + HDR, nb, 1)
             done += 1
+            if not self._carve_ready(nb):         # growth may have freed an old top (fenceposts)
+                break
         return done
 
     def _touch_fits(self, nbytes: int) -> bool:
