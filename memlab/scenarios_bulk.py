@@ -8,6 +8,7 @@ A step list is the trace of a scenario with its repetitive stretches written onc
     ("s", LABEL)                snapshot
     ("aw", FIRST, COUNT, SIZE)  for ID in FIRST..FIRST+COUNT-1: "a ID SIZE" then "w ID"
     ("f*", FIRST, COUNT)        for ID in FIRST..FIRST+COUNT-1: "f ID"
+    ("op", OP)                  any other trace operation (a memlab.trace.Op)
 
 `run_steps` numbers operations and takes snapshots exactly as `memlab.replay.replay`
 does for the expanded trace (TRACE-FORMAT.md), splitting a run wherever `every`
@@ -21,7 +22,7 @@ from typing import Any, Sequence
 
 from memlab.snapshot import Snapshot
 
-__all__ = ["vecvec_steps", "run_steps", "run_vecvec", "parse_count"]
+__all__ = ["vecvec_steps", "run_steps", "run_vecvec", "parse_count", "steps_from_ops", "replay_bulk"]
 
 _PAGE = 4096
 
@@ -84,15 +85,55 @@ class _Runner:
             if p:
                 self.live[step[1]] = (p, step[2])
         elif kind == "w":
-            p, size = self.live.get(step[1], (0, 0))
+            p, size = self.lookup(step[1])
             if p and size:
                 m.space.touch(p, size)
         elif kind == "f":
             p = self.forget(step[1])
             m.free(p)
+        elif kind == "op":
+            self.other(step[1])
         else:
             raise ValueError(f"unknown step {step!r}")
         self.op += 1
+
+    def other(self, op: Any) -> None:
+        """A trace operation other than malloc/write/free, with replay's rules for IDs."""
+        m, kind = self.m, op.kind
+        if kind == "realloc":
+            p, _ = self.lookup(op.id)
+            q = m.realloc(p, op.size)
+            if q:
+                self.forget(op.id)
+                self.live[op.id] = (q, op.size)
+            elif op.size == 0:
+                self.forget(op.id)
+        elif kind in ("calloc", "memalign"):
+            self.forget(op.id)
+            q = m.calloc(op.nmemb, op.size) if kind == "calloc" else m.memalign(op.align, op.size)
+            if q:
+                self.live[op.id] = (q, op.requested)
+        elif kind == "trim":
+            m.malloc_trim(op.pad)
+        elif kind == "mallopt":
+            m.mallopt(op.param, op.value)
+        elif kind == "malloc":
+            self.single(("a", op.id, op.size))
+            self.op -= 1
+        elif kind in ("write", "free"):
+            self.single((kind[0], op.id))
+            self.op -= 1
+        else:
+            raise ValueError(f"cannot run operation {op}")
+
+    def lookup(self, ident: int) -> tuple[int, int]:
+        """(pointer, requested size) of a live ID, or (0, 0)."""
+        if ident in self.live:
+            return self.live[ident]
+        for first, size, blocks in self.runs:
+            if first <= ident < first + sum(b.count for b in blocks):
+                return _address(blocks, ident - first), size
+        return 0, 0
 
     def forget(self, ident: int) -> int:
         """End ID `ident` wherever it is live; return its pointer (0 if it was not)."""
@@ -241,6 +282,65 @@ def run_steps(steps: Sequence[tuple], malloc: Any, every: int | None = None) -> 
     if r.op == 0 or r.last != r.op:
         r.take("end")
     return r.snapshots
+
+
+def steps_from_ops(ops: Sequence[Any], least: int = 4) -> list[tuple]:
+    """Steps for a sequence of trace Ops: stretches of at least `least` like operations on
+    consecutive IDs ("a ID SIZE" + "w ID" pairs, or "f ID") become runs.
+
+    >>> from memlab.trace import parse_trace
+    >>> steps_from_ops(parse_trace("a 5 4\\nw 5\\na 6 4\\nw 6\\nf 5\\nf 6\\ns x"), least=2)
+    [('aw', 5, 2, 4), ('f*', 5, 2), ('s', 'x')]
+    """
+    ops = list(ops)
+    out: list[tuple] = []
+    i, n = 0, len(ops)
+    while i < n:
+        op = ops[i]
+        kind = op.kind
+        if kind == "malloc":
+            k = 0
+            while (i + 2 * k + 1 < n and ops[i + 2 * k].kind == "malloc"
+                   and ops[i + 2 * k].id == op.id + k and ops[i + 2 * k].size == op.size
+                   and ops[i + 2 * k + 1].kind == "write" and ops[i + 2 * k + 1].id == op.id + k):
+                k += 1
+            if k >= least:
+                out.append(("aw", op.id, k, op.size))
+                i += 2 * k
+                continue
+        elif kind == "free":
+            k = 1
+            while i + k < n and ops[i + k].kind == "free" and ops[i + k].id == op.id + k:
+                k += 1
+            if k >= least:
+                out.append(("f*", op.id, k))
+                i += k
+                continue
+        if kind == "snapshot":
+            out.append(("s", op.label))
+        else:
+            out.append(("op", op))
+        i += 1
+    return out
+
+
+def replay_bulk(ops: Sequence[Any] | str, malloc_factory: Any = None,
+                every: int | None = None) -> list[Snapshot]:
+    """`memlab.replay.replay` with runs of like operations detected and run as bulk steps.
+
+    >>> from memlab.glibc import Malloc
+    >>> from memlab.scenarios import vecvec
+    >>> replay_bulk(vecvec(100), Malloc)[-1].smblks
+    93
+    """
+    from memlab.trace import parse_trace
+
+    if isinstance(ops, str):
+        ops = parse_trace(ops)
+    if malloc_factory is None:
+        from memlab.glibc import Malloc
+        malloc_factory = Malloc
+    return run_steps(steps_from_ops(ops), malloc_factory(), every)
 
 
 def run_vecvec(n: int, every: int | None = None, malloc: Any = None) -> list[Snapshot]:

@@ -57,3 +57,24 @@ def test_parse_count():
     for bad in ("1.5", "0", "x", "-3", "inf"):
         with pytest.raises(ValueError):
             parse_count(bad)
+
+
+from memlab.scenarios_bulk import replay_bulk  # noqa: E402
+from strategies import traces  # noqa: E402
+
+
+@settings(max_examples=60)
+@given(traces(max_ops=150, n_ids=12), st.one_of(st.none(), st.integers(1, 50)))
+def test_replay_bulk_equals_replay_on_random_traces(text, every):
+    assert replay_bulk(text, Malloc, every) == replay(text, Malloc, every)
+
+
+@pytest.mark.parametrize("text", [
+    "".join(f"a {i} 4\nw {i}\n" for i in range(50)) + "".join(f"f {i}\n" for i in range(50)),
+    "".join(f"a {i} 24\nw {i}\n" for i in range(300)) + "r 7 100\nc 8 2 3\nm 9 64 8\nt 0\n"
+    + "".join(f"f {i}\n" for i in range(300)) + "o M_MXFAST 0\na 1 1500\n",
+    "".join(f"a {i % 40} 40\nw {i % 40}\n" for i in range(200)) + "".join(f"f {i}\n" for i in range(45)),
+])
+def test_replay_bulk_on_runs(text):
+    for every in (None, 1, 13):
+        assert replay_bulk(text, Malloc, every) == replay(text, Malloc, every)
