@@ -27,19 +27,19 @@ def build() -> Path | None:
     return target
 
 
-def command(n: int, every: int | None = None) -> list[str]:
+def command(n: int, every: int | None = None, after: str = "") -> list[str]:
     program = build()
     if program is None:
         raise RuntimeError("no C compiler")
-    return [str(program), str(n)] + ([str(every)] if every else [])
+    return [str(program), str(n)] + ([str(every or 0), after] if after else [str(every)] if every else [])
 
 
-def run(n: int, every: int | None = None) -> list[dict]:
+def run(n: int, every: int | None = None, after: str = "") -> list[dict]:
     """The real glibc's snapshots of vecvec(n), as dicts."""
     import json
 
     from memlab.native.runner import clean_environment
 
-    out = subprocess.run(command(n, every), env=clean_environment({}), capture_output=True,
+    out = subprocess.run(command(n, every, after), env=clean_environment({}), capture_output=True,
                          text=True, check=True).stdout
     return [json.loads(line) for line in out.splitlines()]

@@ -1,12 +1,14 @@
 /* The vecvec experiment on the real glibc, with memlab's snapshots (TRACE-FORMAT.md).
  *
- *   vecvec N [EVERY]
+ *   vecvec N [EVERY [AFTER]]
  *
  * Runs the operations of memlab's `vecvec` scenario: p[0] = malloc(24 N), written;
  * for i = 1..N: p[i] = malloc(4), written; snapshot "built"; free(p[1]) .. free(p[N]);
  * free(p[0]). Operations are numbered as in a trace (3 N + 3 of them); with EVERY, a
  * snapshot is also printed after every EVERY-th operation (not twice for one count);
- * "end" closes unless the last operation was already snapshotted.
+ * "end" closes unless the last operation was already snapshotted. AFTER "trim" adds
+ * malloc_trim(0), AFTER "big" adds p[0] = malloc(1200), each followed by a snapshot
+ * labelled with that word (EVERY 0: none).
  *
  * As in memlab's trace replayer, nothing here calls malloc or stdio on its own behalf:
  * the pointer table is an anonymous mapping written before the baseline, output goes
@@ -157,10 +159,11 @@ __attribute__((noinline)) static void touch_stack(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || argc > 3)
+    if (argc < 2 || argc > 4)
         return 2;
+    const char *after = argc == 4 ? argv[3] : "";
     unsigned long long n = strtoull(argv[1], NULL, 10);
-    every = argc == 3 ? strtoull(argv[2], NULL, 10) : 0;
+    every = argc >= 3 ? strtoull(argv[2], NULL, 10) : 0;
     if (n == 0)
         return 2;
     size_t table = (size_t)(n + 1) * sizeof(void *);
@@ -195,7 +198,17 @@ int main(int argc, char **argv)
         done(0);
     }
     free(p[0]);
-    done(0);
+    int more = strcmp(after, "trim") == 0 || strcmp(after, "big") == 0;
+    done(more);
+    if (strcmp(after, "trim") == 0) {
+        malloc_trim(0);
+        done(1);
+        snapshot("trim");
+    } else if (strcmp(after, "big") == 0) {
+        p[0] = malloc(1200);
+        done(1);
+        snapshot("big");
+    }
     if (last_snap != ops)
         snapshot("end");
     out_flush();
