@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from memlab.glibc import M_MXFAST, M_TOP_PAD, M_TRIM_THRESHOLD, Malloc
@@ -253,3 +254,21 @@ def test_bulk_through_non_contiguous_growth(n, count, pad):
     live = [p for p in addrs if p]
     if len(live) > 1 and all(b - a == live[1] - live[0] for a, b in zip(live, live[1:])):
         t.free_run(live, live[1] - live[0])
+
+
+@pytest.mark.slow
+@settings(max_examples=8)
+@given(seed=st.integers(0, 2**32), count=st.integers(50_000, 150_000))
+def test_large_runs_equal_single_steps(seed, count):
+    rng = random.Random(seed)
+    t = Twin()
+    t.malloc_one(24 * count)
+    addrs = t.malloc_run(4, count)
+    for _ in range(5):
+        t.op(rng)
+    alive = set(t.live)
+    live = [p for p in addrs if p in alive]
+    if len(live) > 1 and all(b - a == 32 for a, b in zip(live, live[1:])):
+        t.free_run(live, 32)
+    for _ in range(20):
+        t.op(rng)
