@@ -4,12 +4,14 @@
     python -m memlab compare TRACE [--every N]
     python -m memlab record -o FILE -- PROGRAM ARGS...
     python -m memlab scenario [NAME [PARAM=VALUE ...]]
+    python -m memlab scenario vecvec --n N [--every K] [--json]
 
 `replay` runs a trace on memlab's model of glibc (or, with --native, on this
 machine's real glibc) and prints its snapshots; `compare` runs both and names
 the first snapshot and field where they differ; `record` writes the
 malloc-family calls of a real program as a trace; `scenario` prints one of the
-lessons' traces (to replay or compare).
+lessons' traces (to replay or compare), or with --n runs it on the model and
+prints its snapshots (vecvec: with bulk steps, so N may be 1e8).
 """
 
 from __future__ import annotations
@@ -161,6 +163,8 @@ def _cmd_scenario(args: argparse.Namespace, out: TextIO) -> int:
             params = " ".join(f"{p.name}={p.default}" for p in s.params)
             out.write(f"{s.name:18} {s.title}" + (f"  [{params}]" if params else "") + "\n")
         return 0
+    if args.n is not None or args.json or args.every is not None:
+        return _run_scenario(args, out)
     try:
         chosen = scenario(args.name)
         values = {}
@@ -173,6 +177,45 @@ def _cmd_scenario(args: argparse.Namespace, out: TextIO) -> int:
     except (KeyError, TypeError, ValueError) as e:
         print(f"memlab: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _run_scenario(args: argparse.Namespace, out: TextIO) -> int:
+    """Run a scenario on the model and print its snapshots as `replay` does."""
+    from memlab.scenarios import scenario
+    from memlab.scenarios_bulk import parse_count, run_vecvec
+
+    try:
+        chosen = scenario(args.name)
+        n = parse_count(args.n) if args.n is not None else None
+        if args.values:
+            raise ValueError("give --n, not PARAM=VALUE, when running a scenario")
+    except (KeyError, TypeError, ValueError) as e:
+        print(f"memlab: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+    if chosen.name == "vecvec":
+        snaps = run_vecvec(n if n is not None else chosen.values()["n"], args.every,
+                           _model_factory(args.glibc)())
+        ops = f"{snaps[-1].op:,}"
+    else:
+        from memlab.replay import replay
+
+        names = [p.name for p in chosen.params]
+        given = {names[0]: n} if n is not None and names else {}
+        try:
+            trace = chosen.build(**given)
+        except (TypeError, ValueError) as e:
+            print(f"memlab: {e.args[0] if e.args else e}", file=sys.stderr)
+            return 2
+        snaps = replay(trace, _model_factory(args.glibc), args.every)
+        ops = f"{snaps[-1].op:,}"
+    if args.json:
+        out.write("".join(s.to_json() + "\n" for s in snaps))
+    else:
+        label = f"n={n:,}" if n is not None else "defaults"
+        out.write(f"# scenario {chosen.name} ({label}): {ops} operations, "
+                  f"on memlab's model of glibc {args.glibc}\n")
+        out.write(format_table(snaps) + "\n")
     return 0
 
 
@@ -213,6 +256,11 @@ def _parser() -> argparse.ArgumentParser:
     q = sub.add_parser("scenario", help="print a lesson's trace (no NAME: list the scenarios)")
     q.add_argument("name", nargs="?", help="scenario name")
     q.add_argument("values", nargs="*", metavar="PARAM=VALUE", help="parameter values (defaults otherwise)")
+    q.add_argument("--n", metavar="N", help="run the scenario on the model with this n (1e8 or 100000000) "
+                                             "and print its snapshots")
+    every_option(q)
+    q.add_argument("--json", action="store_true", help="run it and print the exact JSON lines")
+    glibc_option(q)
     q.set_defaults(run=_cmd_scenario)
     return p
 

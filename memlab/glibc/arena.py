@@ -11,6 +11,7 @@ from __future__ import annotations
 from .bins import largebin_index
 from .chunk import MINSIZE, request2size
 from .heap import INUSE, LARGE, SMALL, TCACHE, UNSORTED
+from .runs import consolidate_run
 from .system import System
 
 __all__ = ["Arena"]
@@ -170,7 +171,7 @@ class Arena(System):
             self._top_size = size
             self._path = "free-top"
         else:
-            if self._state[nxt] >= UNSORTED and self._state[nxt] <= LARGE:
+            if UNSORTED <= self._state.get(nxt, INUSE) <= LARGE:   # (runs are never binned)
                 size += self._unbin(nxt)
             self._to_unsorted(c, size)
             self._path = "free-unsorted"
@@ -194,6 +195,8 @@ class Arena(System):
             if not fast.bins[fi]:
                 continue
             for c in fast.take_all(fi, (fi + 2) << 4):
+                if c.__class__ is not int:            # a run: all but its lowest chunk at once
+                    c = consolidate_run(self, c)
                 size = size_of.pop(c)
                 del state[c]
                 nxt = c + size
@@ -205,7 +208,7 @@ class Arena(System):
                     self._top = c
                     self._top_size += size
                 else:
-                    s = state[nxt]
+                    s = state.get(nxt, INUSE)
                     if UNSORTED <= s <= LARGE:
                         size += self._unbin(nxt)
                     self._to_unsorted(c, size)

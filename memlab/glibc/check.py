@@ -27,8 +27,10 @@ def check_heap(m) -> None:
     size, state, rel = m._size, m._state, m._rel
     if set(size) != set(state):
         _fail("chunk table: sizes and states name different chunks")
-    # tiling
+    # tiling (runs of equal chunks count as `count` chunks each: memlab.glibc.runs)
     addrs = sorted(size)
+    items = m._chunk_items() if m._runs else [(a, size[a], state[a], 1) for a in addrs]
+    starts = {it[0] for it in items}
     top, top_size = m._top, m._top_size
     if top:
         if top in size:
@@ -39,9 +41,9 @@ def check_heap(m) -> None:
             _fail(f"top size {top_size} not a multiple of 16")
     prev_end = None
     prev_binned = False
-    for a in addrs:
-        s = size[a]
-        st = state[a]
+    for a, s, st, count in items:
+        if count > 1 and st not in (INUSE, FAST):
+            _fail(f"run at {a:#x} is in state {st}: runs are in use or in a fastbin")
         if a % 16 or s % 16 or (s < rel.minsize and st != FENCE):
             _fail(f"chunk {a:#x} size {s}: misaligned or too small")
         binned = UNSORTED <= st <= LARGE
@@ -49,8 +51,8 @@ def check_heap(m) -> None:
             _fail(f"chunk {a:#x} overlaps the previous chunk (ends {prev_end:#x})")
         if prev_end == a and binned and prev_binned:
             _fail(f"two adjacent binned free chunks end at {a:#x}")
-        nxt = a + s
-        if nxt != top and nxt not in size and st != FENCE:
+        nxt = a + s * count
+        if nxt != top and nxt not in starts and st != FENCE:
             # the next address must be a chunk, or the end of a region behind a fencepost
             _fail(f"chunk {a:#x} size {s}: no chunk follows at {nxt:#x}")
         if binned and nxt == top:
@@ -90,8 +92,23 @@ def check_heap(m) -> None:
     # fastbins
     fast = m._fast
     n = b = 0
+    runs = m._runs
+    fast_runs = 0
     for fi, lst in enumerate(fast.bins):
-        for c in lst:
+        deep = runs.deep[fi] if runs is not None else []
+        if deep and not lst:
+            _fail(f"fastbin {fi}: deep part without a list head")
+        for c in deep:
+            if c.__class__ is int:
+                continue
+            if runs.find(c.start) is not c or c.state != FAST or c.size != (fi + 2) * 16:
+                _fail(f"fastbin {fi} holds run {c!r} that the run table does not")
+            if c.size > m._max_fast:
+                _fail(f"fastbin run {c!r} larger than max_fast")
+            n += c.count
+            b += c.count * c.size
+            fast_runs += 1
+        for c in lst + [c for c in deep if c.__class__ is int]:
             if state.get(c) != FAST or size[c] != (fi + 2) * 16:
                 _fail(f"fastbin {fi} holds {c:#x} of wrong size or state")
             if size[c] > m._max_fast:
@@ -100,8 +117,10 @@ def check_heap(m) -> None:
             b += size[c]
     if n != fast.count or b != fast.bytes:
         _fail("fastbin counters wrong")
-    if n != sum(1 for a in addrs if state[a] == FAST):
+    if n != sum(it[3] for it in items if it[2] == FAST):
         _fail("some fastbin chunk is in no fastbin")
+    if runs is not None and fast_runs != sum(1 for r in runs if r.state == FAST):
+        _fail("some fast run is in no fastbin")
     # tcache
     tc = m._tcache
     t = 0
@@ -121,7 +140,7 @@ def check_heap(m) -> None:
     mi = m.mallinfo2()
     if mi.arena != mi.uordblks + mi.fordblks:
         _fail("arena != uordblks + fordblks")
-    heap_bytes = sum(size.values()) + top_size
+    heap_bytes = sum(it[1] * it[3] for it in items) + top_size
     if m._contiguous and top and heap_bytes != m._system_mem:
         _fail(f"chunks + top ({heap_bytes}) != arena ({m._system_mem})")
     if mi.hblkhd != sum(o + s for o, s in m._mmapped.values()):

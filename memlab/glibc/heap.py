@@ -32,6 +32,8 @@ STATE_NAMES = ("in_use", "tcache", "fastbin", "unsorted", "small", "large", "in_
 class Heap:
     """Arena state shared by the allocation, free and system-memory code (no public API)."""
 
+    _runs = None        # RunTable once a bulk step has made a run (memlab.glibc.runs)
+
     def __init__(self, space, rel: Release) -> None:
         self._space = space
         self._rel = rel

@@ -12,6 +12,7 @@ from __future__ import annotations
 from ..errors import MallocAbort
 from .aligned import AlignedAlloc
 from .arena import Arena
+from .bulk import BulkSteps
 from .chunk import HDR, MASK64, PAGE, PTRDIFF_MAX, as_size_t as _size_t, checked_request2size
 from .heap import INUSE, LARGE, STATE_NAMES, UNSORTED
 from .info import ChunkView, Mallinfo2, stats_text
@@ -35,7 +36,7 @@ def _show(v: int) -> str:
     return f"{v:#x}" if v > 0xFFFFFF else str(v)
 
 
-class Malloc(AlignedAlloc, Arena):
+class Malloc(BulkSteps, AlignedAlloc, Arena):
     """glibc's malloc family for one single-threaded process.
 
     Addresses are those of the simulated address space; 0 is NULL. Misuse that
@@ -206,6 +207,8 @@ class Malloc(AlignedAlloc, Arena):
             self._free_mmapped(c)
             self._note = (call, "munmap", "")
             return
+        elif self._split_run(c):                 # a chunk of a run: now in the table
+            return self.free(p)
         else:
             size = check_free(self, p, c)        # raises for every misuse
         if self._tcache is None:
@@ -246,6 +249,8 @@ class Malloc(AlignedAlloc, Arena):
         c = p - HDR
         mm = self._mmapped.get(c)
         if mm is None:
+            if c not in self._state:
+                self._split_run(c)
             check_realloc(self, p, c, n)
             self._maybe_init_tcache()
         nb = checked_request2size(n)
@@ -396,6 +401,8 @@ class Malloc(AlignedAlloc, Arena):
         if mm is not None:
             return mm[1] - HDR
         state = self._state.get(c)
+        if state is None and self._split_run(c):
+            state = self._state[c]
         if state is None or UNSORTED <= state <= LARGE:
             return 0
         return self._size[c] - 8
@@ -430,6 +437,9 @@ class Malloc(AlignedAlloc, Arena):
         >>> m = Malloc(); _ = m.malloc(1); [c.size for c in m.chunks()]
         [656, 32, 134480]
         """
+        if self._runs:
+            yield from self._chunk_views()
+            return
         table = dict(self._size)
         if self._top:
             table[self._top] = self._top_size

@@ -49,12 +49,13 @@ class FastBins:
     (1, 48, 1280)
     """
 
-    __slots__ = ("bins", "count", "bytes")
+    __slots__ = ("bins", "count", "bytes", "runs")
 
     def __init__(self, n: int) -> None:
         self.bins: list[list[int]] = [[] for _ in range(n)]
         self.count = 0
         self.bytes = 0
+        self.runs = None                      # RunTable holding deep parts (memlab.glibc.runs)
 
     def push(self, chunk: int, size: int) -> None:
         self.bins[(size >> 4) - 2].append(chunk)
@@ -64,7 +65,11 @@ class FastBins:
     def pop(self, idx: int, size: int) -> int:
         self.count -= 1
         self.bytes -= size
-        return self.bins[idx].pop()
+        b = self.bins[idx]
+        c = b.pop()
+        if not b and self.runs is not None and self.runs.deep[idx]:
+            b.append(self.runs.pop_top(idx))
+        return c
 
     def head(self, idx: int) -> int | None:
         b = self.bins[idx]
@@ -74,11 +79,21 @@ class FastBins:
         """Empty bin `idx`; return its chunks from head to tail."""
         b = self.bins[idx]
         self.bins[idx] = []
-        self.count -= len(b)
-        self.bytes -= len(b) * size
+        n = len(b)
         b.reverse()
+        if self.runs is not None and self.runs.deep[idx]:
+            n += self.runs.deep_count(idx)
+            b += self.runs.take_deep(idx)     # runs stay Run items: the caller walks them
+        self.count -= n
+        self.bytes -= n * size
         return b
 
     def __iter__(self):
-        for b in self.bins:
+        for i, b in enumerate(self.bins):
             yield from reversed(b)
+            if self.runs is not None:
+                for x in reversed(self.runs.deep[i]):
+                    if x.__class__ is int:
+                        yield x
+                    else:
+                        yield from range(x.last, x.start - 1, -x.size)

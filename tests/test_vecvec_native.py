@@ -1,0 +1,54 @@
+"""The vecvec experiment: the model's bulk run against the real glibc, field by field.
+
+The expected snapshots come from tests/vecvec/vecvec.c run on this machine's glibc.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from memlab.glibc import Malloc
+from memlab.scenarios_bulk import run_steps, run_vecvec, vecvec_steps
+from memlab.trace import Op
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "vecvec"))
+import native  # noqa: E402
+
+needs_cc = pytest.mark.skipif(native.build() is None, reason="no C compiler")
+
+
+def model(n, every=None):
+    return [s.as_dict() for s in run_vecvec(n, every)]
+
+
+@needs_cc
+@pytest.mark.parametrize("n", [1, 7, 8, 1000, 5461, 5462, 10_000, 100_000, 1_000_000])
+def test_vecvec_equals_real_glibc(n):
+    assert model(n) == native.run(n)
+
+
+@needs_cc
+@pytest.mark.parametrize("n, every", [(1000, 1), (1000, 999), (10_000, 7777), (100_000, 65_536)])
+def test_vecvec_every_equals_real_glibc(n, every):
+    assert model(n, every) == native.run(n, every)
+
+
+@needs_cc
+@pytest.mark.parametrize("n", [1000, 100_000, 1_000_000])
+@pytest.mark.parametrize("after, op", [("trim", Op("trim", pad=0)), ("big", Op("malloc", id=0, size=1200))])
+def test_vecvec_then_consolidation_equals_real_glibc(n, after, op):
+    """malloc_trim(0) or a 1200-byte malloc afterwards consolidates the fastbin run."""
+    steps = vecvec_steps(n) + [("op", op), ("s", after)]
+    got = [s.as_dict() for s in run_steps(steps, Malloc())]
+    assert got == native.run(n, None, after)
+
+
+@pytest.mark.slow
+@needs_cc
+@pytest.mark.parametrize("n", [10_000_000, 100_000_000])
+def test_vecvec_large_equals_real_glibc(n):
+    """10^8 needs about 6 GB of RAM for the real program."""
+    assert model(n) == native.run(n)
