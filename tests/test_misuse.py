@@ -182,21 +182,7 @@ def test_real_glibc_reacts_as_recorded(probe, name):
 
 # Misuse the model does not yet follow as glibc does. Each is an expected failure (strict: the
 # test turns red the day the model gets it right, so the entry must then be removed).
-STALE_HEADER = ("glibc reads the size word a merge left behind in the absorbed chunk's header; "
-                "the model does not remember words it no longer tracks and reads 0")
-MOVE_OF_FREED = ("realloc that must move an already-freed chunk: glibc's internal free of the old "
-                 "chunk runs its checks; the model refuses the call as undefined behaviour")
-KNOWN_GAPS = {
-    "double_free_merged_backward": STALE_HEADER,
-    "double_free_merged_into_top_not_start": STALE_HEADER,
-    "double_free_merged_then_reused": STALE_HEADER,
-    "double_free_stale_header_inside_live_block": STALE_HEADER,
-    "realloc_grow_of_merged_chunk": STALE_HEADER,
-    "realloc_shrink_of_merged_chunk": STALE_HEADER,
-    "realloc_grow_of_binned_chunk": MOVE_OF_FREED,
-    "realloc_move_of_fastbin_head": MOVE_OF_FREED,
-    "realloc_move_of_tcache_chunk": MOVE_OF_FREED,
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", [

@@ -20,6 +20,7 @@ from __future__ import annotations
 from .bins import Bins
 from .chunk import MASK64
 from .release import Release
+from .stale import StaleWords
 from .tcache import FastBins, Tcache
 
 __all__ = ["INUSE", "TCACHE", "FAST", "UNSORTED", "SMALL", "LARGE", "FENCE", "STATE_NAMES",
@@ -39,6 +40,7 @@ class Heap:
         self._size: dict[int, int] = {}
         self._state: dict[int, int] = {}
         self._free_end: dict[int, int] = {}
+        self._stale = StaleWords()      # words left at headers no longer tracked (misuse checks)
         self._bins = Bins()
         self._fast = FastBins(rel.nfastbins)
         self._tcache: Tcache | None = None

@@ -1,17 +1,27 @@
-"""What the model does when a program misuses the heap in a way glibc does not detect.
+"""What the model does when a program misuses the heap: glibc's checks, replayed on its words.
 
 glibc aborts with a message for the misuse it detects (`memlab.errors.MallocAbort`).
 Other misuse silently corrupts the real heap; the model cannot follow a corrupted
-heap, so it raises `UndefinedBehavior` instead, leaving its state unchanged.
-The model keeps no byte contents: a word it does not track reads as 0.
+heap, so it raises `UndefinedBehavior` instead. Either way its state is left unchanged.
+
+The checks read memory words the way glibc does. The model keeps no byte contents, so
+a word is known only where glibc's own writes put it: the header of every chunk the
+model tracks (top and mmapped chunks included), the footer of every binned chunk, and
+the words left at headers that merges absorbed (`memlab.glibc.stale`). Any other word
+of mapped memory reads as 0; a word of unmapped memory is a segmentation fault.
 """
 
 from __future__ import annotations
 
-from ..errors import MallocAbort, MemlabError
-from .heap import FAST, FENCE, INUSE, TCACHE
+import copy
 
-__all__ = ["UndefinedBehavior", "segfault", "check_free", "check_realloc"]
+from ..errors import MallocAbort, MemlabError
+from .chunk import MASK64, MINSIZE, PAGE, checked_request2size, is_power_of_two
+from .heap import INUSE, LARGE, TCACHE, UNSORTED
+
+__all__ = ["UndefinedBehavior", "segfault", "read_word", "check_free", "check_realloc"]
+
+_PREV_INUSE, _IS_MMAPPED = 1, 2
 
 
 class UndefinedBehavior(MemlabError):
@@ -28,52 +38,195 @@ def segfault(addr: int) -> MemlabError:
     return SegmentationFault(addr, "read")
 
 
-# The checks below run before anything changes, so a failed call leaves the model as it was.
+def read_word(m, a: int) -> int:
+    """The 8-byte word glibc would read at address `a` of Malloc `m`'s memory.
+
+    >>> from memlab.glibc import Malloc
+    >>> m = Malloc(); p = m.malloc(24); read_word(m, p - 8)    # 32 | PREV_INUSE
+    33
+    """
+    a &= MASK64
+    c = a - 8                                    # a size word?
+    s = m._size.get(c)
+    if s is not None:
+        return s if c in m._free_end else s | _PREV_INUSE
+    if c == m._top and c:
+        return m._top_size | _PREV_INUSE
+    mm = m._mmapped.get(c)
+    if mm is not None:
+        return mm[1] | _IS_MMAPPED
+    owner = m._free_end.get(a)                   # a footer (prev_size of the next chunk)?
+    if owner is not None:
+        return m._size[owner]
+    mm = m._mmapped.get(a)
+    if mm is not None:
+        return mm[0]
+    if not any(r.start <= a < r.end for r in m._space.mappings()):
+        raise segfault(a)
+    w = m._stale.get(a)
+    return 0 if w is None else w
 
 
-def _unknown_chunk(m, p: int) -> None:
-    """p does not point at a chunk the model tracks: its size word reads as 0."""
-    if not any(r.start <= p - 8 < r.end for r in m._space.mappings()):
-        raise segfault(p - 8)
+def _undefined(call: str, what: str) -> UndefinedBehavior:
+    return UndefinedBehavior(f"{call}: {what}; glibc does not detect it and the heap is now corrupt")
+
+
+# --- free -------------------------------------------------------------------------------------
 
 
 def check_free(m, p: int, c: int) -> int:
-    """glibc's checks on free(p) of a heap pointer; return the chunk size if p is in use."""
-    state = m._state.get(c)
-    if p & 15 or (state is None and c != m._top) or m._top == 0:
-        _unknown_chunk(m, p)
+    """glibc's checks on free(p) of a pointer the model does not hold in use (p = c + 16).
+
+    Returns the chunk size if p is a heap chunk in use; otherwise raises what glibc does:
+    MallocAbort with its message, a segmentation fault, or UndefinedBehavior when every
+    check passes on memory that is not in use.
+    """
+    if m._state.get(c) == INUSE:
+        return m._size[c]
+    word = read_word(m, c + 8)
+    call = f"free({p:#x})"
+    if word & _IS_MMAPPED:
+        _check_munmap(m, c, word)
+        raise _undefined(call, "glibc would unmap memory that is not a mapped chunk")
+    _int_free_checks(m, c, word, call)
+    raise AssertionError("unreachable")
+
+
+def _check_munmap(m, c: int, word: int) -> None:
+    prev = read_word(m, c)
+    block, total = (c - prev) & MASK64, (prev + (word & ~7)) & MASK64
+    if (block | total) & (PAGE - 1) or not is_power_of_two((c + 16) & (PAGE - 1)):
+        raise MallocAbort("munmap_chunk(): invalid pointer")
+
+
+def _int_free_checks(m, c: int, word: int, call: str) -> None:
+    """The checks of glibc's _int_free on chunk `c` whose size word reads `word`; they always
+    raise here, since the model only runs them for a chunk that is not in use."""
+    size = word & ~7
+    if c > (-size & MASK64) or c & 15:
         raise MallocAbort("free(): invalid pointer")
-    if c == m._top:
-        size = m._top_size
-        if size <= max(m._max_fast, m._tmax):
-            raise UndefinedBehavior(f"free({p:#x}): that is the top chunk; glibc would cache it")
-        raise MallocAbort("double free or corruption (top)")
-    size = m._size[c]
-    if state == INUSE:
-        return size
-    if state == FENCE:
+    if size < MINSIZE or size & 15:
         raise MallocAbort("free(): invalid size")
-    if state == TCACHE:
-        raise MallocAbort("free(): double free detected in tcache 2")
+    state = m._state.get(c)
     tc = m._tcache
-    tcache_room = size <= m._tmax and (
-        tc is None or len(tc.bins[(size - 17) >> 4]) < tc.limit)
-    if state == FAST:
-        if not tcache_room and m._fast.head((size >> 4) - 2) == c:
+    if tc is not None and size <= m._tmax:
+        tb = tc.bins[(size - 17) >> 4]
+        if state == TCACHE and c in tb:          # its key word is set: glibc walks the bin
+            raise MallocAbort("free(): double free detected in tcache 2")
+        if len(tb) < tc.limit:
+            raise _undefined(call, "a chunk that is not in use would be cached in tcache")
+    if size <= m._max_fast:
+        nw = read_word(m, c + size + 8)
+        if nw <= 16 or nw & ~7 >= m._system_mem:
+            raise MallocAbort("free(): invalid next size (fast)")
+        if m._fast.head((size >> 4) - 2) == c:
             raise MallocAbort("double free or corruption (fasttop)")
-        raise UndefinedBehavior(
-            f"free({p:#x}): double free of a fastbin chunk that glibc does not detect")
-    if tcache_room or size <= m._max_fast:
-        raise UndefinedBehavior(
-            f"free({p:#x}): double free of a binned chunk that glibc does not detect")
-    raise MallocAbort("double free or corruption (!prev)")
+        raise _undefined(call, "a chunk that is not in use would be put in a fastbin")
+    if word & _IS_MMAPPED:
+        raise _undefined(call, "glibc ignores a chunk that claims to be mmapped here")
+    top = m._top
+    if c == top and top:
+        raise MallocAbort("double free or corruption (top)")
+    nxt = c + size
+    if m._contiguous and top and nxt >= top + m._top_size:
+        raise MallocAbort("double free or corruption (out)")
+    nw = read_word(m, nxt + 8)
+    if not nw & _PREV_INUSE:
+        raise MallocAbort("double free or corruption (!prev)")
+    nsize = nw & ~7
+    if nw <= 16 or nsize >= m._system_mem:
+        raise MallocAbort("free(): invalid next size (normal)")
+    if not word & _PREV_INUSE:                   # consolidate backward
+        prevsize = read_word(m, c)
+        q = (c - prevsize) & MASK64
+        if read_word(m, q + 8) & ~7 != prevsize:
+            raise MallocAbort("corrupted size vs. prev_size while consolidating")
+        _check_unlink(m, q, prevsize, call)
+    if nxt != top and not read_word(m, nxt + nsize + 8) & _PREV_INUSE:
+        _check_unlink(m, nxt, nsize, call)       # consolidate forward
+    raise _undefined(call, "a chunk that is not in use would be binned again")
+
+
+def _check_unlink(m, q: int, size: int, call: str) -> None:
+    """unlink_chunk's first check; the link checks pass only for a chunk really in a bin."""
+    if read_word(m, (q + size) & MASK64) != size:
+        raise MallocAbort("corrupted size vs. prev_size")
+    state = m._state.get(q)
+    if state is None or not UNSORTED <= state <= LARGE or m._size[q] != size:
+        raise _undefined(call, f"glibc would unlink {q:#x}, which is in no bin, "
+                               "through link words the model does not know")
+
+
+# --- realloc ----------------------------------------------------------------------------------
 
 
 def check_realloc(m, p: int, c: int, n: int) -> None:
-    """glibc's checks on realloc(p, n) of a heap pointer (p is not mmapped)."""
-    state = m._state.get(c)
-    if p & 15 or state is None:
-        _unknown_chunk(m, p)
+    """glibc's checks on realloc(p, n) of a heap pointer (p is not a tracked mmapped chunk).
+
+    Returns normally if p is in use, or if glibc returns NULL at once (n too big);
+    otherwise replays glibc's path on the chunk and raises what glibc does.
+    """
+    if m._state.get(c) == INUSE:
+        return
+    call = f"realloc({p:#x}, {n})"
+    word = read_word(m, c + 8)
+    oldsize = word & ~7
+    if c > (-oldsize & MASK64) or c & 15:
         raise MallocAbort("realloc(): invalid pointer")
-    if state != INUSE:
-        raise UndefinedBehavior(f"realloc({p:#x}, {n}): the chunk is not in use")
+    nb = checked_request2size(n)
+    if not nb:
+        return
+    if word & _IS_MMAPPED:
+        prev = read_word(m, c)
+        block, total = (c - prev) & MASK64, (prev + oldsize) & MASK64
+        if (block | total) & (PAGE - 1) or not is_power_of_two((c + 16) & (PAGE - 1)):
+            raise MallocAbort("mremap_chunk(): invalid pointer")
+        raise _undefined(call, "glibc would remap memory that is not a mapped chunk")
+    if word <= 16 or oldsize >= m._system_mem:
+        raise MallocAbort("realloc(): invalid old size")
+    nxt = c + oldsize
+    nw = read_word(m, nxt + 8)
+    nsize = nw & ~7
+    if nw <= 16 or nsize >= m._system_mem:
+        raise MallocAbort("realloc(): invalid next size")
+    if oldsize >= nb:
+        raise _undefined(call, "a chunk that is not in use would be resized in place")
+    top = m._top
+    if nxt == top and oldsize + nsize >= nb + MINSIZE:
+        raise _undefined(call, "a chunk that is not in use would grow into top")
+    if nxt != top and not read_word(m, nxt + nsize + 8) & _PREV_INUSE and oldsize + nsize >= nb:
+        _check_unlink(m, nxt, nsize, call)
+        raise _undefined(call, "a chunk that is not in use would grow into the next free chunk")
+    _check_move(m, c, nb, nxt, call)
+
+
+def _check_move(m, c: int, nb: int, nxt: int, call: str) -> None:
+    """realloc must allocate, copy and free the old chunk: run the allocation, then the free's
+    checks on the old chunk in the heap as the allocation left it, then undo everything."""
+    saved = _save(m)
+    try:
+        new = m._int_malloc(nb)
+        if not new:
+            raise _undefined(call, "the allocation failed after a chunk that is not in use was read")
+        if new == nxt:
+            raise _undefined(call, "a chunk that is not in use would be merged with the next one")
+        word = read_word(m, c + 8)
+        if m._state.get(c) == INUSE:
+            raise _undefined(call, "glibc would free the block it has just handed out")
+        _int_free_checks(m, c, word, call)
+    finally:
+        _restore(m, saved)
+
+
+def _save(m):
+    """A deep copy of the model's state and of its address space (the space object is kept)."""
+    space = m._space
+    return copy.deepcopy(m.__dict__, {id(space): space}), copy.deepcopy(space.__dict__)
+
+
+def _restore(m, saved) -> None:
+    state, space_state = saved
+    m.__dict__.clear()
+    m.__dict__.update(state)
+    m._space.__dict__.clear()
+    m._space.__dict__.update(space_state)
