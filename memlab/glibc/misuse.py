@@ -38,14 +38,19 @@ def segfault(addr: int) -> MemlabError:
     return SegmentationFault(addr, "read")
 
 
-def read_word(m, a: int) -> int:
+def read_word(m, a: int, over: dict[int, int] | None = None) -> int:
     """The 8-byte word glibc would read at address `a` of Malloc `m`'s memory.
+
+    `over` holds words glibc has written in the call being replayed, which the model's
+    state does not show.
 
     >>> from memlab.glibc import Malloc
     >>> m = Malloc(); p = m.malloc(24); read_word(m, p - 8)    # 32 | PREV_INUSE
     33
     """
     a &= MASK64
+    if over and a in over:
+        return over[a]
     c = a - 8                                    # a size word?
     s = m._size.get(c)
     if s is not None:
@@ -99,7 +104,7 @@ def _check_munmap(m, c: int, word: int) -> None:
         raise MallocAbort("munmap_chunk(): invalid pointer")
 
 
-def _int_free_checks(m, c: int, word: int, call: str) -> None:
+def _int_free_checks(m, c: int, word: int, call: str, over: dict[int, int] | None = None) -> None:
     """The checks of glibc's _int_free on chunk `c` whose size word reads `word`; they always
     raise here, since the model only runs them for a chunk that is not in use."""
     size = word & ~7
@@ -116,7 +121,7 @@ def _int_free_checks(m, c: int, word: int, call: str) -> None:
         if len(tb) < tc.limit:
             raise _undefined(call, "a chunk that is not in use would be cached in tcache")
     if size <= m._max_fast:
-        nw = read_word(m, c + size + 8)
+        nw = read_word(m, c + size + 8, over)
         if nw <= 16 or nw & ~7 >= m._system_mem:
             raise MallocAbort("free(): invalid next size (fast)")
         if m._fast.head((size >> 4) - 2) == c:
@@ -130,31 +135,36 @@ def _int_free_checks(m, c: int, word: int, call: str) -> None:
     nxt = c + size
     if m._contiguous and top and nxt >= top + m._top_size:
         raise MallocAbort("double free or corruption (out)")
-    nw = read_word(m, nxt + 8)
+    nw = read_word(m, nxt + 8, over)
     if not nw & _PREV_INUSE:
         raise MallocAbort("double free or corruption (!prev)")
     nsize = nw & ~7
     if nw <= 16 or nsize >= m._system_mem:
         raise MallocAbort("free(): invalid next size (normal)")
     if not word & _PREV_INUSE:                   # consolidate backward
-        prevsize = read_word(m, c)
+        prevsize = read_word(m, c, over)
         q = (c - prevsize) & MASK64
-        if read_word(m, q + 8) & ~7 != prevsize:
+        if read_word(m, q + 8, over) & ~7 != prevsize:
             raise MallocAbort("corrupted size vs. prev_size while consolidating")
-        _check_unlink(m, q, prevsize, call)
-    if nxt != top and not read_word(m, nxt + nsize + 8) & _PREV_INUSE:
-        _check_unlink(m, nxt, nsize, call)       # consolidate forward
+        _check_unlink(m, q, call, over)
+    if nxt != top and not read_word(m, nxt + nsize + 8, over) & _PREV_INUSE:
+        _check_unlink(m, nxt, call, over)       # consolidate forward
     raise _undefined(call, "a chunk that is not in use would be binned again")
 
 
-def _check_unlink(m, q: int, size: int, call: str) -> None:
-    """unlink_chunk's first check; the link checks pass only for a chunk really in a bin."""
-    if read_word(m, (q + size) & MASK64) != size:
+def _check_unlink(m, q: int, call: str, over: dict[int, int] | None = None) -> None:
+    """unlink_chunk's checks on chunk `q`: they pass for a chunk really in a bin; for any
+    other chunk its link words are followed as glibc does (0 where the model knows none)."""
+    size = read_word(m, q + 8, over) & ~7
+    if read_word(m, (q + size) & MASK64, over) != size:
         raise MallocAbort("corrupted size vs. prev_size")
     state = m._state.get(q)
-    if state is None or not UNSORTED <= state <= LARGE or m._size[q] != size:
-        raise _undefined(call, f"glibc would unlink {q:#x}, which is in no bin, "
-                               "through link words the model does not know")
+    if state is not None and UNSORTED <= state <= LARGE and m._size[q] == size:
+        return
+    fd, bk = read_word(m, q + 16, over), read_word(m, q + 24, over)
+    if read_word(m, fd + 24, over) != q or read_word(m, bk + 16, over) != q:
+        raise MallocAbort("corrupted double-linked list")
+    raise _undefined(call, f"glibc would unlink {q:#x}, which is in no bin")
 
 
 # --- realloc ----------------------------------------------------------------------------------
@@ -190,17 +200,30 @@ def check_realloc(m, p: int, c: int, n: int) -> None:
     if nw <= 16 or nsize >= m._system_mem:
         raise MallocAbort("realloc(): invalid next size")
     if oldsize >= nb:
-        raise _undefined(call, "a chunk that is not in use would be resized in place")
+        _check_split(m, c, word, oldsize, nb, call)
     top = m._top
     if nxt == top and oldsize + nsize >= nb + MINSIZE:
         raise _undefined(call, "a chunk that is not in use would grow into top")
     if nxt != top and not read_word(m, nxt + nsize + 8) & _PREV_INUSE and oldsize + nsize >= nb:
-        _check_unlink(m, nxt, nsize, call)
-        raise _undefined(call, "a chunk that is not in use would grow into the next free chunk")
-    _check_move(m, c, nb, nxt, call)
+        _check_unlink(m, nxt, call)
+        _check_split(m, c, word, oldsize + nsize, nb, call)
+    _check_move(m, c, oldsize, nb, nxt, call)
 
 
-def _check_move(m, c: int, nb: int, nxt: int, call: str) -> None:
+def _check_split(m, c: int, word: int, newsize: int, nb: int, call: str) -> None:
+    """realloc keeps `c` with `newsize` bytes: a tail of MINSIZE or more is cut off and freed
+    (glibc's free checks run on it, with the headers the cut has just written)."""
+    rsize = newsize - nb
+    if rsize >= MINSIZE:
+        rem = c + nb
+        end = c + newsize
+        over = {c + 8: nb | (word & 7), rem + 8: rsize | _PREV_INUSE}
+        over[end + 8] = read_word(m, end + 8, over) | _PREV_INUSE
+        _int_free_checks(m, rem, rsize | _PREV_INUSE, call, over)
+    raise _undefined(call, "a chunk that is not in use would be resized in place")
+
+
+def _check_move(m, c: int, oldsize: int, nb: int, nxt: int, call: str) -> None:
     """realloc must allocate, copy and free the old chunk: run the allocation, then the free's
     checks on the old chunk in the heap as the allocation left it, then undo everything."""
     saved = _save(m)
@@ -209,7 +232,7 @@ def _check_move(m, c: int, nb: int, nxt: int, call: str) -> None:
         if not new:
             raise _undefined(call, "the allocation failed after a chunk that is not in use was read")
         if new == nxt:
-            raise _undefined(call, "a chunk that is not in use would be merged with the next one")
+            _check_split(m, c, read_word(m, c + 8), oldsize + m._size[new], nb, call)
         word = read_word(m, c + 8)
         if m._state.get(c) == INUSE:
             raise _undefined(call, "glibc would free the block it has just handed out")
