@@ -100,6 +100,41 @@ CASES = {
         "free(): invalid next size (fast)"),
     "corrupted_top_size": (["a0:100", "W0:104:0x7fffffffffff0", "a1:200000"],
                            "malloc(): corrupted top size"),
+    # stale header words: what merges, trims and calloc's clearing leave behind
+    "double_free_merged_then_trimmed": (["a0:100000", "a1:100000", "f1", "f0", "f1"],
+                                        "double free or corruption (out)"),
+    "double_free_fast_chunk_consolidated_forward": (
+        [f"a{i}:24" for i in range(7)] + ["a7:24", "a8:2000", "a9:10"]
+        + [f"f{i}" for i in range(7)] + ["f8", "f7", "a10:3000", "f8"],
+        "double free or corruption (out)"),
+    "double_free_fast_chunk_consolidated_backward": (
+        [f"a{i}:24" for i in range(10)] + [f"f{i}" for i in range(7)]
+        + ["f7", "f8", "a10:2000", "f8"], None),
+    "double_free_absorbed_by_realloc_growth": (["a0:2000", "a1:2000", "a2:10", "f1", "r0:3000", "f1"],
+                                               None),
+    "double_free_of_header_cleared_by_calloc": (
+        ["a0:2000", "a1:2000", "a2:10", "f0", "f1", "c3:1:4000", "f1"], "free(): invalid pointer"),
+    "realloc_of_header_cleared_by_calloc": (
+        ["a0:2000", "a1:2000", "a2:10", "f0", "f1", "c3:1:4000", "r1:100"],
+        "realloc(): invalid pointer"),
+    # realloc of a freed chunk: glibc's own path, the free of the old chunk decides
+    "realloc_grow_of_smallbin_chunk": (
+        ["a0:300", "a1:10"] + [f"a{i}:300" for i in range(2, 9)] + [f"f{i}" for i in range(2, 9)]
+        + ["f0", "a10:2000", "r0:600"], "double free or corruption (!prev)"),
+    "realloc_grow_of_largebin_chunk": (["a0:2000", "a1:10", "a2:3000", "a3:10", "f0", "a4:4000", "r0:2500"],
+                                       "double free or corruption (!prev)"),
+    "realloc_grow_of_chunk_merged_forward": (["a0:2000", "a1:2000", "a2:10", "f1", "f0", "r1:3000"],
+                                             "double free or corruption (!prev)"),
+    "realloc_of_merged_chunk_in_largebin": (
+        ["a0:2000", "a1:2000", "a2:10", "f0", "f1", "a3:5000", "r1:3000"],
+        "double free or corruption (!prev)"),
+    "realloc_move_after_shrink_and_free": (["c0:1:489", "r0:43", "f0", "r0:3000"],
+                                           "free(): double free detected in tcache 2"),
+    "realloc_shrink_of_tcache_chunk": (["a0:100", "a1:8", "f0", "r0:24"], None),
+    "realloc_grow_of_fastbin_chunk_into_top": (
+        [f"a{i}:24" for i in range(8)] + [f"f{i}" for i in range(8)] + ["r7:100"], None),
+    "realloc_of_chunk_absorbed_into_top": (["a0:2000", "a1:2000", "f1", "f0", "r1:3000"], "SIGSEGV"),
+    "realloc_of_freed_mmapped_chunk": (["c0:1:200000", "f0", "c1:1:70000", "r0:300000"], "SIGSEGV"),
 }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 
 from ..errors import MallocAbort, MemlabError
+from .bins import largebin_index
 from .chunk import MASK64, MINSIZE, PAGE, checked_request2size, is_power_of_two
 from .heap import INUSE, LARGE, TCACHE, UNSORTED
 
@@ -68,8 +69,25 @@ def read_word(m, a: int, over: dict[int, int] | None = None) -> int:
         return mm[0]
     if not any(r.start <= a < r.end for r in m._space.mappings()):
         raise segfault(a)
+    for q in (a - 32, a - 40):                   # a large free chunk's nextsize links?
+        st = m._state.get(q)
+        if (st == UNSORTED or st == LARGE) and m._size[q] >= 1024:
+            return 0 if st == UNSORTED else _nextsize_link(m, q, a - q == 40)
     w = m._stale.get(a)
     return 0 if w is None else w
+
+
+def _nextsize_link(m, q: int, back: bool) -> int:
+    """fd_nextsize (or bk_nextsize) of chunk `q` in a large bin: the head of the next smaller
+    (larger) size in the bin's circular list of size heads; NULL unless q heads its size."""
+    size = m._size[q]
+    lb = m._bins._large[largebin_index(size)]
+    if lb._groups[size][0] != q:
+        return 0
+    sizes = lb._sizes                            # ascending
+    j = sizes.index(size)
+    k = (j + 1) % len(sizes) if back else (j - 1) % len(sizes)
+    return lb._groups[sizes[k]][0]
 
 
 def _undefined(call: str, what: str) -> UndefinedBehavior:
