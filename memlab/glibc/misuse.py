@@ -103,6 +103,13 @@ def check_free(m, p: int, c: int) -> int:
     Returns the chunk size if p is a heap chunk in use; otherwise raises what glibc does:
     MallocAbort with its message, a segmentation fault, or UndefinedBehavior when every
     check passes on memory that is not in use.
+
+    >>> from memlab.glibc import Malloc
+    >>> m = Malloc(); a = m.malloc(2000); b = m.malloc(2000); _ = m.malloc(10)
+    >>> m.free(a); m.free(b)            # b's header is absorbed: its stale size word stays
+    >>> check_free(m, b, b - 16)
+    Traceback (most recent call last):
+    memlab.errors.MallocAbort: double free or corruption (!prev)
     """
     if m._state.get(c) == INUSE:
         return m._size[c]
@@ -193,6 +200,12 @@ def check_realloc(m, p: int, c: int, n: int) -> None:
 
     Returns normally if p is in use, or if glibc returns NULL at once (n too big);
     otherwise replays glibc's path on the chunk and raises what glibc does.
+
+    >>> from memlab.glibc import Malloc
+    >>> m = Malloc(); p = m.malloc(24); _ = m.malloc(8); m.free(p)
+    >>> check_realloc(m, p, p - 16, 100)    # must move: the free of the old chunk decides
+    Traceback (most recent call last):
+    memlab.errors.MallocAbort: free(): double free detected in tcache 2
     """
     if m._state.get(c) == INUSE:
         return

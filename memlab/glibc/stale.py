@@ -50,6 +50,8 @@ class StaleWords:
         """The pages holding words in [lo, hi) (hi > lo), at most one probe per page or per page held."""
         pages = self._pages
         first, last = lo >> _PAGE_SHIFT, (hi - 1) >> _PAGE_SHIFT
+        if first == last:
+            return [first] if first in pages else []
         if last - first >= len(pages):
             return [pg for pg in pages if first <= pg <= last]
         return [pg for pg in range(first, last + 1) if pg in pages]
