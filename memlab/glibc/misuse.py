@@ -6,9 +6,10 @@ heap, so it raises `UndefinedBehavior` instead. Either way its state is left unc
 
 The checks read memory words the way glibc does. The model keeps no byte contents, so
 a word is known only where glibc's own writes put it: the header of every chunk the
-model tracks (top and mmapped chunks included), the footer of every binned chunk, and
-the words left at headers that merges absorbed (`memlab.glibc.stale`). Any other word
-of mapped memory reads as 0; a word of unmapped memory is a segmentation fault.
+model tracks (top and mmapped chunks included), the footer of every binned chunk, the
+nextsize links of free large chunks, and the words left at headers that merges absorbed
+(`memlab.glibc.stale`). Any other word of mapped memory reads as 0 (so a free-list link
+left inside a live block is not seen); a word of unmapped memory is a segmentation fault.
 """
 
 from __future__ import annotations
