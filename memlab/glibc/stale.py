@@ -56,28 +56,50 @@ class StaleWords:
             return [pg for pg in pages if first <= pg <= last]
         return [pg for pg in range(first, last + 1) if pg in pages]
 
+    @staticmethod
+    def _words_in(b: dict[int, int], lo: int, hi: int) -> list[int]:
+        """The addresses of page bucket `b` in [lo, hi): probe each word or scan the bucket,
+        whichever is shorter (all stored addresses are multiples of 8)."""
+        if (hi - lo) >> 3 < len(b):
+            return [a for a in range((lo + 7) & ~7, hi, 8) if a in b]
+        return [a for a in b if lo <= a < hi]
+
     def forget(self, lo: int, hi: int) -> None:
         """Drop every word in [lo, hi): the memory was overwritten, cleared or unmapped."""
         pages = self._pages
         if not pages or hi <= lo:
             return
+        pg = lo >> _PAGE_SHIFT
+        if pg == (hi - 1) >> _PAGE_SHIFT:            # the common case: one page
+            b = pages.get(pg)
+            if b is not None:
+                for a in self._words_in(b, lo, hi):
+                    del b[a]
+                if not b:
+                    del pages[pg]
+            return
         for pg in self._pages_in(lo, hi):
-            b = pages[pg]
-            if lo <= pg << _PAGE_SHIFT and (pg + 1) << _PAGE_SHIFT <= hi:
+            start, end = pg << _PAGE_SHIFT, (pg + 1) << _PAGE_SHIFT
+            if lo <= start and end <= hi:
                 del pages[pg]
                 continue
-            for a in [a for a in b if lo <= a < hi]:
+            b = pages[pg]
+            for a in self._words_in(b, max(lo, start), min(hi, end)):
                 del b[a]
             if not b:
                 del pages[pg]
 
     def move(self, src: int, dst: int, n: int) -> None:
         """A copy of `n` bytes from `src` to `dst` (memcpy): the words go along."""
-        if not self._pages or n <= 0:
+        pages = self._pages
+        if not pages or n <= 0:
             return
         lo, hi = src, src + n
-        moved = [(a + dst - src, w) for pg in self._pages_in(lo, hi)
-                 for a, w in self._pages[pg].items() if lo <= a < hi]
+        moved = []
+        for pg in self._pages_in(lo, hi):
+            b = pages[pg]
+            for a in self._words_in(b, max(lo, pg << _PAGE_SHIFT), min(hi, (pg + 1) << _PAGE_SHIFT)):
+                moved.append((a + dst - src, b[a]))
         self.forget(dst, dst + n)
         for a, w in moved:
             self.put(a, w)
