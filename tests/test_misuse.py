@@ -135,6 +135,13 @@ CASES = {
         [f"a{i}:24" for i in range(8)] + [f"f{i}" for i in range(8)] + ["r7:100"], None),
     "realloc_of_chunk_absorbed_into_top": (["a0:2000", "a1:2000", "f1", "f0", "r1:3000"], "SIGSEGV"),
     "realloc_of_freed_mmapped_chunk": (["c0:1:200000", "f0", "c1:1:70000", "r0:300000"], "SIGSEGV"),
+    "realloc_of_header_merged_into_trimmed_top": (["a0:100000", "a1:100000", "f1", "f0", "r1:10"],
+                                                  "SIGSEGV"),
+    "realloc_move_of_tcache_chunk_into_mmap": (["a0:24", "a1:8", "f0", "r0:300000"],
+                                               "free(): double free detected in tcache 2"),
+    "double_free_merged_both_ways_into_top": (
+        ["a0:2000", "a1:2000", "a2:2000", "f2", "f0", "f1", "f1"],
+        "corrupted size vs. prev_size while consolidating"),
 }
 
 
