@@ -76,6 +76,8 @@ class Heap:
         self._free_end[c + size] = c
         self._bins.push_unsorted(c, size)
         self._touch(c + 8, 40 if size >= 1024 else 24)   # size word, fd/bk (+nextsize)
+        if size >= 1024:
+            self._stale.forget(c + 32, c + 48)           # nextsize links cleared
         self._touch(c + size, 8)                         # footer: next chunk's prev_size
 
     def _unbin(self, c: int) -> int:
