@@ -163,15 +163,19 @@ class Arena(System):
         del size_of[c]
         del self._state[c]
         if prev is not None:
+            self._stale.put(c, size_of[prev])            # absorbed header: footer, size (P clear)
+            self._stale.put(c + 8, size)
             size += self._unbin(prev)
             c = prev
         if nxt == self._top:
+            self._stale.put(nxt + 8, self._top_size | 1)  # the old top-size word stays
             size += self._top_size
             self._top = c
             self._top_size = size
             self._path = "free-top"
         else:
             if UNSORTED <= self._state.get(nxt, INUSE) <= LARGE:   # (runs are never binned)
+                self._stale.put(nxt + 8, size_of[nxt] | 1)
                 size += self._unbin(nxt)
             self._to_unsorted(c, size)
             self._path = "free-unsorted"
@@ -191,6 +195,7 @@ class Arena(System):
         size_of = self._size
         state = self._state
         free_end = self._free_end
+        stale = self._stale
         for fi in range(len(fast.bins)):
             if not fast.bins[fi]:
                 continue
@@ -202,14 +207,18 @@ class Arena(System):
                 nxt = c + size
                 prev = free_end.get(c)
                 if prev is not None:
+                    stale.put(c, size_of[prev])
+                    stale.put(c + 8, size)
                     size += self._unbin(prev)
                     c = prev
                 if nxt == self._top:
+                    stale.put(nxt + 8, self._top_size | 1)
                     self._top = c
                     self._top_size += size
                 else:
                     s = state.get(nxt, INUSE)
                     if UNSORTED <= s <= LARGE:
+                        stale.put(nxt + 8, size_of[nxt] | 1)
                         size += self._unbin(nxt)
                     self._to_unsorted(c, size)
 
@@ -222,6 +231,7 @@ class Arena(System):
             self._path = "realloc-inplace"
         elif nxt == self._top and oldsize + self._top_size >= nb + MINSIZE:
             newtop = c + nb
+            self._stale.put(nxt + 8, self._top_size | 1)
             self._top_size = oldsize + self._top_size - nb
             self._top = newtop
             self._size[c] = nb
@@ -230,6 +240,7 @@ class Arena(System):
             return c
         elif (nxt != self._top and UNSORTED <= self._state.get(nxt, INUSE) <= LARGE
               and oldsize + self._size[nxt] >= nb):
+            self._stale.put(nxt + 8, self._size[nxt] | 1)
             newsize = oldsize + self._unbin(nxt)
             self._path = "realloc-inplace"
         else:
@@ -238,11 +249,13 @@ class Arena(System):
                 return 0
             self._perturb_after(n, nb - 15)
             if n == nxt:
+                self._stale.put(n + 8, self._size[n] | 1)
                 newsize = oldsize + self._size.pop(n)
                 del self._state[n]
                 self._path = "realloc-inplace"
             else:
                 self._touch(n + 16, oldsize - 8)          # memcpy of the old contents
+                self._stale.move(c + 16, n + 16, oldsize - 8)
                 self._int_free(c, oldsize)
                 self._path = "realloc-move"
                 return n
@@ -274,6 +287,8 @@ class Arena(System):
             lead = new - c
             if mm is not None:
                 offset, size = self._mmapped.pop(c)
+                self._stale.put(c, offset)                # the old header stays in memory
+                self._stale.put(c + 8, size | 2)
                 self._mmapped[new] = (offset + lead, size - lead)
                 self._touch(new, 16)
                 self._path = path

@@ -20,6 +20,7 @@ from __future__ import annotations
 from .bins import Bins
 from .chunk import MASK64
 from .release import Release
+from .stale import StaleWords
 from .tcache import FastBins, Tcache
 
 __all__ = ["INUSE", "TCACHE", "FAST", "UNSORTED", "SMALL", "LARGE", "FENCE", "STATE_NAMES",
@@ -41,6 +42,7 @@ class Heap:
         self._size: dict[int, int] = {}
         self._state: dict[int, int] = {}
         self._free_end: dict[int, int] = {}
+        self._stale = StaleWords()      # words left at headers no longer tracked (misuse checks)
         self._bins = Bins()
         self._fast = FastBins(rel.nfastbins)
         self._tcache: Tcache | None = None
@@ -76,6 +78,8 @@ class Heap:
         self._free_end[c + size] = c
         self._bins.push_unsorted(c, size)
         self._touch(c + 8, 40 if size >= 1024 else 24)   # size word, fd/bk (+nextsize)
+        if size >= 1024:
+            self._stale.forget(c + 32, c + 48)           # nextsize links cleared
         self._touch(c + size, 8)                         # footer: next chunk's prev_size
 
     def _unbin(self, c: int) -> int:

@@ -280,6 +280,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         except OSError:
             new_block = None
         if new_block is not None:
+            self._stale.forget(block, block + total)
             del self._mmapped[c]
             new_c = new_block + offset
             self._mmapped[new_c] = (offset, new_len - offset)
@@ -295,6 +296,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         if not r:
             return NULL
         self._touch(r, size - HDR)
+        self._stale.move(c + HDR, r, size - HDR)
         self._munmap_chunk(c)
         self._path = "realloc-move"
         return r
@@ -336,6 +338,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         if not self._perturb and c == oldtop and csz > oldtopsize:
             csz = oldtopsize
         self._touch(c + HDR, csz - 8)
+        self._stale.forget(c + HDR, c + csz + 8)
         return c + HDR
 
     # --- maintenance --------------------------------------------------------------------------

@@ -39,6 +39,7 @@ class System(Heap):
         del self._mmapped[c]
         self._mmapped_mem -= total
         self._space.munmap(block, total)
+        self._stale.forget(block, block + total)
 
     # --- sysmalloc ------------------------------------------------------------------------
     def _sysmalloc(self, nb: int) -> int:
@@ -175,6 +176,7 @@ class System(Heap):
             self._info = f"top {top_size:,} -> {top_size - released:,}: sbrk({-released:,})"
             self._system_mem -= released
             self._top_size = top_size - released
+            self._stale.forget(current - released, current)
             if released < 0:
                 self._touch(self._top + 8, 8)
             return 1
@@ -194,6 +196,7 @@ class System(Heap):
                     rest = size - (start - c)
                     if rest > PAGE - 1:
                         self._space.madvise(start, rest & ~(PAGE - 1), MADV_DONTNEED)
+                        self._stale.forget(start, start + (rest & ~(PAGE - 1)))
                         advised += rest & ~(PAGE - 1)
                         result = 1
         trimmed = self._systrim(pad)
