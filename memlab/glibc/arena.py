@@ -155,7 +155,12 @@ class Arena(System):
             self._fast_push(c, size)
             self._path = "free-fastbin"
             return
-        self._perturb_fill(c + 16, size - 16)
+        self._free_merge(c, size)
+
+    def _free_merge(self, c: int, size: int, perturb: bool = True) -> None:
+        """Coalesce in-use chunk `c` with free neighbours or top, bin it, maybe trim."""
+        if perturb:
+            self._perturb_fill(c + 16, size - 16)
         size_of = self._size
         nxt = c + size
         prev = self._free_end.get(c)
@@ -172,8 +177,7 @@ class Arena(System):
         else:
             if self._state[nxt] >= UNSORTED and self._state[nxt] <= LARGE:
                 size += self._unbin(nxt)
-            self._to_unsorted(c, size)
-            self._path = "free-unsorted"
+            self._path = self._to_freed_bin(c, size)
         if size >= self._rel.fastbin_consolidation_threshold:
             if self._have_fast:
                 self._consolidate()
@@ -240,7 +244,7 @@ class Arena(System):
                 self._path = "realloc-inplace"
             else:
                 self._touch(n + 16, oldsize - 8)          # memcpy of the old contents
-                self._int_free(c, oldsize)
+                self._inner_free(c, oldsize)
                 self._path = "realloc-move"
                 return n
         if newsize - nb < MINSIZE:
@@ -252,12 +256,20 @@ class Arena(System):
             self._state[rem] = INUSE
             self._touch(rem + 8, 8)
             path = self._path
-            self._int_free(rem, newsize - nb)
+            self._inner_free(rem, newsize - nb)
             self._path = path
         return c
 
+    def _inner_free(self, c: int, size: int) -> None:
+        """A free made by malloc itself (realloc's leftovers, sysmalloc's old top)."""
+        if self._rel.inner_frees_to_arena:
+            self._free_merge(c, size)
+        else:
+            self._int_free(c, size)
+
     def _int_memalign(self, align: int, nb: int) -> int:
         """Allocate `nb` bytes at a multiple of `align` (> 16, a power of two); 0 on failure."""
+        rel = self._rel
         c = self._int_malloc(request2size(nb + align + MINSIZE))
         if not c:
             return 0
@@ -280,17 +292,32 @@ class Arena(System):
             self._state[new] = INUSE
             self._touch(new + 8, 8)
             self._size[c] = lead
-            self._int_free(c, lead)
+            if rel.memalign_pieces_to_arena:
+                self._free_merge(c, lead)
+            else:
+                self._int_free(c, lead)
             c = new
         if mm is None:
             size = self._size[c]
-            if size > nb + MINSIZE:
+            rule = rel.memalign_trailer
+            if rule == "above-minsize":
+                split = size > nb + MINSIZE
+            elif rule == "minsize":
+                split = size - nb >= MINSIZE
+            else:                                     # any excess next to top or a free chunk
+                nxt = c + size
+                split = size > nb and (size - nb >= MINSIZE or nxt == self._top
+                                       or UNSORTED <= self._state.get(nxt, INUSE) <= LARGE)
+            if split:
                 rem = c + nb
                 self._size[rem] = size - nb
                 self._state[rem] = INUSE
                 self._touch(rem + 8, 8)
                 self._size[c] = nb
-                self._int_free(rem, size - nb)
+                if rel.memalign_pieces_to_arena:
+                    self._free_merge(rem, size - nb, perturb=False)
+                else:
+                    self._int_free(rem, size - nb)
         self._path = path
         return c
 

@@ -76,6 +76,19 @@ class Heap:
         self._touch(c + 8, 40 if size >= 1024 else 24)   # size word, fd/bk (+nextsize)
         self._touch(c + size, 8)                         # footer: next chunk's prev_size
 
+    def _to_freed_bin(self, c: int, size: int) -> str:
+        """Bin a chunk freed to the arena: unsorted, or (2.41 on) its small bin if small."""
+        if size >= 1024 or not self._rel.small_free_to_smallbin:
+            self._to_unsorted(c, size)
+            return "free-unsorted"
+        self._size[c] = size
+        self._state[c] = SMALL
+        self._free_end[c + size] = c
+        self._bins.place(c, size)
+        self._touch(c + 8, 24)                           # size word, fd/bk
+        self._touch(c + size, 8)                         # footer
+        return "free-smallbin"
+
     def _unbin(self, c: int) -> int:
         """Unlink binned chunk `c` and forget it; return its size."""
         size = self._size.pop(c)

@@ -139,7 +139,7 @@ class Malloc(AlignedAlloc, Arena):
 
     # --- malloc -------------------------------------------------------------------------------
     def _maybe_init_tcache(self) -> None:
-        if self._tcache is None and self._rel.has_tcache:
+        if self._tcache is None and self._rel.has_tcache and not self._rel.tcache_lazy:
             from .tcache import Tcache
             rel = self._rel
             if not rel.tcache_in_heap:            # bookkeeping outside the arena
@@ -245,6 +245,9 @@ class Malloc(AlignedAlloc, Arena):
             return r
         c = p - HDR
         mm = self._mmapped.get(c)
+        if self._rel.realloc_keep_slack and self._realloc_fits(c, mm, n):
+            self._note = (call, "realloc-inplace", "")
+            return p
         if mm is None:
             check_realloc(self, p, c, n)
             self._maybe_init_tcache()
@@ -260,6 +263,20 @@ class Malloc(AlignedAlloc, Arena):
         r = self._int_realloc(c, oldsize, nb)
         self._note = (call, self._path if r else "fail", "")
         return r + HDR if r else NULL
+
+    def _realloc_fits(self, c: int, mm, n: int) -> bool:
+        """2.41 on: the block already has room for `n` with little to spare: keep it as is."""
+        if mm is not None:
+            usable = mm[1] - HDR
+        elif self._state.get(c) == INUSE:
+            usable = self._size[c] - 8
+        else:
+            return False
+        if n > usable:
+            return False
+        spare = usable - n
+        return spare < self._rel.realloc_keep_slack or (
+            mm is not None and spare <= self._rel.realloc_keep_slack_mmapped)
 
     def _realloc_mmapped(self, c: int, n: int, nb: int) -> int:
         offset, size = self._mmapped[c]
@@ -309,6 +326,21 @@ class Malloc(AlignedAlloc, Arena):
         if n > PTRDIFF_MAX:
             self._note = (call, "fail", "")
             return NULL
+        if self._rel.calloc_uses_tcache:
+            nb = checked_request2size(n)
+            if not nb:
+                self._note = (call, "fail", "")
+                return NULL
+            self._maybe_init_tcache()
+            tc = self._tcache
+            if tc is not None and nb <= self._tmax:
+                tb = tc.bins[(nb - 17) >> 4]
+                if tb:
+                    c = tb.pop()
+                    self._state[c] = INUSE
+                    self._touch(c + HDR, self._size[c] - 8)     # the whole block is cleared
+                    self._note = (call, "tcache", nb)
+                    return c + HDR
         self._maybe_init_tcache()
         oldtop, oldtopsize = self._top, self._top_size
         if self._rel.morecore_clears < 2:
@@ -360,7 +392,9 @@ class Malloc(AlignedAlloc, Arena):
         res = 1
         u = value & MASK64
         if param == M_MXFAST:
-            if u <= self._rel.max_fast_size:
+            if self._rel.mxfast_always_accepted:
+                pass
+            elif u <= self._rel.max_fast_size:
                 if self._rel.has_fastbins:
                     self._max_fast = max_fast_for(self._rel, u)
             else:

@@ -92,14 +92,23 @@ class System(Heap):
 
     def _mmap_fallback(self, size: int, nb: int, old_size: int) -> tuple[int, int] | None:
         """sbrk failed: map a region to serve as the new top (heap becomes non-contiguous)."""
-        # glibc 2.36 passes this helper its page size and its 1 MiB minimum in swapped
-        # places: a contiguous heap rounds up to a multiple of 1 MiB, and the minimum is a page.
-        if self._contiguous:
-            size = to_signed(align_up((size + old_size) & MASK64, self._rel.mmap_as_morecore_size))
-        if (size & MASK64) < PAGE:
-            size = PAGE
-        if (size & MASK64) <= nb or size <= 0:
-            return None
+        rule, unit = self._rel.mmap_fallback, self._rel.mmap_as_morecore_size
+        if rule == "request":                     # 2.43: what sbrk was asked for, old top aside
+            size = align_up((nb + self._top_pad + MINSIZE) & MASK64, PAGE) & MASK64
+            if size < unit:
+                size = unit
+        else:
+            # glibc 2.36 passes this helper its page size and its 1 MiB minimum in swapped
+            # places: a contiguous heap rounds up to a multiple of 1 MiB, and the minimum is
+            # a page. 2.41 passes them in their places.
+            swapped = rule == "swapped"
+            if self._contiguous:
+                size = to_signed(align_up((size + old_size) & MASK64, unit if swapped else PAGE))
+            least = PAGE if swapped else unit
+            if (size & MASK64) < least:
+                size = least
+            if (size & MASK64) <= nb or size <= 0:
+                return None
         try:
             mbrk = self._space.mmap(size)
         except SyscallError:
@@ -146,7 +155,7 @@ class System(Heap):
             if old_size >= MINSIZE:
                 self._size[old_top] = old_size
                 self._state[old_top] = INUSE
-                self._int_free(old_top, old_size)
+                self._inner_free(old_top, old_size)
             elif old_size:
                 self._size[old_top] = old_size
                 self._state[old_top] = FENCE
