@@ -9,8 +9,9 @@ fit, second chunk of an equal size), the next non-empty bin, top, and sysmalloc.
 from __future__ import annotations
 
 from .bins import largebin_index
-from .chunk import MINSIZE, request2size
+from .chunk import HDR, MINSIZE, request2size
 from .heap import INUSE, LARGE, SMALL, TCACHE, UNSORTED
+from .tcache import Tcache
 from .system import System
 
 __all__ = ["Arena"]
@@ -46,6 +47,8 @@ class Arena(System):
                 c = bins.take_small_tail(idx, nb)
                 del self._free_end[c + nb]
                 state[c] = INUSE
+                if tc is None and self._tcache_pending:
+                    tc = self._lazy_tcache(request2size(rel.tcache_struct_bytes))
                 if tc is not None and nb <= self._tmax:
                     ti = (nb - 17) >> 4
                     tb = tc.bins[ti]
@@ -82,6 +85,11 @@ class Arena(System):
                 bins.pop_unsorted_tail()
                 if size == nb:
                     del self._free_end[c + size]
+                    if tc is None and self._tcache_pending:
+                        state[c] = INUSE
+                        tc = self._lazy_tcache(request2size(rel.tcache_struct_bytes))
+                        if tc is not None and nb <= self._tmax:
+                            stash_idx = (nb - 17) >> 4
                     if stash_idx >= 0 and len(tc.bins[stash_idx]) < tc.limit:
                         self._tcache_put(c, stash_idx)
                         returned_cached = True
@@ -124,6 +132,18 @@ class Arena(System):
                 idx = nb >> 4 if nb < 1024 else largebin_index(nb)
                 continue
             return self._sysmalloc(nb)
+
+    def _lazy_tcache(self, request: int):
+        """2.43: make the tcache now, from an `_int_malloc(request)` (tried once only)."""
+        self._tcache_pending = False
+        rel = self._rel
+        c = self._int_malloc(request2size(request))
+        if c:
+            if self._perturb:
+                self._touch(c + HDR, request)
+            self._tcache = Tcache(c, rel.tcache_bins, rel.tcache_count)
+            self._touch(c + HDR, rel.tcache_struct_bytes)   # memset of the struct
+        return self._tcache
 
     def _take_split(self, c: int, nb: int, remember: bool) -> None:
         """Take binned chunk `c` for `nb`; a remainder of 32 or more goes to the unsorted head."""

@@ -42,6 +42,7 @@ class Heap:
         self._bins = Bins()
         self._fast = FastBins(rel.nfastbins)
         self._tcache: Tcache | None = None
+        self._tcache_pending = rel.has_tcache and rel.tcache_lazy   # made on first need (2.43)
         self._tmax = rel.tcache_max_size if rel.has_tcache else 0   # largest cached chunk
         self._top = 0                   # 0: the initial dummy top inside libc (size 0)
         self._top_size = 0
@@ -54,6 +55,7 @@ class Heap:
         # mmapped chunks: chunk address -> (offset from mapping start, chunk size)
         self._mmapped: dict[int, tuple[int, int]] = {}
         self._mmapped_mem = 0
+        self._mmapped_drift = 0         # what mmapped_mem counts too much (2.43's mremap)
         self._max_n_mmaps = 0
         self._max_mmapped_mem = 0
         # parameters (mallopt)

@@ -209,6 +209,8 @@ class Malloc(AlignedAlloc, Arena):
         else:
             size = check_free(self, p, c)        # raises for every misuse
         if self._tcache is None:
+            if self._tcache_pending and size <= self._tmax:
+                self._lazy_tcache(self._rel.tcache_struct_bytes)
             self._maybe_init_tcache()
         self._int_free(c, size)
         self._note = (call, self._path, size)
@@ -221,7 +223,8 @@ class Malloc(AlignedAlloc, Arena):
             self._trim_threshold = 2 * size
         self._munmap_chunk(c)
         self._path = "munmap"
-        self._info = (f"munmap of {offset + size:,} bytes; mmap threshold {self._mmap_threshold:,},"
+        total = offset + size + self._rel.mmap_chunk_tail
+        self._info = (f"munmap of {total:,} bytes; mmap threshold {self._mmap_threshold:,},"
                       f" trim threshold {self._trim_threshold:,}")
 
     # --- realloc ------------------------------------------------------------------------------
@@ -280,7 +283,8 @@ class Malloc(AlignedAlloc, Arena):
 
     def _realloc_mmapped(self, c: int, n: int, nb: int) -> int:
         offset, size = self._mmapped[c]
-        block, total = c - offset, offset + size
+        tail = self._rel.mmap_chunk_tail
+        block, total = c - offset, offset + size + tail
         if (block | total) & (PAGE - 1) or ((c + HDR) & (PAGE - 1)) & (((c + HDR) & (PAGE - 1)) - 1):
             raise MallocAbort("mremap_chunk(): invalid pointer")
         new_len = (nb + offset + 8 + PAGE - 1) & -PAGE
@@ -294,9 +298,10 @@ class Malloc(AlignedAlloc, Arena):
         if new_block is not None:
             del self._mmapped[c]
             new_c = new_block + offset
-            self._mmapped[new_c] = (offset, new_len - offset)
+            self._mmapped[new_c] = (offset, new_len - offset - tail)
             self._touch(new_c + 8, 8)
-            self._mmapped_mem += new_len - total
+            self._mmapped_mem += new_len - total + self._rel.mremap_hblkhd_drift
+            self._mmapped_drift += self._rel.mremap_hblkhd_drift
             self._max_mmapped_mem = max(self._max_mmapped_mem, self._mmapped_mem)
             self._path = "mremap"
             return new_c + HDR

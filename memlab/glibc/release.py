@@ -53,7 +53,6 @@ class Release:
     # policies that changed after 2.36 (the defaults are 2.36's)
     tcache_lazy: bool = False             # tcache made only by free (chunk <= 1040) or inside
     #                                       _int_malloc (small-bin hit, exact unsorted fit)
-    tcache_inner_request: int = 768       # what _int_malloc asks for when it makes the tcache
     small_free_to_smallbin: bool = False  # a chunk < 1024 freed to the arena skips unsorted
     calloc_uses_tcache: bool = False      # calloc pops the tcache bin of its size
     memalign_tcache_lookup: bool = False  # memalign takes an aligned tcache entry first

@@ -22,7 +22,7 @@ class System(Heap):
             mm = self._space.mmap(size)
         except SyscallError:
             return 0
-        self._mmapped[mm] = (0, size)
+        self._mmapped[mm] = (0, size - self._rel.mmap_chunk_tail)
         self._touch(mm, 16)                       # prev_size 0 and the size word
         self._mmapped_mem += size
         self._max_n_mmaps = max(self._max_n_mmaps, len(self._mmapped))
@@ -33,7 +33,7 @@ class System(Heap):
 
     def _munmap_chunk(self, c: int) -> None:
         offset, size = self._mmapped[c]
-        block, total = c - offset, offset + size
+        block, total = c - offset, offset + size + self._rel.mmap_chunk_tail
         if (block | total) & (PAGE - 1) or ((c + 16) & (PAGE - 1)) & (((c + 16) & (PAGE - 1)) - 1):
             raise MallocAbort("munmap_chunk(): invalid pointer")
         del self._mmapped[c]
