@@ -270,7 +270,7 @@ class Malloc(AlignedAlloc, Arena):
     def _realloc_fits(self, c: int, mm, n: int) -> bool:
         """2.41 on: the block already has room for `n` with little to spare: keep it as is."""
         if mm is not None:
-            usable = mm[1] - HDR
+            usable = self._mmapped_usable(mm[1])
         elif self._state.get(c) == INUSE:
             usable = self._size[c] - 8
         else:
@@ -280,6 +280,11 @@ class Malloc(AlignedAlloc, Arena):
         spare = usable - n
         return spare < self._rel.realloc_keep_slack or (
             mm is not None and spare <= self._rel.realloc_keep_slack_mmapped)
+
+    def _mmapped_usable(self, size: int) -> int:
+        """Usable bytes of an mmapped chunk of `size`: size - 16; with a header-sized tail
+        after the chunk (2.43) its first word is usable too, as a heap chunk's neighbour's."""
+        return size - (8 if self._rel.mmap_chunk_tail else HDR)
 
     def _realloc_mmapped(self, c: int, n: int, nb: int) -> int:
         offset, size = self._mmapped[c]
@@ -433,7 +438,7 @@ class Malloc(AlignedAlloc, Arena):
         c = p - HDR
         mm = self._mmapped.get(c)
         if mm is not None:
-            return mm[1] - HDR
+            return self._mmapped_usable(mm[1])
         state = self._state.get(c)
         if state is None or UNSORTED <= state <= LARGE:
             return 0

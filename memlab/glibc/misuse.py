@@ -42,6 +42,8 @@ def check_free(m, p: int, c: int) -> int:
     state = m._state.get(c)
     if p & 15 or (state is None and c != m._top) or m._top == 0:
         _unknown_chunk(m, p)
+        if m._rel.free_checks_size_first and not p & 15:
+            raise MallocAbort("free(): invalid size")   # its size word reads as 0
         raise MallocAbort("free(): invalid pointer")
     if c == m._top:
         size = m._top_size
