@@ -1,10 +1,12 @@
-"""Malloc: glibc 2.36's malloc family on a simulated address space (main arena, one thread).
+"""Malloc: glibc's malloc family (2.36, 2.41 or 2.43) on a simulated address space (main arena, one thread).
 
     >>> m = Malloc()
     >>> p = m.malloc(1)
     >>> info = m.mallinfo2()
     >>> info.arena, info.uordblks, info.fordblks
     (135168, 688, 134480)
+    >>> Malloc(glibc="2.43").malloc(1) - Malloc(glibc="2.41").malloc(1)   # no tcache block yet
+    -656
 """
 
 from __future__ import annotations
@@ -72,8 +74,8 @@ class Malloc(AlignedAlloc, Arena):
     def release(self) -> Release:
         """The glibc release modelled.
 
-        >>> Malloc().release.name
-        '2.36'
+        >>> Malloc().release.name, Malloc(glibc="2.43").release.has_fastbins
+        ('2.36', False)
         """
         return self._rel
 
@@ -323,7 +325,7 @@ class Malloc(AlignedAlloc, Arena):
 
     # --- calloc -------------------------------------------------------------------------------
     def calloc(self, nmemb: int, size: int) -> int:
-        """Allocate nmemb*size zeroed bytes (never from tcache); NULL on overflow or failure.
+        """Allocate nmemb*size zeroed bytes (from tcache only since 2.41); NULL on overflow or failure.
 
         >>> m = Malloc(); m.calloc(2**32, 2**32)
         0
