@@ -11,8 +11,8 @@ from __future__ import annotations
 from .bins import largebin_index
 from .chunk import HDR, MINSIZE, request2size
 from .heap import INUSE, LARGE, SMALL, TCACHE, UNSORTED
-from .tcache import Tcache
 from .system import System
+from .tcache import Tcache
 
 __all__ = ["Arena"]
 
