@@ -169,3 +169,11 @@ class TestReleases:
         """scenario --glibc R prints the same trace for every modelled release."""
         texts = {run("scenario", "vecvec", "n=10", "--glibc", r)[1] for r in SUPPORTED_GLIBC}
         assert len(texts) == 1 and next(iter(texts)).strip()
+
+
+@needs_model
+def test_cli_offers_exactly_the_modelled_releases():
+    """--glibc's choices are the model's release profiles, 2.36 first (the default)."""
+    from memlab.glibc.release import RELEASES
+
+    assert SUPPORTED_GLIBC == tuple(RELEASES) and SUPPORTED_GLIBC[0] == "2.36"
