@@ -312,7 +312,8 @@ class Malloc(AlignedAlloc, Arena):
             self._max_mmapped_mem = max(self._max_mmapped_mem, self._mmapped_mem)
             self._path = "mremap"
             return new_c + HDR
-        if size - 8 >= nb:
+        if (n <= self._mmapped_usable(size) if self._rel.mremap_failure_checks_request
+                else size - 8 >= nb):
             self._path = "realloc-inplace"
             return c + HDR
         r = self.malloc(n)

@@ -73,6 +73,8 @@ class Release:
     mmap_chunk_tail: int = 0              # bytes at the end of a mapping outside the chunk
     mremap_hblkhd_drift: int = 0          # bytes mmapped_mem gains too much per mremap
     mxfast_always_accepted: bool = False  # mallopt(M_MXFAST, v) returns 1 for every v
+    mremap_failure_checks_request: bool = False  # failed mremap keeps p if n <= usable
+    #                                       (else: if the chunk size - 8 >= nb)
     free_checks_size_first: bool = False  # free of an aligned non-chunk: "invalid size"
     #                                       (no wrap-around "invalid pointer" test)
 
@@ -124,7 +126,8 @@ GLIBC_2_43 = Release(
     memalign_tcache_lookup=True, memalign_pieces_to_arena=True, memalign_trailer="minsize",
     aligned_alloc_strict=True, realloc_keep_slack=16, inner_frees_to_arena=True,
     mmap_fallback="request", mmap_chunk_tail=16, mremap_hblkhd_drift=16,
-    mxfast_always_accepted=True, free_checks_size_first=True)
+    mxfast_always_accepted=True, free_checks_size_first=True,
+    mremap_failure_checks_request=True)
 
 #: Releases the model knows, by version string.
 RELEASES: dict[str, Release] = {"2.36": GLIBC_2_36, "2.41": GLIBC_2_41, "2.43": GLIBC_2_43}
