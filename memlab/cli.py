@@ -1,14 +1,16 @@
 """The command line: `python -m memlab replay | compare | record ...`.
 
-    python -m memlab replay TRACE [--every N] [--json] [--native]
-    python -m memlab compare TRACE [--every N]
+    python -m memlab replay TRACE [--every N] [--json] [--native] [--glibc VERSION]
+    python -m memlab compare TRACE [--every N] [--glibc VERSION]
     python -m memlab record -o FILE -- PROGRAM ARGS...
-    python -m memlab scenario [NAME [PARAM=VALUE ...]]
-    python -m memlab scenario vecvec --n N [--every K] [--json]
+    python -m memlab scenario [NAME [PARAM=VALUE ...]] [--glibc VERSION]
+    python -m memlab scenario vecvec --n N [--every K] [--json] [--glibc VERSION]
 
-`replay` runs a trace on memlab's model of glibc (or, with --native, on this
-machine's real glibc) and prints its snapshots; `compare` runs both and names
-the first snapshot and field where they differ; `record` writes the
+`replay` runs a trace on memlab's model of glibc (or, with --native, on the real
+glibc) and prints its snapshots; `compare` runs both and names the first
+snapshot and field where they differ. --glibc picks the release (2.36, the
+default, 2.41 or 2.43): the real 2.41 and 2.43 are Debian's libc6 packages,
+fetched once into memlab's cache and run through their own loader; `record` writes the
 malloc-family calls of a real program as a trace; `scenario` prints one of the
 lessons' traces (to replay or compare), or with --n runs it on the model and
 prints its snapshots (vecvec: with bulk steps, so N may be 1e8).
@@ -30,8 +32,8 @@ from memlab.trace import Op, parse_trace
 
 __all__ = ["main", "SUPPORTED_GLIBC", "format_table"]
 
-#: glibc releases the model imitates (`--glibc`).
-SUPPORTED_GLIBC = ("2.36",)
+#: glibc releases the model imitates (`--glibc`); the first is the default.
+SUPPORTED_GLIBC = ("2.36", "2.41", "2.43")
 
 
 def format_table(snapshots: Sequence[Snapshot], names: Sequence[str] | None = None) -> str:
@@ -79,41 +81,60 @@ def _model_snapshots(ops: tuple[Op, ...], every: int | None, glibc: str) -> list
     return replay(ops, _model_factory(glibc), every)
 
 
-def _native_snapshots(path: str, every: int | None) -> list[Snapshot]:
+def _libc_dir(glibc: str):
+    """None to run on this machine's glibc, else the unpacked release (fetched on first use)."""
+    from memlab.native import glibc_version
+    from memlab.native.glibc_releases import SUITES, ensure_release
+
+    if glibc not in SUITES:
+        here = glibc_version()
+        if glibc != here:
+            raise MemlabError(f"this machine runs glibc {here}, and glibc {glibc} cannot be fetched "
+                              f"(fetchable: {', '.join(SUITES)})")
+        return None
+    return ensure_release(glibc)
+
+
+def _real_name(libc_dir) -> str:
+    from memlab.native import glibc_version
+
+    if libc_dir is None:
+        return f"this machine's glibc {glibc_version()}"
+    return f"the real glibc {glibc_version(libc_dir)} (unpacked in {libc_dir})"
+
+
+def _native_snapshots(path: str, every: int | None, libc_dir=None) -> list[Snapshot]:
     from memlab.native import replay_native
 
-    return [Snapshot.from_dict(d) for d in replay_native(path, every)]
+    return [Snapshot.from_dict(d) for d in replay_native(path, every, libc_dir=libc_dir)]
 
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     ops = _read_ops(args.trace)
     if args.native:
-        snaps = _native_snapshots(args.trace, args.every)
+        libc_dir = _libc_dir(args.glibc)
+        snaps = _native_snapshots(args.trace, args.every, libc_dir)
     else:
         snaps = _model_snapshots(ops, args.every, args.glibc)
     if args.json:
         out.write("".join(s.to_json() + "\n" for s in snaps))
     else:
-        from memlab.native import glibc_version
-
-        source = f"this machine's glibc {glibc_version()}" if args.native else f"memlab's model of glibc {args.glibc}"
+        source = _real_name(libc_dir) if args.native else f"memlab's model of glibc {args.glibc}"
         out.write(f"# {args.trace}: {sum(op.kind != 'snapshot' for op in ops)} operations, on {source}\n")
         out.write(format_table(snaps) + "\n")
     return 0
 
 
 def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
-    from memlab.native import glibc_version
-
     ops = _read_ops(args.trace)
+    libc_dir = _libc_dir(args.glibc)
     model = _model_snapshots(ops, args.every, args.glibc)
-    native = _native_snapshots(args.trace, args.every)
-    real = glibc_version()
+    native = _native_snapshots(args.trace, args.every, libc_dir)
     rows, names = [], []
     for m, n in zip(model, native):
         rows += [m, n]
         names += ["model", "native"]
-    out.write(f"# {args.trace}: memlab's model of glibc {args.glibc} against this machine's glibc {real}\n")
+    out.write(f"# {args.trace}: memlab's model of glibc {args.glibc} against {_real_name(libc_dir)}\n")
     out.write(format_table(rows, names) + "\n")
     for m, n in zip(model, native):
         diff = m.first_difference(n)
@@ -234,7 +255,7 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("trace", help="trace file (TRACE-FORMAT.md)")
     every_option(q)
     q.add_argument("--json", action="store_true", help="print the exact JSON lines")
-    q.add_argument("--native", action="store_true", help="run on this machine's real glibc instead of the model")
+    q.add_argument("--native", action="store_true", help="run on the real glibc instead of the model")
     glibc_option(q)
     q.set_defaults(run=_cmd_replay)
 

@@ -63,7 +63,10 @@ class TestReplay:
 
     def test_unknown_glibc_is_refused_with_the_list(self, capsys):
         """--glibc accepts only the modelled releases and names them."""
-        assert run("replay", DATA / "p01.trace", "--glibc", "2.43")[0] == 2
+        assert run("replay", DATA / "p01.trace", "--glibc", "2.42")[0] == 2
+        assert "2.36, 2.41, 2.43" in capsys.readouterr().err
+        assert run("compare", DATA / "p01.trace", "--glibc", "2.99")[0] == 2
+        assert run("scenario", "--glibc", "2.40")[0] == 2
         assert ", ".join(SUPPORTED_GLIBC) in capsys.readouterr().err
 
     def test_bad_every_and_missing_file(self, capsys):
@@ -87,8 +90,8 @@ class TestCompare:
 
         real = cli._native_snapshots
 
-        def shifted(path, every):
-            snaps = real(path, every)
+        def shifted(path, every, libc_dir=None):
+            snaps = real(path, every, libc_dir)
             last = snaps[-1]
             return snaps[:-1] + [Snapshot(**{**last.as_dict(), "fordblks": last.fordblks + 16})]
 
@@ -133,3 +136,44 @@ class TestScenario:
         """Unknown scenarios, malformed or unknown parameters, values out of range: status 2."""
         assert run("scenario", *args)[0] == 2
         assert capsys.readouterr().err.startswith("memlab: ")
+
+
+@needs_model
+class TestReleases:
+    """--glibc 2.41 / 2.43: the model's profile, and the real library fetched into the cache."""
+
+    @pytest.fixture(params=["2.41", "2.43"])
+    def rel(self, request):
+        from memlab.native.glibc_releases import ReleaseUnavailable, ensure_release
+
+        try:
+            ensure_release(request.param)
+        except ReleaseUnavailable as e:
+            pytest.skip(f"glibc {request.param} could not be fetched (no network?): {e}")
+        return request.param
+
+    def test_compare_runs_on_the_real_release(self, rel):
+        """compare --glibc R replays on the real R (named in the header) and agrees with the model."""
+        status, out = run("compare", DATA / "p02.trace", "--every", "1", "--glibc", rel)
+        assert out.splitlines()[0].endswith(")") and f"the real glibc {rel} (unpacked in" in out
+        assert status == 0 and out.splitlines()[-1] == "AGREE: all 7 snapshots are identical"
+
+    def test_native_replay_of_a_release(self, rel):
+        """replay --native --glibc R: the real R's numbers (2.43's tcache is not made by malloc)."""
+        status, out = run("replay", DATA / "p01.trace", "--native", "--json", "--glibc", rel)
+        assert status == 0 and json.loads(out)["uordblks"] == (688 if rel == "2.41" else 32)
+        status, out = run("replay", DATA / "p01.trace", "--json", "--glibc", rel)
+        assert status == 0 and json.loads(out)["uordblks"] == (688 if rel == "2.41" else 32)
+
+    def test_scenario_accepts_every_release(self):
+        """scenario --glibc R prints the same trace for every modelled release."""
+        texts = {run("scenario", "vecvec", "n=10", "--glibc", r)[1] for r in SUPPORTED_GLIBC}
+        assert len(texts) == 1 and next(iter(texts)).strip()
+
+
+@needs_model
+def test_cli_offers_exactly_the_modelled_releases():
+    """--glibc's choices are the model's release profiles, 2.36 first (the default)."""
+    from memlab.glibc.release import RELEASES
+
+    assert SUPPORTED_GLIBC == tuple(RELEASES) and SUPPORTED_GLIBC[0] == "2.36"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 
 from .chunk import HDR, MASK64, PAGE, PTRDIFF_MAX, as_size_t as _size_t, checked_request2size
+from .heap import INUSE
 
 __all__ = ["AlignedAlloc"]
 
@@ -50,18 +51,44 @@ class AlignedAlloc:
                 a <<= 1
             align = a
         nb = checked_request2size(n)
+        if nb and self._rel.memalign_tcache_lookup:
+            c = self._tcache_aligned(align, nb)
+            if c:
+                return c + HDR
         if not nb or align > PTRDIFF_MAX:
             return NULL
         c = self._int_memalign(align, nb)
         return c + HDR if c else NULL
 
+    def _tcache_aligned(self, align: int, nb: int) -> int:
+        """2.41 on: the first chunk of nb's tcache bin (head first) whose block is aligned."""
+        tc = self._tcache
+        if tc is None or nb > self._tmax:
+            return 0
+        tb = tc.bins[(nb - 17) >> 4]
+        for i in range(len(tb) - 1, -1, -1):          # the list's head is the last item
+            c = tb[i]
+            if not (c + HDR) % align:
+                del tb[i]
+                self._state[c] = INUSE
+                self._path = "tcache"
+                return c
+        return 0
+
     def aligned_alloc(self, align: int, n: int) -> int:
-        """Same as memalign in glibc 2.36 (no check that n is a multiple of align).
+        """memalign, except that from glibc 2.41 an alignment that is 0 or not a power of two
+        fails with EINVAL (no check that n is a multiple of align).
 
         >>> from memlab.glibc import Malloc
-        >>> Malloc().aligned_alloc(64, 10) % 64
-        0
+        >>> Malloc().aligned_alloc(64, 10) % 64, Malloc(glibc="2.41").aligned_alloc(48, 10)
+        (0, 0)
         """
+        if self._rel.aligned_alloc_strict and (align == 0 or align & (align - 1)):
+            _size_t("align", align)
+            _size_t("n", n)
+            self._info = ""
+            self._note = (("aligned_alloc", (align, n)), "fail", "EINVAL:")
+            return NULL
         return self.memalign(align, n)
 
     def posix_memalign(self, align: int, n: int) -> tuple[int, int]:

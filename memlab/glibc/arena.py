@@ -9,10 +9,11 @@ fit, second chunk of an equal size), the next non-empty bin, top, and sysmalloc.
 from __future__ import annotations
 
 from .bins import largebin_index
-from .chunk import MINSIZE, request2size
+from .chunk import HDR, MINSIZE, request2size
 from .heap import INUSE, LARGE, SMALL, TCACHE, UNSORTED
 from .runs import consolidate_run
 from .system import System
+from .tcache import Tcache
 
 __all__ = ["Arena"]
 
@@ -47,6 +48,8 @@ class Arena(System):
                 c = bins.take_small_tail(idx, nb)
                 del self._free_end[c + nb]
                 state[c] = INUSE
+                if tc is None and self._tcache_pending:
+                    tc = self._lazy_tcache(request2size(rel.tcache_struct_bytes))
                 if tc is not None and nb <= self._tmax:
                     ti = (nb - 17) >> 4
                     tb = tc.bins[ti]
@@ -83,6 +86,11 @@ class Arena(System):
                 bins.pop_unsorted_tail()
                 if size == nb:
                     del self._free_end[c + size]
+                    if tc is None and self._tcache_pending:
+                        state[c] = INUSE
+                        tc = self._lazy_tcache(request2size(rel.tcache_struct_bytes))
+                        if tc is not None and nb <= self._tmax:
+                            stash_idx = (nb - 17) >> 4
                     if stash_idx >= 0 and len(tc.bins[stash_idx]) < tc.limit:
                         self._tcache_put(c, stash_idx)
                         returned_cached = True
@@ -126,6 +134,18 @@ class Arena(System):
                 continue
             return self._sysmalloc(nb)
 
+    def _lazy_tcache(self, request: int):
+        """2.43: make the tcache now, from an `_int_malloc(request)` (tried once only)."""
+        self._tcache_pending = False
+        rel = self._rel
+        c = self._int_malloc(request2size(request))
+        if c:
+            if self._perturb:
+                self._touch(c + HDR, request)
+            self._tcache = Tcache(c, rel.tcache_bins, rel.tcache_count)
+            self._touch(c + HDR, rel.tcache_struct_bytes)   # memset of the struct
+        return self._tcache
+
     def _take_split(self, c: int, nb: int, remember: bool) -> None:
         """Take binned chunk `c` for `nb`; a remainder of 32 or more goes to the unsorted head."""
         size = self._unbin(c)
@@ -156,7 +176,12 @@ class Arena(System):
             self._fast_push(c, size)
             self._path = "free-fastbin"
             return
-        self._perturb_fill(c + 16, size - 16)
+        self._free_merge(c, size)
+
+    def _free_merge(self, c: int, size: int, perturb: bool = True) -> None:
+        """Coalesce in-use chunk `c` with free neighbours or top, bin it, maybe trim."""
+        if perturb:
+            self._perturb_fill(c + 16, size - 16)
         size_of = self._size
         nxt = c + size
         prev = self._free_end.get(c)
@@ -177,8 +202,7 @@ class Arena(System):
             if UNSORTED <= self._state.get(nxt, INUSE) <= LARGE:   # (runs are never binned)
                 self._stale.put(nxt + 8, size_of[nxt] | 1)
                 size += self._unbin(nxt)
-            self._to_unsorted(c, size)
-            self._path = "free-unsorted"
+            self._path = self._to_freed_bin(c, size)
         if size >= self._rel.fastbin_consolidation_threshold:
             if self._have_fast:
                 self._consolidate()
@@ -256,7 +280,7 @@ class Arena(System):
             else:
                 self._touch(n + 16, oldsize - 8)          # memcpy of the old contents
                 self._stale.move(c + 16, n + 16, oldsize - 8)
-                self._int_free(c, oldsize)
+                self._inner_free(c, oldsize)
                 self._path = "realloc-move"
                 return n
         if newsize - nb < MINSIZE:
@@ -268,12 +292,20 @@ class Arena(System):
             self._state[rem] = INUSE
             self._touch(rem + 8, 8)
             path = self._path
-            self._int_free(rem, newsize - nb)
+            self._inner_free(rem, newsize - nb)
             self._path = path
         return c
 
+    def _inner_free(self, c: int, size: int) -> None:
+        """A free made by malloc itself (realloc's leftovers, sysmalloc's old top)."""
+        if self._rel.inner_frees_to_arena:
+            self._free_merge(c, size)
+        else:
+            self._int_free(c, size)
+
     def _int_memalign(self, align: int, nb: int) -> int:
         """Allocate `nb` bytes at a multiple of `align` (> 16, a power of two); 0 on failure."""
+        rel = self._rel
         c = self._int_malloc(request2size(nb + align + MINSIZE))
         if not c:
             return 0
@@ -298,17 +330,32 @@ class Arena(System):
             self._state[new] = INUSE
             self._touch(new + 8, 8)
             self._size[c] = lead
-            self._int_free(c, lead)
+            if rel.memalign_pieces_to_arena:
+                self._free_merge(c, lead)
+            else:
+                self._int_free(c, lead)
             c = new
         if mm is None:
             size = self._size[c]
-            if size > nb + MINSIZE:
+            rule = rel.memalign_trailer
+            if rule == "above-minsize":
+                split = size > nb + MINSIZE
+            elif rule == "minsize":
+                split = size - nb >= MINSIZE
+            else:                                     # any excess next to top or a free chunk
+                nxt = c + size
+                split = size > nb and (size - nb >= MINSIZE or nxt == self._top
+                                       or UNSORTED <= self._state.get(nxt, INUSE) <= LARGE)
+            if split:
                 rem = c + nb
                 self._size[rem] = size - nb
                 self._state[rem] = INUSE
                 self._touch(rem + 8, 8)
                 self._size[c] = nb
-                self._int_free(rem, size - nb)
+                if rel.memalign_pieces_to_arena:
+                    self._free_merge(rem, size - nb, perturb=False)
+                else:
+                    self._int_free(rem, size - nb)
         self._path = path
         return c
 

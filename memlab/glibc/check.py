@@ -143,5 +143,6 @@ def check_heap(m) -> None:
     heap_bytes = sum(it[1] * it[3] for it in items) + top_size
     if m._contiguous and top and heap_bytes != m._system_mem:
         _fail(f"chunks + top ({heap_bytes}) != arena ({m._system_mem})")
-    if mi.hblkhd != sum(o + s for o, s in m._mmapped.values()):
+    tail = rel.mmap_chunk_tail
+    if mi.hblkhd - m._mmapped_drift != sum(o + s + tail for o, s in m._mmapped.values()):
         _fail("hblkhd != total of mmapped chunks")

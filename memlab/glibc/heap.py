@@ -46,6 +46,7 @@ class Heap:
         self._bins = Bins()
         self._fast = FastBins(rel.nfastbins)
         self._tcache: Tcache | None = None
+        self._tcache_pending = rel.has_tcache and rel.tcache_lazy   # made on first need (2.43)
         self._tmax = rel.tcache_max_size if rel.has_tcache else 0   # largest cached chunk
         self._top = 0                   # 0: the initial dummy top inside libc (size 0)
         self._top_size = 0
@@ -58,6 +59,7 @@ class Heap:
         # mmapped chunks: chunk address -> (offset from mapping start, chunk size)
         self._mmapped: dict[int, tuple[int, int]] = {}
         self._mmapped_mem = 0
+        self._mmapped_drift = 0         # what mmapped_mem counts too much (2.43's mremap)
         self._max_n_mmaps = 0
         self._max_mmapped_mem = 0
         # parameters (mallopt)
@@ -81,6 +83,19 @@ class Heap:
         if size >= 1024:
             self._stale.forget(c + 32, c + 48)           # nextsize links cleared
         self._touch(c + size, 8)                         # footer: next chunk's prev_size
+
+    def _to_freed_bin(self, c: int, size: int) -> str:
+        """Bin a chunk freed to the arena: unsorted, or (2.41 on) its small bin if small."""
+        if size >= 1024 or not self._rel.small_free_to_smallbin:
+            self._to_unsorted(c, size)
+            return "free-unsorted"
+        self._size[c] = size
+        self._state[c] = SMALL
+        self._free_end[c + size] = c
+        self._bins.place(c, size)
+        self._touch(c + 8, 24)                           # size word, fd/bk
+        self._touch(c + size, 8)                         # footer
+        return "free-smallbin"
 
     def _unbin(self, c: int) -> int:
         """Unlink binned chunk `c` and forget it; return its size."""

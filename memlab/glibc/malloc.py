@@ -1,10 +1,12 @@
-"""Malloc: glibc 2.36's malloc family on a simulated address space (main arena, one thread).
+"""Malloc: glibc's malloc family (2.36, 2.41 or 2.43) on a simulated address space (main arena, one thread).
 
     >>> m = Malloc()
     >>> p = m.malloc(1)
     >>> info = m.mallinfo2()
     >>> info.arena, info.uordblks, info.fordblks
     (135168, 688, 134480)
+    >>> Malloc(glibc="2.43").malloc(1) - Malloc(glibc="2.41").malloc(1)   # no tcache block yet
+    -656
 """
 
 from __future__ import annotations
@@ -73,8 +75,8 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
     def release(self) -> Release:
         """The glibc release modelled.
 
-        >>> Malloc().release.name
-        '2.36'
+        >>> Malloc().release.name, Malloc(glibc="2.43").release.has_fastbins
+        ('2.36', False)
         """
         return self._rel
 
@@ -140,7 +142,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
 
     # --- malloc -------------------------------------------------------------------------------
     def _maybe_init_tcache(self) -> None:
-        if self._tcache is None and self._rel.has_tcache:
+        if self._tcache is None and self._rel.has_tcache and not self._rel.tcache_lazy:
             from .tcache import Tcache
             rel = self._rel
             if not rel.tcache_in_heap:            # bookkeeping outside the arena
@@ -212,6 +214,8 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         else:
             size = check_free(self, p, c)        # raises for every misuse
         if self._tcache is None:
+            if self._tcache_pending and size <= self._tmax:
+                self._lazy_tcache(self._rel.tcache_struct_bytes)
             self._maybe_init_tcache()
         self._int_free(c, size)
         self._note = (call, self._path, size)
@@ -224,7 +228,8 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
             self._trim_threshold = 2 * size
         self._munmap_chunk(c)
         self._path = "munmap"
-        self._info = (f"munmap of {offset + size:,} bytes; mmap threshold {self._mmap_threshold:,},"
+        total = offset + size + self._rel.mmap_chunk_tail
+        self._info = (f"munmap of {total:,} bytes; mmap threshold {self._mmap_threshold:,},"
                       f" trim threshold {self._trim_threshold:,}")
 
     # --- realloc ------------------------------------------------------------------------------
@@ -248,6 +253,9 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
             return r
         c = p - HDR
         mm = self._mmapped.get(c)
+        if self._rel.realloc_keep_slack and self._realloc_fits(c, mm, n):
+            self._note = (call, "realloc-inplace", "")
+            return p
         if mm is None:
             if c not in self._state:
                 self._split_run(c)
@@ -266,9 +274,29 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         self._note = (call, self._path if r else "fail", "")
         return r + HDR if r else NULL
 
+    def _realloc_fits(self, c: int, mm, n: int) -> bool:
+        """2.41 on: the block already has room for `n` with little to spare: keep it as is."""
+        if mm is not None:
+            usable = self._mmapped_usable(mm[1])
+        elif self._state.get(c) == INUSE:
+            usable = self._size[c] - 8
+        else:
+            return False
+        if n > usable:
+            return False
+        spare = usable - n
+        return spare < self._rel.realloc_keep_slack or (
+            mm is not None and spare <= self._rel.realloc_keep_slack_mmapped)
+
+    def _mmapped_usable(self, size: int) -> int:
+        """Usable bytes of an mmapped chunk of `size`: size - 16; with a header-sized tail
+        after the chunk (2.43) its first word is usable too, as a heap chunk's neighbour's."""
+        return size - (8 if self._rel.mmap_chunk_tail else HDR)
+
     def _realloc_mmapped(self, c: int, n: int, nb: int) -> int:
         offset, size = self._mmapped[c]
-        block, total = c - offset, offset + size
+        tail = self._rel.mmap_chunk_tail
+        block, total = c - offset, offset + size + tail
         if (block | total) & (PAGE - 1) or ((c + HDR) & (PAGE - 1)) & (((c + HDR) & (PAGE - 1)) - 1):
             raise MallocAbort("mremap_chunk(): invalid pointer")
         new_len = (nb + offset + 8 + PAGE - 1) & -PAGE
@@ -283,13 +311,15 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
             self._stale.forget(block, block + total)
             del self._mmapped[c]
             new_c = new_block + offset
-            self._mmapped[new_c] = (offset, new_len - offset)
+            self._mmapped[new_c] = (offset, new_len - offset - tail)
             self._touch(new_c + 8, 8)
-            self._mmapped_mem += new_len - total
+            self._mmapped_mem += new_len - total + self._rel.mremap_hblkhd_drift
+            self._mmapped_drift += self._rel.mremap_hblkhd_drift
             self._max_mmapped_mem = max(self._max_mmapped_mem, self._mmapped_mem)
             self._path = "mremap"
             return new_c + HDR
-        if size - 8 >= nb:
+        if (n <= self._mmapped_usable(size) if self._rel.mremap_failure_checks_request
+                else size - 8 >= nb):
             self._path = "realloc-inplace"
             return c + HDR
         r = self.malloc(n)
@@ -303,7 +333,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
 
     # --- calloc -------------------------------------------------------------------------------
     def calloc(self, nmemb: int, size: int) -> int:
-        """Allocate nmemb*size zeroed bytes (never from tcache); NULL on overflow or failure.
+        """Allocate nmemb*size zeroed bytes (from tcache only since 2.41); NULL on overflow or failure.
 
         >>> m = Malloc(); m.calloc(2**32, 2**32)
         0
@@ -316,6 +346,21 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         if n > PTRDIFF_MAX:
             self._note = (call, "fail", "")
             return NULL
+        if self._rel.calloc_uses_tcache:
+            nb = checked_request2size(n)
+            if not nb:
+                self._note = (call, "fail", "")
+                return NULL
+            self._maybe_init_tcache()
+            tc = self._tcache
+            if tc is not None and nb <= self._tmax:
+                tb = tc.bins[(nb - 17) >> 4]
+                if tb:
+                    c = tb.pop()
+                    self._state[c] = INUSE
+                    self._touch(c + HDR, self._size[c] - 8)     # the whole block is cleared
+                    self._note = (call, "tcache", nb)
+                    return c + HDR
         self._maybe_init_tcache()
         oldtop, oldtopsize = self._top, self._top_size
         if self._rel.morecore_clears < 2:
@@ -368,7 +413,9 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         res = 1
         u = value & MASK64
         if param == M_MXFAST:
-            if u <= self._rel.max_fast_size:
+            if self._rel.mxfast_always_accepted:
+                pass
+            elif u <= self._rel.max_fast_size:
                 if self._rel.has_fastbins:
                     self._max_fast = max_fast_for(self._rel, u)
             else:
@@ -402,7 +449,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         c = p - HDR
         mm = self._mmapped.get(c)
         if mm is not None:
-            return mm[1] - HDR
+            return self._mmapped_usable(mm[1])
         state = self._state.get(c)
         if state is None and self._split_run(c):
             state = self._state[c]

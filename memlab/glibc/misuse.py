@@ -134,6 +134,11 @@ def _int_free_checks(m, c: int, word: int, call: str, over: dict[int, int] | Non
     """The checks of glibc's _int_free on chunk `c` whose size word reads `word`; they always
     raise here, since the model only runs them for a chunk that is not in use."""
     size = word & ~7
+    if m._rel.free_checks_size_first:            # the alignment alone, then size and overflow
+        if c & 15:
+            raise MallocAbort("free(): invalid pointer")
+        if size < MINSIZE or c + size - MINSIZE > MASK64:
+            raise MallocAbort("free(): invalid size")
     if c > (-size & MASK64) or c & 15:
         raise MallocAbort("free(): invalid pointer")
     if size < MINSIZE or size & 15:

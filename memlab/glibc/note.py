@@ -23,6 +23,7 @@ PATHS: dict[str, str] = {
     "free-tcache": "went to its tcache bin (still counted as in use)",
     "free-fastbin": "went to the head of its fastbin (not coalesced)",
     "free-unsorted": "coalesced with free neighbours and went to the unsorted bin",
+    "free-smallbin": "coalesced with free neighbours and went to its small bin",
     "free-top": "coalesced into top",
     "free-top-trim": "coalesced into top, and top above the trim threshold was given back",
     "munmap": "an mmapped chunk: its mapping was unmapped",

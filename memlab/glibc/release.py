@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Release", "GLIBC_2_36", "RELEASES", "release", "max_fast_for"]
+__all__ = ["Release", "GLIBC_2_36", "GLIBC_2_41", "GLIBC_2_43", "RELEASES", "release",
+           "max_fast_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,33 @@ class Release:
     mmap_as_morecore_size: int = 1024 * 1024
     morecore_clears: int = 2              # Linux builds malloc.c with MORECORE_CLEARS=2:
     #                                       calloc clears only what was in top before the call
+    # policies that changed after 2.36 (the defaults are 2.36's)
+    tcache_lazy: bool = False             # tcache made only by free (chunk <= 1040) or inside
+    #                                       _int_malloc (small-bin hit, exact unsorted fit)
+    small_free_to_smallbin: bool = False  # a chunk < 1024 freed to the arena skips unsorted
+    calloc_uses_tcache: bool = False      # calloc pops the tcache bin of its size
+    memalign_tcache_lookup: bool = False  # memalign takes an aligned tcache entry first
+    memalign_pieces_to_arena: bool = False  # leader and trailer merged and binned, never cached
+    memalign_trailer: str = "above-minsize"  # give the tail back when: size > nb + MINSIZE
+    #                                       ("above-minsize"), size - nb >= MINSIZE ("minsize"),
+    #                                       or also any excess next to top / a free chunk
+    #                                       ("minsize-or-free-next")
+    aligned_alloc_strict: bool = False    # aligned_alloc refuses a non power of two (EINVAL)
+    realloc_keep_slack: int = 0           # realloc returns p when n <= usable < n + this
+    realloc_keep_slack_mmapped: int = 0   # ... or, mmapped, when usable - n <= this
+    inner_frees_to_arena: bool = False    # realloc's old block and tail, and sysmalloc's old
+    #                                       top, are freed to the arena, never to tcache
+    mmap_fallback: str = "swapped"        # sbrk-failure mapping size: "swapped" (1 MiB multiple,
+    #                                       page minimum), "old-top" (page multiple with the old
+    #                                       top, 1 MiB minimum), "request" (nb + top_pad + MINSIZE,
+    #                                       1 MiB minimum)
+    mmap_chunk_tail: int = 0              # bytes at the end of a mapping outside the chunk
+    mremap_hblkhd_drift: int = 0          # bytes mmapped_mem gains too much per mremap
+    mxfast_always_accepted: bool = False  # mallopt(M_MXFAST, v) returns 1 for every v
+    mremap_failure_checks_request: bool = False  # failed mremap keeps p if n <= usable
+    #                                       (else: if the chunk size - 8 >= nb)
+    free_checks_size_first: bool = False  # free of an aligned non-chunk: "invalid size"
+    #                                       (no wrap-around "invalid pointer" test)
 
     @property
     def tcache_max_size(self) -> int:
@@ -81,15 +109,35 @@ def max_fast_for(rel: Release, value: int) -> int:
 #: glibc 2.36 as shipped by Debian 12 (2.36-9+deb12u14).
 GLIBC_2_36 = Release(name="2.36")
 
+#: glibc 2.41 as shipped by Debian 13 (2.41-12+deb13u5): small frees go to their small bin,
+#: calloc and memalign look in tcache, memalign's pieces are binned, realloc keeps a block
+#: that already fits, aligned_alloc checks its alignment, a new sbrk-failure fallback size.
+GLIBC_2_41 = Release(
+    name="2.41", small_free_to_smallbin=True, calloc_uses_tcache=True,
+    memalign_tcache_lookup=True, memalign_pieces_to_arena=True,
+    memalign_trailer="minsize-or-free-next", aligned_alloc_strict=True,
+    realloc_keep_slack=16, realloc_keep_slack_mmapped=4096, mmap_fallback="old-top")
+
+#: glibc 2.43 as shipped by Debian forky (2.43-7): no fastbins, 16 chunks per tcache bin in a
+#: 760-byte block made lazily, realloc frees to the arena, mmapped chunks end 16 bytes short.
+GLIBC_2_43 = Release(
+    name="2.43", has_fastbins=False, tcache_count=16, tcache_struct_bytes=760,
+    tcache_lazy=True, small_free_to_smallbin=True, calloc_uses_tcache=True,
+    memalign_tcache_lookup=True, memalign_pieces_to_arena=True, memalign_trailer="minsize",
+    aligned_alloc_strict=True, realloc_keep_slack=16, inner_frees_to_arena=True,
+    mmap_fallback="request", mmap_chunk_tail=16, mremap_hblkhd_drift=16,
+    mxfast_always_accepted=True, free_checks_size_first=True,
+    mremap_failure_checks_request=True)
+
 #: Releases the model knows, by version string.
-RELEASES: dict[str, Release] = {"2.36": GLIBC_2_36}
+RELEASES: dict[str, Release] = {"2.36": GLIBC_2_36, "2.41": GLIBC_2_41, "2.43": GLIBC_2_43}
 
 
 def release(name: str | Release) -> Release:
     """Look a release up by its version string.
 
-    >>> release("2.36") is GLIBC_2_36
-    True
+    >>> release("2.36") is GLIBC_2_36, release("2.43").tcache_count
+    (True, 16)
     """
     if isinstance(name, Release):
         return name

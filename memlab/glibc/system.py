@@ -22,7 +22,7 @@ class System(Heap):
             mm = self._space.mmap(size)
         except SyscallError:
             return 0
-        self._mmapped[mm] = (0, size)
+        self._mmapped[mm] = (0, size - self._rel.mmap_chunk_tail)
         self._touch(mm, 16)                       # prev_size 0 and the size word
         self._mmapped_mem += size
         self._max_n_mmaps = max(self._max_n_mmaps, len(self._mmapped))
@@ -33,7 +33,7 @@ class System(Heap):
 
     def _munmap_chunk(self, c: int) -> None:
         offset, size = self._mmapped[c]
-        block, total = c - offset, offset + size
+        block, total = c - offset, offset + size + self._rel.mmap_chunk_tail
         if (block | total) & (PAGE - 1) or ((c + 16) & (PAGE - 1)) & (((c + 16) & (PAGE - 1)) - 1):
             raise MallocAbort("munmap_chunk(): invalid pointer")
         del self._mmapped[c]
@@ -93,14 +93,23 @@ class System(Heap):
 
     def _mmap_fallback(self, size: int, nb: int, old_size: int) -> tuple[int, int] | None:
         """sbrk failed: map a region to serve as the new top (heap becomes non-contiguous)."""
-        # glibc 2.36 passes this helper its page size and its 1 MiB minimum in swapped
-        # places: a contiguous heap rounds up to a multiple of 1 MiB, and the minimum is a page.
-        if self._contiguous:
-            size = to_signed(align_up((size + old_size) & MASK64, self._rel.mmap_as_morecore_size))
-        if (size & MASK64) < PAGE:
-            size = PAGE
-        if (size & MASK64) <= nb or size <= 0:
-            return None
+        rule, unit = self._rel.mmap_fallback, self._rel.mmap_as_morecore_size
+        if rule == "request":                     # 2.43: what sbrk was asked for, old top aside
+            size = align_up((nb + self._top_pad + MINSIZE) & MASK64, PAGE) & MASK64
+            if size < unit:
+                size = unit
+        else:
+            # glibc 2.36 passes this helper its page size and its 1 MiB minimum in swapped
+            # places: a contiguous heap rounds up to a multiple of 1 MiB, and the minimum is
+            # a page. 2.41 passes them in their places.
+            swapped = rule == "swapped"
+            if self._contiguous:
+                size = to_signed(align_up((size + old_size) & MASK64, unit if swapped else PAGE))
+            least = PAGE if swapped else unit
+            if (size & MASK64) < least:
+                size = least
+            if (size & MASK64) <= nb or size <= 0:
+                return None
         try:
             mbrk = self._space.mmap(size)
         except SyscallError:
@@ -147,7 +156,7 @@ class System(Heap):
             if old_size >= MINSIZE:
                 self._size[old_top] = old_size
                 self._state[old_top] = INUSE
-                self._int_free(old_top, old_size)
+                self._inner_free(old_top, old_size)
             elif old_size:
                 self._size[old_top] = old_size
                 self._state[old_top] = FENCE
