@@ -16,6 +16,7 @@ from hypothesis import given, settings, strategies as st
 
 from memlab.glibc import M_MXFAST, M_TOP_PAD, M_TRIM_THRESHOLD, Malloc
 from memlab.glibc.bulk import Block
+from memlab.glibc.release import RELEASES
 
 
 def state(m: Malloc):
@@ -46,9 +47,9 @@ def same(a: Malloc, b: Malloc) -> None:
 class Twin:
     """A bulk model and a single-step model, with the live blocks they share."""
 
-    def __init__(self) -> None:
-        self.bulk = Malloc()
-        self.single = Malloc()
+    def __init__(self, glibc: str = "2.36") -> None:
+        self.bulk = Malloc(glibc=glibc)
+        self.single = Malloc(glibc=glibc)
         self.live: list[int] = []
 
     def malloc_run(self, n: int, count: int) -> list[int]:
@@ -159,10 +160,10 @@ def test_block_iteration():
 @settings(max_examples=60)
 @given(seed=st.integers(0, 2**32), n=st.sampled_from([0, 1, 4, 24, 25, 40, 100, 120, 200, 1000, 2000]),
        count=st.integers(0, 3000), before=st.integers(0, 12), after=st.integers(0, 25),
-       top_pad=st.sampled_from([None, 0, 4096]))
-def test_bulk_equals_single_steps(seed, n, count, before, after, top_pad):
+       top_pad=st.sampled_from([None, 0, 4096]), glibc=st.sampled_from(sorted(RELEASES)))
+def test_bulk_equals_single_steps(seed, n, count, before, after, top_pad, glibc):
     rng = random.Random(seed)
-    t = Twin()
+    t = Twin(glibc)
     if top_pad is not None:
         for m in (t.bulk, t.single):
             m.mallopt(M_TOP_PAD, top_pad)
@@ -193,11 +194,12 @@ def test_bulk_equals_single_steps(seed, n, count, before, after, top_pad):
 
 
 @settings(max_examples=30)
-@given(seed=st.integers(0, 2**32), count=st.integers(8, 5000), cut=st.integers(0, 100))
-def test_pieces_and_reuse(seed, count, cut):
+@given(seed=st.integers(0, 2**32), count=st.integers(8, 5000), cut=st.integers(0, 100),
+       glibc=st.sampled_from(sorted(RELEASES)))
+def test_pieces_and_reuse(seed, count, cut, glibc):
     """Runs made and freed in pieces, then taken apart by mallocs of the same size."""
     rng = random.Random(seed)
-    t = Twin()
+    t = Twin(glibc)
     addrs = t.malloc_run(4, count)
     k = min(cut, count)
     t.free_run(addrs[:k], 32) if k else None

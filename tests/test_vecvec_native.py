@@ -46,6 +46,24 @@ def test_vecvec_then_consolidation_equals_real_glibc(n, after, op):
     assert got == native.run(n, None, after)
 
 
+def _loader(rel: str) -> list[str]:
+    from memlab.native.glibc_releases import ReleaseUnavailable, ensure_release, loader_command
+    try:
+        return loader_command(ensure_release(rel))
+    except ReleaseUnavailable as e:
+        pytest.skip(f"glibc {rel} could not be fetched and is not cached: {e}")
+
+
+@needs_cc
+@pytest.mark.parametrize("rel", ["2.41", "2.43"])
+@pytest.mark.parametrize("n", [1000, 20_000])
+def test_vecvec_equals_real_release(rel, n):
+    """The same experiment on the other releases' real libraries (2.43: no fastbins, so the
+    frees merge and the bulk step falls back to single steps)."""
+    assert [s.as_dict() for s in run_vecvec(n, 4096, Malloc(glibc=rel))] == \
+        native.run(n, 4096, loader=_loader(rel))
+
+
 @pytest.mark.slow
 @needs_cc
 @pytest.mark.parametrize("n", [10_000_000, 100_000_000])

@@ -34,12 +34,12 @@ def command(n: int, every: int | None = None, after: str = "") -> list[str]:
     return [str(program), str(n)] + ([str(every or 0), after] if after else [str(every)] if every else [])
 
 
-def run(n: int, every: int | None = None, after: str = "") -> list[dict]:
-    """The real glibc's snapshots of vecvec(n), as dicts."""
+def run(n: int, every: int | None = None, after: str = "", loader: list[str] = ()) -> list[dict]:
+    """The real glibc's snapshots of vecvec(n), as dicts (`loader`: run on another release)."""
     import json
 
     from memlab.native.runner import clean_environment
 
-    out = subprocess.run(command(n, every, after), env=clean_environment({}), capture_output=True,
+    out = subprocess.run(list(loader) + command(n, every, after), env=clean_environment({}), capture_output=True,
                          text=True, check=True).stdout
     return [json.loads(line) for line in out.splitlines()]
