@@ -171,18 +171,25 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         self._note = (("malloc", (n,)), self._path if c else "fail", nb)
         return c + HDR if c else NULL
 
-    def _malloc_chunk(self, nb: int, n: int) -> int:
-        """__libc_malloc after the size check: tcache init, tcache hit, else _int_malloc."""
-        if self._tcache is None:
-            self._maybe_init_tcache()
+    def _tcache_take(self, nb: int) -> int:
+        """Pop the tcache bin of chunk size `nb` and mark the chunk in use; 0 if it is empty."""
         tc = self._tcache
         if tc is not None and nb <= self._tmax:
             tb = tc.bins[(nb - 17) >> 4]
             if tb:
                 c = tb.pop()
                 self._state[c] = INUSE
-                self._path = "tcache"
                 return c
+        return 0
+
+    def _malloc_chunk(self, nb: int, n: int) -> int:
+        """__libc_malloc after the size check: tcache init, tcache hit, else _int_malloc."""
+        if self._tcache is None:
+            self._maybe_init_tcache()
+        c = self._tcache_take(nb)
+        if c:
+            self._path = "tcache"
+            return c
         c = self._int_malloc(nb)
         if c:
             self._perturb_after(c, n)
@@ -352,15 +359,11 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
                 self._note = (call, "fail", "")
                 return NULL
             self._maybe_init_tcache()
-            tc = self._tcache
-            if tc is not None and nb <= self._tmax:
-                tb = tc.bins[(nb - 17) >> 4]
-                if tb:
-                    c = tb.pop()
-                    self._state[c] = INUSE
-                    self._touch(c + HDR, self._size[c] - 8)     # the whole block is cleared
-                    self._note = (call, "tcache", nb)
-                    return c + HDR
+            c = self._tcache_take(nb)
+            if c:
+                self._touch(c + HDR, self._size[c] - 8)         # the whole block is cleared
+                self._note = (call, "tcache", nb)
+                return c + HDR
         self._maybe_init_tcache()
         oldtop, oldtopsize = self._top, self._top_size
         if self._rel.morecore_clears < 2:
