@@ -13,6 +13,7 @@ The rules for live IDs and for when a snapshot is taken are the real replayer's
 from __future__ import annotations
 
 import csv
+import gc
 import io
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Sequence
@@ -35,6 +36,8 @@ def _as_ops(ops: Sequence[Op] | str) -> tuple[Op, ...]:
     if isinstance(ops, str):
         return parse_trace(ops)
     ops = tuple(ops)
+    if all(issubclass(t, Op) for t in set(map(type, ops))):   # one test per type, not per entry
+        return ops
     for op in ops:
         if not isinstance(op, Op):
             raise TypeError(f"a trace is a sequence of Op records, not {type(op).__name__}: {op!r}")
@@ -68,7 +71,7 @@ class Replayer:
         self._snapshots: list[Snapshot] = []
         self._last_snapshot: int | None = None        # op count of the latest snapshot
         self._finished = False
-        self._total = sum(1 for op in self._ops if op.kind != "snapshot")
+        self._total: int | None = None                # counted on first use
 
     # --- views ------------------------------------------------------------------------
     @property
@@ -89,6 +92,8 @@ class Replayer:
     @property
     def total(self) -> int:
         """Operations in the whole trace (`s` lines are not operations)."""
+        if self._total is None:
+            self._total = len(self._ops) - sum(op.kind == "snapshot" for op in self._ops)
         return self._total
 
     @property
@@ -105,6 +110,14 @@ class Replayer:
     def live(self) -> dict[int, tuple[int, int]]:
         """A copy of the live IDs: ID -> (pointer, requested size)."""
         return dict(self._live)
+
+    def block(self, ident: int) -> tuple[int, int] | None:
+        """The live block of ID `ident` as (pointer, requested size), or None (no copy made).
+
+        >>> r = Replayer("a 7 10", _Fake()); r.run(); r.block(7), r.block(8)
+        ((4118, 10), None)
+        """
+        return self._live.get(ident)
 
     @property
     def snapshots(self) -> tuple[Snapshot, ...]:
@@ -142,9 +155,86 @@ class Replayer:
         """Step until `until` operations have run (or to the end when None)."""
         if until is not None and (type(until) is not int or until < 0):
             raise ValueError(f"until must be a non-negative int or None (got {until!r})")
-        while not self._finished and (until is None or self._op < until):
-            self.step()
+        if not self._finished:
+            self._run_to(until)
         if until is None:
+            self._finish()
+
+    def _run_to(self, until: int | None) -> None:
+        """`step()` repeated until `until` operations have run (None: the end), in one loop.
+
+        The same rules as `step`, with the common operations applied inline and the
+        replayer's counters kept in locals between snapshots: the per-operation cost of
+        a long replay is mostly this loop.
+        """
+        ops, end, every = self._ops, len(self._ops), self._every
+        m, live = self._malloc, self._live
+        malloc, free, realloc = m.malloc, m.free, m.realloc
+        touch = m.space.touch
+        limit = end if until is None else until
+        i, count, held = self._next, self._op, self._held
+        if i < end and ops[i].kind == "snapshot":
+            self._snapshot_lines()
+            i = self._next
+        # The loop makes millions of short-lived tuples, none in a cycle: the cyclic
+        # collector would only walk the (large) trace again and again, so it waits.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            while i < end and count < limit:
+                op = ops[i]
+                kind = op.kind
+                i += 1
+                if kind == "malloc":
+                    ident = op.id
+                    block = live.pop(ident, None)
+                    if block is not None:
+                        held -= block[1]
+                    size = op.size
+                    p = malloc(size)
+                    if p:
+                        live[ident] = (p, size)
+                        held += size
+                elif kind == "free":
+                    block = live.pop(op.id, None)
+                    if block is None:
+                        free(NULL)
+                    else:
+                        held -= block[1]
+                        free(block[0])
+                elif kind == "realloc":
+                    ident, size = op.id, op.size
+                    old = live.get(ident)
+                    q = realloc(old[0] if old else NULL, size)
+                    if q:
+                        if old is not None:
+                            held -= old[1]
+                        live[ident] = (q, size)
+                        held += size
+                    elif size == 0 and old is not None:
+                        del live[ident]
+                        held -= old[1]
+                elif kind == "write":
+                    block = live.get(op.id)
+                    if block and block[1]:
+                        touch(block[0], block[1])
+                else:
+                    self._held = held
+                    self._apply(op)
+                    held = self._held
+                count += 1
+                if i < end and ops[i].kind == "snapshot":
+                    self._next, self._op, self._held = i, count, held
+                    self._snapshot_lines()
+                    i = self._next
+                elif every and count % every == 0:
+                    self._op = count
+                    self._take("")
+        finally:
+            self._next, self._op, self._held = i, count, held
+            if collecting:
+                gc.enable()
+        if i == end:
             self._finish()
 
     def _snapshot_lines(self) -> bool:
@@ -304,7 +394,7 @@ def timeline(ops: Sequence[Op] | str, malloc_factory: Callable[[], Any] | None =
 def _note(op: Op, r: Replayer, note: Any) -> str:
     """The Timeline's words for one operation: the model's note, or the replayer's own for `w`."""
     if op.kind == "write":
-        block = r.live.get(op.id)
+        block = r.block(op.id)
         if not block or not block[1]:
             return f"w {op.id}: p[{op.id}] is not live (or empty): nothing written"
         return f"w {op.id}: wrote {block[1]:,} bytes at {block[0]:#x} (their pages become resident)"
