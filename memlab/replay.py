@@ -169,8 +169,7 @@ class Replayer:
         """
         ops, end, every = self._ops, len(self._ops), self._every
         m, live = self._malloc, self._live
-        malloc, free, realloc = m.malloc, m.free, m.realloc
-        touch = m.space.touch
+        malloc, free = m.malloc, m.free
         limit = end if until is None else until
         i, count, held = self._next, self._op, self._held
         if i < end and ops[i].kind == "snapshot":
@@ -205,7 +204,7 @@ class Replayer:
                 elif kind == "realloc":
                     ident, size = op.id, op.size
                     old = live.get(ident)
-                    q = realloc(old[0] if old else NULL, size)
+                    q = m.realloc(old[0] if old else NULL, size)
                     if q:
                         if old is not None:
                             held -= old[1]
@@ -217,7 +216,7 @@ class Replayer:
                 elif kind == "write":
                     block = live.get(op.id)
                     if block and block[1]:
-                        touch(block[0], block[1])
+                        m.space.touch(block[0], block[1])
                 else:
                     self._held = held
                     self._apply(op)
