@@ -1,0 +1,210 @@
+"""All of memlab's performance figures in one run: replay time and peak memory, model against real glibc.
+
+    python benchmarks/run_all.py [--runs N] [--no-dashboard]
+
+On the recorded Python trace of bench_replay.py (about 1.8 million operations):
+
+- the native replayer (real glibc) and memlab's model each run N times, each in a
+  fresh child process; every child's CPU time and peak RSS come from os.wait4, so
+  one child's figures never mix with another's, and both sides are measured in the
+  same run of this script;
+- the model's child also times, inside itself, parse_trace and the replay apart;
+- the figures printed are medians over the N runs (worst in brackets), and the
+  ratios model / native, which depend less on the machine than the times do.
+
+The native replayer's time covers its whole process: start, reading and parsing the
+trace (twice: a check pass, then the run) and the replay. So two model figures are
+given against it: replay alone (ops already parsed) and parse + replay.
+
+Then, in this process: mmap placement among many mappings (memlab.space_maps) and
+timeline() on the first operations of the trace; last, the dashboards' slider-to-chart
+latency (bench_dashboard.py, in a child process). Not a test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def machine() -> str:
+    """CPU model, cores, Python and the load when the run began."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"{model}, {os.cpu_count()} cores; Python {platform.python_version()}; "
+            f"{platform.system()} {platform.release()}; load average at start {load}")
+
+
+def run_child(args: list[str], env: dict | None = None) -> tuple[str, float, int]:
+    """Run a command; return its stdout, its CPU seconds (user + system) and peak RSS in bytes."""
+    with tempfile.TemporaryFile() as out:
+        p = subprocess.Popen(args, stdout=out, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        err = p.stderr.read().decode(errors="replace")
+        p.stderr.close()
+        if p.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed ({p.returncode}): {err.strip()}")
+        out.seek(0)
+        return out.read().decode(), usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+
+
+def child_model(trace: str) -> None:
+    """In a child: parse and replay the trace on the model; print the inner timings as JSON."""
+    from memlab.glibc import Malloc
+    from memlab.replay import replay
+    from memlab.trace import parse_trace
+
+    start = time.process_time()
+    ops = parse_trace(Path(trace).read_bytes())
+    parsed = time.process_time()
+    snaps = replay(ops, Malloc)
+    done = time.process_time()
+    print(json.dumps({"parse": parsed - start, "replay": done - parsed,
+                      "count": sum(op.kind != "snapshot" for op in ops),
+                      "final": snaps[-1].as_dict()}))
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def spread(values: list[float], fmt: str) -> str:
+    return f"{format(med(values), fmt)} (worst {format(max(values), fmt)})"
+
+
+def bench_replay(trace: Path, runs: int) -> None:
+    from memlab.native.runner import _command, clean_environment
+
+    lines = trace.read_bytes().count(b"\n")
+    native_cmd = _command(None) + [str(trace)]
+    model_cmd = [sys.executable, str(Path(__file__).resolve()), "--child-model", str(trace)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    nat_t, nat_rss, mod = [], [], []
+    native_final = None
+    for _ in range(runs):                      # interleaved, so slow spells hit both sides
+        out, cpu, rss = run_child(native_cmd, clean_environment())
+        nat_t.append(cpu)
+        nat_rss.append(rss)
+        native_final = json.loads(out.strip().splitlines()[-1])
+        out, cpu, rss = run_child(model_cmd, env)
+        inner = json.loads(out.strip().splitlines()[-1])
+        inner.update(total=cpu, rss=rss)
+        mod.append(inner)
+    count = mod[0]["count"]
+    parse = [m["parse"] for m in mod]
+    replay_t = [m["replay"] for m in mod]
+    both = [m["parse"] + m["replay"] for m in mod]
+    total = [m["total"] for m in mod]
+    mod_rss = [m["rss"] for m in mod]
+    n = med(nat_t)
+    print(f"trace: {trace.name}: {count:,} operations, {lines:,} lines; {runs} runs of each side")
+    print(f"parse_trace:             {spread(parse, '.2f')} s, {lines / med(parse):,.0f} lines/s")
+    print(f"native replayer:         {spread(nat_t, '.3f')} s CPU, whole process "
+          f"({count / n:,.0f} ops/s)")
+    print(f"memlab replay:           {spread(replay_t, '.2f')} s CPU ({count / med(replay_t):,.0f} ops/s)")
+    print(f"memlab parse + replay:   {spread(both, '.2f')} s CPU")
+    print(f"memlab whole process:    {spread(total, '.2f')} s CPU (interpreter start and imports too)")
+    print(f"ratio, replay / native:          {med(replay_t) / n:5.1f}x   (target <= 10x)")
+    print(f"ratio, parse + replay / native:  {med(both) / n:5.1f}x")
+    print(f"ratio, whole process / native:   {med(total) / n:5.1f}x")
+    mb = 1024 * 1024
+    print(f"peak RSS: native {med(nat_rss) / mb:,.1f} MiB, memlab {med(mod_rss) / mb:,.1f} MiB "
+          f"(worst {max(mod_rss) / mb:,.1f}); ratio {med(mod_rss) / med(nat_rss):.1f}x (target <= 10x)")
+    same = all(m["final"] == native_final for m in mod)
+    print(f"final snapshot: model and real glibc {'agree' if same else 'DIFFER'}")
+    if not same:
+        print("  model: ", mod[0]["final"])
+        print("  native:", native_final)
+
+
+def bench_place() -> None:
+    """mmap placement with many live mappings: the size-class index against the walk from the top."""
+    from memlab.space_maps import MapTable
+
+    low, high, page = 0x1000_0000, 0x7000_0000_0000, 4096
+    for count in (1000, 10000):
+        t = MapTable()
+        for k in range(count):                 # packed from the top, one page hole every 8th
+            length = 3 * page
+            addr = t.place(length, low, high)
+            t.add(addr, addr + length)
+            if k % 8 == 0:
+                t.remove(addr, addr + page)
+        probes = 200
+        start = time.perf_counter()
+        for _ in range(probes):
+            t.place(2 * page, low, high)
+        fast = (time.perf_counter() - start) / probes
+        start = time.perf_counter()
+        for _ in range(probes):
+            t._place_scan(2 * page, low, high)
+        scan = (time.perf_counter() - start) / probes
+        print(f"mmap placement, {count:,} mappings: {fast * 1e6:,.1f} us per place "
+              f"(walk from the top: {scan * 1e6:,.1f} us)")
+
+
+def bench_timeline(trace: Path, count: int) -> None:
+    from memlab.glibc import Malloc
+    from memlab.replay import timeline
+    from memlab.trace import parse_trace
+
+    ops = parse_trace(trace.read_bytes())[:count]
+    start = time.process_time()
+    t = timeline(ops, Malloc)
+    took = time.process_time() - start
+    print(f"timeline(): first {len(t) - 1:,} operations in {took:.2f} s CPU, {(len(t) - 1) / took:,.0f} ops/s")
+
+
+def bench_dashboard() -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_dashboard.py")],
+                         capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    if out.returncode != 0:
+        print(f"dashboard latency: bench_dashboard.py failed: {out.stderr.strip()[-500:]}")
+        return
+    print("dashboard latency (ms, slider change to new chart; 20 changes each):")
+    for line in out.stdout.rstrip().splitlines():
+        print("  " + line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs of each side (default 3)")
+    parser.add_argument("--no-dashboard", action="store_true", help="skip the dashboard latency")
+    parser.add_argument("--child-model", metavar="TRACE", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_model:
+        child_model(args.child_model)
+        return
+    from bench_replay import recorded_trace
+
+    print(f"machine: {machine()}", flush=True)
+    trace = recorded_trace()
+    bench_replay(trace, args.runs)
+    bench_place()
+    bench_timeline(trace, 200_000)
+    if not args.no_dashboard:
+        bench_dashboard()
+
+
+if __name__ == "__main__":
+    main()
