@@ -151,11 +151,13 @@ class Arena(System):
                 self._path = "free-tcache"
                 return
         if size <= self._max_fast:
-            self._perturb_fill(c + 16, size - 16)
+            if self._perturb:
+                self._perturb_fill(c + 16, size - 16)
             self._fast_push(c, size)
             self._path = "free-fastbin"
             return
-        self._perturb_fill(c + 16, size - 16)
+        if self._perturb:
+            self._perturb_fill(c + 16, size - 16)
         size_of = self._size
         nxt = c + size
         prev = self._free_end.get(c)
