@@ -15,7 +15,10 @@ from __future__ import annotations
 import csv
 import gc
 import io
+from bisect import bisect_left
 from dataclasses import dataclass, fields
+from itertools import islice
+from operator import attrgetter
 from typing import Any, Callable, Sequence
 
 from memlab.snapshot import Snapshot
@@ -24,6 +27,7 @@ from memlab.trace import Op, parse_trace
 __all__ = ["Replayer", "replay", "Timeline", "timeline"]
 
 NULL = 0
+_KIND = attrgetter("kind")
 
 
 def _default_factory() -> Any:
@@ -72,6 +76,7 @@ class Replayer:
         self._last_snapshot: int | None = None        # op count of the latest snapshot
         self._finished = False
         self._total: int | None = None                # counted on first use
+        self._marks: list[int] | None = None          # indices of `s` lines, found on first use
 
     # --- views ------------------------------------------------------------------------
     @property
@@ -163,15 +168,19 @@ class Replayer:
     def _run_to(self, until: int | None) -> None:
         """`step()` repeated until `until` operations have run (None: the end), in one loop.
 
-        The same rules as `step`, with the common operations applied inline and the
-        replayer's counters kept in locals between snapshots: the per-operation cost of
-        a long replay is mostly this loop.
+        The same rules as `step`, but the trace is cut into runs of operations with no
+        snapshot inside (between `s` lines, `every` multiples and `until`); each run is
+        one plain loop with the common operations applied inline and the replayer's
+        counters kept in locals: the per-operation cost of a long replay is this loop.
         """
         ops, end, every = self._ops, len(self._ops), self._every
         m, live = self._malloc, self._live
         malloc, free = m.malloc, m.free
         limit = end if until is None else until
+        marks = self._snapshot_marks()
         i, count, held = self._next, self._op, self._held
+        if count >= limit:                     # step() would not be called at all
+            return
         if i < end and ops[i].kind == "snapshot":
             self._snapshot_lines()
             i = self._next
@@ -179,53 +188,66 @@ class Replayer:
         # collector would only walk the (large) trace again and again, so it waits.
         collecting = gc.isenabled()
         gc.disable()
+        k = i                                  # index of the operation running
         try:
             while i < end and count < limit:
-                op = ops[i]
-                kind = op.kind
-                i += 1
-                if kind == "malloc":
-                    ident = op.id
-                    block = live.pop(ident, None)
-                    if block is not None:
-                        held -= block[1]
-                    size = op.size
-                    p = malloc(size)
-                    if p:
-                        live[ident] = (p, size)
-                        held += size
-                elif kind == "free":
-                    block = live.pop(op.id, None)
-                    if block is None:
-                        free(NULL)
-                    else:
-                        held -= block[1]
-                        free(block[0])
-                elif kind == "realloc":
-                    ident, size = op.id, op.size
-                    old = live.get(ident)
-                    q = m.realloc(old[0] if old else NULL, size)
-                    if q:
-                        if old is not None:
-                            held -= old[1]
-                        live[ident] = (q, size)
-                        held += size
-                    elif size == 0 and old is not None:
-                        del live[ident]
-                        held -= old[1]
-                elif kind == "write":
-                    block = live.get(op.id)
-                    if block and block[1]:
-                        m.space.touch(block[0], block[1])
-                else:
-                    self._held = held
-                    self._apply(op)
-                    held = self._held
-                count += 1
+                m_at = bisect_left(marks, i)
+                stop = min(marks[m_at] if m_at < len(marks) else end, i + (limit - count))
+                if every:
+                    stop = min(stop, i + (every - count % every))
+                try:
+                    for k, op in enumerate(islice(ops, i, stop), i):
+                        kind = op.kind
+                        if kind == "malloc":
+                            ident = op.id
+                            block = live.pop(ident, None)
+                            if block is not None:
+                                held -= block[1]
+                            size = op.size
+                            p = malloc(size)
+                            if p:
+                                live[ident] = (p, size)
+                                held += size
+                        elif kind == "free":
+                            block = live.pop(op.id, None)
+                            if block is None:
+                                free(NULL)
+                            else:
+                                held -= block[1]
+                                free(block[0])
+                        elif kind == "realloc":
+                            ident, size = op.id, op.size
+                            old = live.get(ident)
+                            q = m.realloc(old[0] if old else NULL, size)
+                            if q:
+                                if old is not None:
+                                    held -= old[1]
+                                live[ident] = (q, size)
+                                held += size
+                            elif size == 0 and old is not None:
+                                del live[ident]
+                                held -= old[1]
+                        elif kind == "write":
+                            block = live.get(op.id)
+                            if block and block[1]:
+                                m.space.touch(block[0], block[1])
+                        else:
+                            self._held = held
+                            try:
+                                self._apply(op)
+                            finally:
+                                held = self._held
+                except BaseException:      # the operation at k was taken but did not finish
+                    i, count = k + 1, count + (k - i)
+                    raise
+                count += stop - i
+                i = k = stop
                 if i < end and ops[i].kind == "snapshot":
                     self._next, self._op, self._held = i, count, held
-                    self._snapshot_lines()
-                    i = self._next
+                    try:
+                        self._snapshot_lines()
+                    finally:
+                        i = k = self._next
                 elif every and count % every == 0:
                     self._op = count
                     self._take("")
@@ -235,6 +257,20 @@ class Replayer:
                 gc.enable()
         if i == end:
             self._finish()
+
+    def _snapshot_marks(self) -> list[int]:
+        """Indices of the trace's `s` lines, in order (found once, by C-level searches)."""
+        if self._marks is None:
+            kinds = list(map(_KIND, self._ops))
+            marks, k = [], -1
+            while True:
+                try:
+                    k = kinds.index("snapshot", k + 1)
+                except ValueError:
+                    break
+                marks.append(k)
+            self._marks = marks
+        return self._marks
 
     def _snapshot_lines(self) -> bool:
         """Take the snapshots of the `s` lines at the current place; True if any."""
