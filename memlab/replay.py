@@ -400,29 +400,34 @@ def timeline(ops: Sequence[Op] | str, malloc_factory: Callable[[], Any] | None =
     malloc = (malloc_factory or _default_factory)()
     r = Replayer(ops, malloc)
     series: dict[str, list] = {f.name: [] for f in fields(Timeline)}
+    (add_op, add_held, add_arena, add_hblkhd, add_uordblks, add_fordblks, add_rss, add_trimmed,
+     add_munmapped, add_madvised, add_note) = (values.append for values in series.values())
+    space = malloc.space
 
     def record(note: str) -> None:
-        info, space = malloc.mallinfo2(), malloc.space
-        series["op"].append(r.op)
-        series["held"].append(r.held)
-        series["arena"].append(info.arena)
-        series["hblkhd"].append(info.hblkhd)
-        series["uordblks"].append(info.uordblks)
-        series["fordblks"].append(info.fordblks)
-        series["rss"].append(space.rss)
-        series["trimmed"].append(space.released_brk)
-        series["munmapped"].append(space.released_munmap)
-        series["madvised"].append(space.released_madvise)
-        series["notes"].append(note)
+        info = malloc.mallinfo2()
+        add_op(r.op)
+        add_held(r.held)
+        add_arena(info.arena)
+        add_hblkhd(info.hblkhd)
+        add_uordblks(info.uordblks)
+        add_fordblks(info.fordblks)
+        add_rss(space.rss)
+        add_trimmed(space.released_brk)
+        add_munmapped(space.released_munmap)
+        add_madvised(space.released_madvise)
+        add_note(note)
 
     record("")
+    # The note after one operation is the note before the next: read once per operation.
+    before = getattr(malloc, "last_note", None)
     while True:
-        before = getattr(malloc, "last_note", None)
         op = r.step()
         if op is None:
             break
         note = getattr(malloc, "last_note", None)
         record(_note(op, r, note if note is not before else None))
+        before = note
     return Timeline(**{name: tuple(values) for name, values in series.items()})
 
 
