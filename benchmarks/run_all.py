@@ -1,6 +1,6 @@
 """All of memlab's performance figures in one run: replay time and peak memory, model against real glibc.
 
-    python benchmarks/run_all.py [--runs N] [--no-dashboard]
+    python benchmarks/run_all.py [--runs N] [--no-dashboard] [--baseline DIR]
 
 On the recorded Python trace of bench_replay.py (about 1.8 million operations):
 
@@ -35,8 +35,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+if "--child-model" not in sys.argv:        # a child imports the memlab its PYTHONPATH names
+    sys.path.insert(0, str(ROOT))
 
 
 def machine() -> str:
@@ -79,7 +79,9 @@ def child_model(trace: str) -> None:
     parsed = time.process_time()
     snaps = replay(ops, Malloc)
     done = time.process_time()
-    print(json.dumps({"parse": parsed - start, "replay": done - parsed,
+    import memlab
+
+    print(json.dumps({"memlab": memlab.__file__, "parse": parsed - start, "replay": done - parsed,
                       "count": sum(op.kind != "snapshot" for op in ops),
                       "final": snaps[-1].as_dict()}))
 
@@ -92,49 +94,59 @@ def spread(values: list[float], fmt: str) -> str:
     return f"{format(med(values), fmt)} (worst {format(max(values), fmt)})"
 
 
-def bench_replay(trace: Path, runs: int) -> None:
+def bench_replay(trace: Path, runs: int, baseline: Path | None = None) -> None:
     from memlab.native.runner import _command, clean_environment
 
     lines = trace.read_bytes().count(b"\n")
     native_cmd = _command(None) + [str(trace)]
     model_cmd = [sys.executable, str(Path(__file__).resolve()), "--child-model", str(trace)]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    nat_t, nat_rss, mod = [], [], []
+    sides = {"memlab": ROOT} | ({"baseline": baseline} if baseline else {})
+    nat_t, nat_rss = [], []
+    mod: dict[str, list[dict]] = {name: [] for name in sides}
     native_final = None
-    for _ in range(runs):                      # interleaved, so slow spells hit both sides
+    for _ in range(runs):                      # interleaved, so slow spells hit every side
         out, cpu, rss = run_child(native_cmd, clean_environment())
         nat_t.append(cpu)
         nat_rss.append(rss)
         native_final = json.loads(out.strip().splitlines()[-1])
-        out, cpu, rss = run_child(model_cmd, env)
-        inner = json.loads(out.strip().splitlines()[-1])
-        inner.update(total=cpu, rss=rss)
-        mod.append(inner)
-    count = mod[0]["count"]
-    parse = [m["parse"] for m in mod]
-    replay_t = [m["replay"] for m in mod]
-    both = [m["parse"] + m["replay"] for m in mod]
-    total = [m["total"] for m in mod]
-    mod_rss = [m["rss"] for m in mod]
+        for name, root in sides.items():
+            out, cpu, rss = run_child(model_cmd, dict(os.environ, PYTHONPATH=str(root)))
+            inner = json.loads(out.strip().splitlines()[-1])
+            inner.update(total=cpu, rss=rss)
+            mod[name].append(inner)
+    count = mod["memlab"][0]["count"]
     n = med(nat_t)
-    print(f"trace: {trace.name}: {count:,} operations, {lines:,} lines; {runs} runs of each side")
-    print(f"parse_trace:             {spread(parse, '.2f')} s, {lines / med(parse):,.0f} lines/s")
-    print(f"native replayer:         {spread(nat_t, '.3f')} s CPU, whole process "
-          f"({count / n:,.0f} ops/s)")
-    print(f"memlab replay:           {spread(replay_t, '.2f')} s CPU ({count / med(replay_t):,.0f} ops/s)")
-    print(f"memlab parse + replay:   {spread(both, '.2f')} s CPU")
-    print(f"memlab whole process:    {spread(total, '.2f')} s CPU (interpreter start and imports too)")
-    print(f"ratio, replay / native:          {med(replay_t) / n:5.1f}x   (target <= 10x)")
-    print(f"ratio, parse + replay / native:  {med(both) / n:5.1f}x")
-    print(f"ratio, whole process / native:   {med(total) / n:5.1f}x")
     mb = 1024 * 1024
-    print(f"peak RSS: native {med(nat_rss) / mb:,.1f} MiB, memlab {med(mod_rss) / mb:,.1f} MiB "
-          f"(worst {max(mod_rss) / mb:,.1f}); ratio {med(mod_rss) / med(nat_rss):.1f}x (target <= 10x)")
-    same = all(m["final"] == native_final for m in mod)
-    print(f"final snapshot: model and real glibc {'agree' if same else 'DIFFER'}")
-    if not same:
-        print("  model: ", mod[0]["final"])
-        print("  native:", native_final)
+    print(f"trace: {trace.name}: {count:,} operations, {lines:,} lines; {runs} runs of each side")
+    print(f"native replayer:         {spread(nat_t, '.3f')} s CPU, whole process "
+          f"({count / n:,.0f} ops/s); peak RSS {med(nat_rss) / mb:,.1f} MiB")
+    for name, root in sides.items():
+        runs_ = mod[name]
+        parse = [m["parse"] for m in runs_]
+        replay_t = [m["replay"] for m in runs_]
+        both = [m["parse"] + m["replay"] for m in runs_]
+        total = [m["total"] for m in runs_]
+        rss = [m["rss"] for m in runs_]
+        print(f"--- {name} ({root})")
+        print(f"parse_trace:             {spread(parse, '.2f')} s, {lines / med(parse):,.0f} lines/s")
+        print(f"replay:                  {spread(replay_t, '.2f')} s CPU ({count / med(replay_t):,.0f} ops/s)")
+        print(f"parse + replay:          {spread(both, '.2f')} s CPU")
+        print(f"whole process:           {spread(total, '.2f')} s CPU (interpreter start and imports too)")
+        print(f"ratio, replay / native:          {med(replay_t) / n:5.1f}x   (target <= 10x)")
+        print(f"ratio, parse + replay / native:  {med(both) / n:5.1f}x")
+        print(f"ratio, whole process / native:   {med(total) / n:5.1f}x")
+        print(f"peak RSS: {med(rss) / mb:,.1f} MiB (worst {max(rss) / mb:,.1f}); "
+              f"ratio to native {med(rss) / med(nat_rss):.1f}x (target <= 10x)")
+        same = all(m["final"] == native_final for m in runs_)
+        print(f"final snapshot: model and real glibc {'agree' if same else 'DIFFER'}")
+        if not same:
+            print("  model: ", runs_[0]["final"])
+            print("  native:", native_final)
+    if baseline:
+        now, before = mod["memlab"], mod["baseline"]
+        for what in ("parse", "replay", "total", "rss"):
+            print(f"memlab / baseline, {what}: "
+                  f"{med([m[what] for m in now]) / med([m[what] for m in before]):.2f}")
 
 
 def bench_place() -> None:
@@ -190,6 +202,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each side (default 3)")
     parser.add_argument("--no-dashboard", action="store_true", help="skip the dashboard latency")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="also time the model of another memlab checkout (e.g. an export of an "
+                             "older commit), interleaved with this one")
     parser.add_argument("--child-model", metavar="TRACE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_model:
@@ -199,7 +214,7 @@ def main() -> None:
 
     print(f"machine: {machine()}", flush=True)
     trace = recorded_trace()
-    bench_replay(trace, args.runs)
+    bench_replay(trace, args.runs, args.baseline)
     bench_place()
     bench_timeline(trace, 200_000)
     if not args.no_dashboard:

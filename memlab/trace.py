@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
-from itertools import islice
 from typing import Iterable
 
 from memlab.errors import TraceError
@@ -261,110 +260,95 @@ def parse_trace(text: str | bytes) -> tuple[Op, ...]:
 
 
 def _parse(text: str) -> tuple[Op, ...]:
-    """parse_trace's work, on decoded text.
-
-    The lines of a .rep header (and blanks and comments before it) are read one by
-    one; from the first operation line on, each distinct line is parsed once (a
-    recorded trace repeats many lines: `f 3`, `a 3 32`, ...), in the order of its
-    first appearance, so the first bad distinct line is the trace's first bad line.
-    The result is then laid out in file order by one lookup per line.
-    """
-    lines = text.split("\n")
-    first = _skip_header(lines)
-    if first == len(lines):
-        return ()
-    table = dict.fromkeys(islice(lines, first, None))
-    try:
-        _parse_distinct(table)
-    except TraceError as e:                # name the line of the line's first appearance
-        raise TraceError(lines.index(e.line, first) + 1, e.line, e.reason) from None
-    return tuple(filter(None, map(table.__getitem__, islice(lines, first, None))))
-
-
-def _skip_header(lines: list[str]) -> int:
-    """Index of the first operation (or snapshot) line, past blanks, comments and a .rep header."""
-    header = 0                              # integers of a .rep header seen so far
+    """parse_trace's loop, on decoded text."""
+    ops: list[Op] = []
+    append = ops.append
+    seen: dict[str, Op | None] = {}  # line -> its Op (None for blanks and comments)
+    get = seen.get
+    header = 0  # integers of a .rep header seen so far
     header_line = (0, "")
-    for lineno, line in enumerate(lines, 1):
-        body = line.strip(_BLANKS)
-        if not body or body[0] == "#":
-            continue
-        fields = body.split()
-        if (body.isascii() and not _NOT_BLANKS.intersection(body)
-                and all(f.isdigit() for f in fields)):
-            header += len(fields)
-            header_line = (lineno, line)
-            if header > 4:
-                raise TraceError(lineno, line, "a .rep header has exactly four integers")
-            continue
-        break
-    else:
-        lineno = len(lines) + 1
-    if header not in (0, 4):
-        raise TraceError(*header_line, f"a .rep header has exactly four integers, found {header}")
-    return lineno - 1
-
-
-def _parse_distinct(table: dict[str, Op | None]) -> None:
-    """Fill `table` (distinct lines, in order of first appearance) with each line's Op,
-    or None for blanks and comments; a bad line raises TraceError (line number 0)."""
+    in_header = True
+    missing = object()
     new = _new
     set_kind, set_id, set_size, set_nmemb, set_align, set_pad, set_param, set_value, set_label \
         = _SLOT_SETTERS
     malloc, realloc, free, write = KINDS["a"], KINDS["r"], KINDS["f"], KINDS["w"]
-    for line in table:
-        # the usual a/r/f/w line, decimal, single spaces: quickly
-        parts = line.split(" ")
-        n = len(parts)
-        if n == 3:
-            letter, first, second = parts
-            kind = malloc if letter == "a" else realloc if letter == "r" else None
-            if (kind is not None and first.isdigit() and second.isdigit() and line.isascii()
-                    and len(first) < 10 and len(second) < 20):
-                op = new(Op)
-                set_kind(op, kind)
-                set_id(op, int(first))
-                set_size(op, int(second))
-                set_nmemb(op, None)
-                set_align(op, None)
-                set_pad(op, None)
-                set_param(op, None)
-                set_value(op, None)
-                set_label(op, None)
-                table[line] = op
+    for lineno, line in enumerate(text.split("\n"), 1):
+        op = get(line, missing)
+        if op is not missing:
+            if op is not None:
+                append(op)
+            continue
+        if not in_header:  # the usual a/r/f/w line, decimal, single spaces: quickly
+            # (the Op is built in place, without a call: digit counts keep ID below
+            # 10**9 and SIZE below 10**19, so both are in range)
+            parts = line.split(" ")
+            n = len(parts)
+            if n == 3:
+                letter, first, second = parts
+                kind = malloc if letter == "a" else realloc if letter == "r" else None
+                if (kind is not None and first.isdigit() and second.isdigit() and line.isascii()
+                        and len(first) < 10 and len(second) < 20):
+                    op = new(Op)
+                    set_kind(op, kind)
+                    set_id(op, int(first))
+                    set_size(op, int(second))
+                    set_nmemb(op, None)
+                    set_align(op, None)
+                    set_pad(op, None)
+                    set_param(op, None)
+                    set_value(op, None)
+                    set_label(op, None)
+                    seen[line] = op
+                    append(op)
+                    continue
+            elif n == 2:
+                letter, first = parts
+                kind = free if letter == "f" else write if letter == "w" else None
+                if kind is not None and first.isdigit() and line.isascii() and len(first) < 10:
+                    op = new(Op)
+                    set_kind(op, kind)
+                    set_id(op, int(first))
+                    set_size(op, None)
+                    set_nmemb(op, None)
+                    set_align(op, None)
+                    set_pad(op, None)
+                    set_param(op, None)
+                    set_value(op, None)
+                    set_label(op, None)
+                    seen[line] = op
+                    append(op)
+                    continue
+        body = line.strip(_BLANKS)
+        if not body or body[0] == "#":
+            seen[line] = None
+            continue
+        is_snapshot = body[0] == "s" and (len(body) == 1 or body[1] in _BLANKS)
+        if not is_snapshot:
+            if not body.isascii():
+                raise TraceError(lineno, line, "operation lines must be ASCII")
+            if _NOT_BLANKS.intersection(body):
+                raise TraceError(lineno, line, "fields must be separated by blanks (space or tab)")
+            fields = body.split()
+            if in_header and all(f.isdigit() for f in fields):
+                header += len(fields)
+                header_line = (lineno, line)
+                if header > 4:
+                    raise TraceError(lineno, line, "a .rep header has exactly four integers")
                 continue
-        elif n == 2:
-            letter, first = parts
-            kind = free if letter == "f" else write if letter == "w" else None
-            if kind is not None and first.isdigit() and line.isascii() and len(first) < 10:
-                op = new(Op)
-                set_kind(op, kind)
-                set_id(op, int(first))
-                set_size(op, None)
-                set_nmemb(op, None)
-                set_align(op, None)
-                set_pad(op, None)
-                set_param(op, None)
-                set_value(op, None)
-                set_label(op, None)
-                table[line] = op
-                continue
-        table[line] = _parse_line(line)
-
-
-def _parse_line(line: str) -> Op | None:
-    """One line after the header, carefully: its Op, None for a blank or comment, or TraceError."""
-    body = line.strip(_BLANKS)
-    if not body or body[0] == "#":
-        return None
-    if body[0] == "s" and (len(body) == 1 or body[1] in _BLANKS):
-        return Op("snapshot", label=body[1:].strip(_BLANKS))
-    if not body.isascii():
-        raise TraceError(0, line, "operation lines must be ASCII")
-    if _NOT_BLANKS.intersection(body):
-        raise TraceError(0, line, "fields must be separated by blanks (space or tab)")
-    fields = body.split()
-    return _fast_op(fields) or _parse_op(fields, 0, line)
+        if in_header:
+            if header not in (0, 4):
+                raise TraceError(*header_line, f"a .rep header has exactly four integers, found {header}")
+            in_header = False
+        if is_snapshot:
+            op = Op("snapshot", label=body[1:].strip(_BLANKS))
+        else:
+            op = _fast_op(fields) or _parse_op(fields, lineno, line)
+        seen[line] = op
+        append(op)
+    if in_header and header not in (0, 4):
+        raise TraceError(*header_line, f"a .rep header has exactly four integers, found {header}")
+    return tuple(ops)
 
 
 def _decode(data: bytes) -> str:
