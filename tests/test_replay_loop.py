@@ -31,12 +31,13 @@ def test_run_matches_step(lines, every, stops):
     one = Replayer(text, Malloc(), every)
     while one.step() is not None:
         pass
-    many = Replayer(text, Malloc(), every)
+    many, ref = Replayer(text, Malloc(), every), Replayer(text, Malloc(), every)
     for stop in sorted(stops):
         many.run(stop)
-        ref = Replayer(text, Malloc(), every)
-        while not ref.done and ref.op < stop:
+        while not ref.done and ref.op < stop:     # what run(stop) means, one step at a time
             ref.step()
+        assert _state(many) == _state(ref)
+        assert str(many.step()) == str(ref.step())      # stepping on from where run stopped
         assert _state(many) == _state(ref)
     many.run()
     assert _state(many) == _state(one)
