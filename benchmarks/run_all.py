@@ -9,7 +9,7 @@ On the recorded Python trace of bench_replay.py (about 1.8 million operations):
   one child's figures never mix with another's, and both sides are measured in the
   same run of this script;
 - the model's child also times, inside itself, parse_trace and the replay apart;
-- the figures printed are medians over the N runs (worst in brackets), and the
+- the figures printed are medians over the N runs (worst in parentheses), and the
   ratios model / native, which depend less on the machine than the times do.
 
 The native replayer's time covers its whole process: start, reading and parsing the
@@ -56,14 +56,13 @@ def machine() -> str:
 
 def run_child(args: list[str], env: dict | None = None) -> tuple[str, float, int]:
     """Run a command; return its stdout, its CPU seconds (user + system) and peak RSS in bytes."""
-    with tempfile.TemporaryFile() as out:
-        p = subprocess.Popen(args, stdout=out, stderr=subprocess.PIPE, env=env, cwd=ROOT)
-        _, status, usage = os.wait4(p.pid, 0)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:   # files: no pipe to fill
+        p = subprocess.Popen(args, stdout=out, stderr=err, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(p.pid, 0)              # this child's own usage
         p.returncode = os.waitstatus_to_exitcode(status)
-        err = p.stderr.read().decode(errors="replace")
-        p.stderr.close()
         if p.returncode != 0:
-            raise RuntimeError(f"{args[0]} failed ({p.returncode}): {err.strip()}")
+            err.seek(0)
+            raise RuntimeError(f"{args[0]} failed ({p.returncode}): {err.read().decode(errors='replace').strip()}")
         out.seek(0)
         return out.read().decode(), usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
 
@@ -163,15 +162,15 @@ def bench_place() -> None:
             if k % 8 == 0:
                 t.remove(addr, addr + page)
         probes = 200
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(probes):
             t.place(2 * page, low, high)
-        fast = (time.perf_counter() - start) / probes
-        start = time.perf_counter()
+        fast = (time.process_time() - start) / probes
+        start = time.process_time()
         for _ in range(probes):
             t._place_scan(2 * page, low, high)
-        scan = (time.perf_counter() - start) / probes
-        print(f"mmap placement, {count:,} mappings: {fast * 1e6:,.1f} us per place "
+        scan = (time.process_time() - start) / probes
+        print(f"mmap placement, {count:,} mappings: {fast * 1e6:,.1f} us CPU per place "
               f"(walk from the top: {scan * 1e6:,.1f} us)")
 
 
