@@ -16,8 +16,9 @@ The native replayer's time covers its whole process: start, reading and parsing 
 trace (twice: a check pass, then the run) and the replay. So two model figures are
 given against it: replay alone (ops already parsed) and parse + replay.
 
-Then, in this process: mmap placement among many mappings (memlab.space_maps) and
-timeline() on the first operations of the trace; last, the dashboards' slider-to-chart
+Then, in this process: mmap placement among many mappings (memlab.space_maps), an
+mmap-heavy synthetic trace end to end against the native replayer (snapshots compared),
+and timeline() on the first operations of the recorded trace; last, the dashboards' slider-to-chart
 latency (bench_dashboard.py, in a child process). Not a test: nothing is asserted.
 """
 
@@ -174,6 +175,40 @@ def bench_place() -> None:
               f"(walk from the top: {scan * 1e6:,.1f} us)")
 
 
+def mmap_heavy_trace() -> str:
+    """8,000 live mmapped blocks, half freed and re-made bigger, then all freed (24,001 operations)."""
+    n = 8000
+    lines = ["o M_MMAP_THRESHOLD 131072"]          # a fixed threshold: every block is mmapped
+    lines += [f"a {i} 200000" for i in range(n)]
+    lines += [f"f {i}" for i in range(0, n, 2)]
+    lines += [f"a {i} 300000" for i in range(0, n, 2)]
+    lines += [f"f {i}" for i in range(n)]
+    return "\n".join(lines) + "\n"
+
+
+def bench_mmap_heavy() -> None:
+    """End to end on many mappings: the model's replay against the native replayer's, snapshots compared."""
+    from memlab.glibc import Malloc
+    from memlab.native import replay_native
+    from memlab.native.runner import _command, clean_environment
+    from memlab.replay import replay
+    from memlab.trace import parse_trace
+
+    with tempfile.TemporaryDirectory(prefix="memlab-bench-") as tmp:
+        path = Path(tmp) / "mmap.trace"
+        path.write_text(mmap_heavy_trace())
+        ops = parse_trace(path.read_text())
+        start = time.process_time()
+        snaps = replay(ops, Malloc, every=2000)
+        took = time.process_time() - start
+        _, native_s, _ = run_child(_command(None) + [str(path)], clean_environment())
+        same = [s.as_dict() for s in snaps] == replay_native(path, every=2000)
+    count = sum(op.kind != "snapshot" for op in ops)
+    print(f"mmap-heavy trace ({count:,} operations, up to 8,000 live mappings): model {took:.2f} s CPU, "
+          f"native {native_s:.3f} s, ratio {took / native_s:.0f}x; snapshots every 2,000 ops "
+          f"{'agree' if same else 'DIFFER'}")
+
+
 def bench_timeline(trace: Path, count: int) -> None:
     from memlab.glibc import Malloc
     from memlab.replay import timeline
@@ -215,6 +250,7 @@ def main() -> None:
     trace = recorded_trace()
     bench_replay(trace, args.runs, args.baseline)
     bench_place()
+    bench_mmap_heavy()
     bench_timeline(trace, 200_000)
     if not args.no_dashboard:
         bench_dashboard()
