@@ -72,10 +72,7 @@ class Heap:
         self._size[c] = size
         self._state[c] = UNSORTED
         self._free_end[c + size] = c
-        bins = self._bins                                # Bins.push_unsorted, inline (hot)
-        bins.unsorted[c] = size
-        bins.count += 1
-        bins.bytes += size
+        self._bins.push_unsorted(c, size)
         self._touch(c + 8, 40 if size >= 1024 else 24)   # size word, fd/bk (+nextsize)
         self._touch(c + size, 8)                         # footer: next chunk's prev_size
 
@@ -94,10 +91,7 @@ class Heap:
 
     def _fast_push(self, c: int, size: int) -> None:
         self._state[c] = FAST
-        fast = self._fast                                # FastBins.push, inline (hot)
-        fast.bins[(size >> 4) - 2].append(c)
-        fast.count += 1
-        fast.bytes += size
+        self._fast.push(c, size)
         self._have_fast = True
         self._touch(c + 16, 8)                           # fd pointer
 
