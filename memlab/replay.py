@@ -13,8 +13,12 @@ The rules for live IDs and for when a snapshot is taken are the real replayer's
 from __future__ import annotations
 
 import csv
+import gc
 import io
+from bisect import bisect_left
 from dataclasses import dataclass, fields
+from itertools import islice
+from operator import attrgetter
 from typing import Any, Callable, Sequence
 
 from memlab.snapshot import Snapshot
@@ -23,6 +27,7 @@ from memlab.trace import Op, parse_trace
 __all__ = ["Replayer", "replay", "Timeline", "timeline"]
 
 NULL = 0
+_KIND = attrgetter("kind")
 
 
 def _default_factory() -> Any:
@@ -35,6 +40,8 @@ def _as_ops(ops: Sequence[Op] | str) -> tuple[Op, ...]:
     if isinstance(ops, str):
         return parse_trace(ops)
     ops = tuple(ops)
+    if all(issubclass(t, Op) for t in set(map(type, ops))):   # one test per type, not per entry
+        return ops
     for op in ops:
         if not isinstance(op, Op):
             raise TypeError(f"a trace is a sequence of Op records, not {type(op).__name__}: {op!r}")
@@ -68,7 +75,8 @@ class Replayer:
         self._snapshots: list[Snapshot] = []
         self._last_snapshot: int | None = None        # op count of the latest snapshot
         self._finished = False
-        self._total = sum(1 for op in self._ops if op.kind != "snapshot")
+        self._total: int | None = None                # counted on first use
+        self._marks: list[int] | None = None          # indices of `s` lines, found on first use
 
     # --- views ------------------------------------------------------------------------
     @property
@@ -89,6 +97,8 @@ class Replayer:
     @property
     def total(self) -> int:
         """Operations in the whole trace (`s` lines are not operations)."""
+        if self._total is None:
+            self._total = len(self._ops) - sum(op.kind == "snapshot" for op in self._ops)
         return self._total
 
     @property
@@ -105,6 +115,14 @@ class Replayer:
     def live(self) -> dict[int, tuple[int, int]]:
         """A copy of the live IDs: ID -> (pointer, requested size)."""
         return dict(self._live)
+
+    def block(self, ident: int) -> tuple[int, int] | None:
+        """The live block of ID `ident` as (pointer, requested size), or None (no copy made).
+
+        >>> r = Replayer("a 7 10", _Fake()); r.run(); r.block(7), r.block(8)
+        ((4118, 10), None)
+        """
+        return self._live.get(ident)
 
     @property
     def snapshots(self) -> tuple[Snapshot, ...]:
@@ -142,10 +160,117 @@ class Replayer:
         """Step until `until` operations have run (or to the end when None)."""
         if until is not None and (type(until) is not int or until < 0):
             raise ValueError(f"until must be a non-negative int or None (got {until!r})")
-        while not self._finished and (until is None or self._op < until):
-            self.step()
+        if not self._finished:
+            self._run_to(until)
         if until is None:
             self._finish()
+
+    def _run_to(self, until: int | None) -> None:
+        """`step()` repeated until `until` operations have run (None: the end), in one loop.
+
+        The same rules as `step`, but the trace is cut into runs of operations with no
+        snapshot inside (between `s` lines, `every` multiples and `until`); each run is
+        one plain loop with the common operations applied inline and the replayer's
+        counters kept in locals: the per-operation cost of a long replay is this loop.
+        """
+        ops, end, every = self._ops, len(self._ops), self._every
+        m, live = self._malloc, self._live
+        malloc, free = m.malloc, m.free
+        limit = end if until is None else until
+        marks = self._snapshot_marks()
+        i, count, held = self._next, self._op, self._held
+        if count >= limit:                     # step() would not be called at all
+            return
+        if i < end and ops[i].kind == "snapshot":
+            self._snapshot_lines()
+            i = self._next
+        # The loop makes millions of short-lived tuples, none in a cycle: the cyclic
+        # collector would only walk the (large) trace again and again, so it waits.
+        collecting = gc.isenabled()
+        gc.disable()
+        k = i                                  # index of the operation running
+        try:
+            while i < end and count < limit:
+                m_at = bisect_left(marks, i)
+                stop = min(marks[m_at] if m_at < len(marks) else end, i + (limit - count))
+                if every:
+                    stop = min(stop, i + (every - count % every))
+                try:
+                    for k, op in enumerate(islice(ops, i, stop), i):
+                        kind = op.kind
+                        if kind == "malloc":
+                            ident = op.id
+                            block = live.pop(ident, None)
+                            if block is not None:
+                                held -= block[1]
+                            size = op.size
+                            p = malloc(size)
+                            if p:
+                                live[ident] = (p, size)
+                                held += size
+                        elif kind == "free":
+                            block = live.pop(op.id, None)
+                            if block is None:
+                                free(NULL)
+                            else:
+                                held -= block[1]
+                                free(block[0])
+                        elif kind == "realloc":
+                            ident, size = op.id, op.size
+                            old = live.get(ident)
+                            q = m.realloc(old[0] if old else NULL, size)
+                            if q:
+                                if old is not None:
+                                    held -= old[1]
+                                live[ident] = (q, size)
+                                held += size
+                            elif size == 0 and old is not None:
+                                del live[ident]
+                                held -= old[1]
+                        elif kind == "write":
+                            block = live.get(op.id)
+                            if block and block[1]:
+                                m.space.touch(block[0], block[1])
+                        else:
+                            self._held = held
+                            try:
+                                self._apply(op)
+                            finally:
+                                held = self._held
+                except BaseException:      # the operation at k was taken but did not finish
+                    i, count = k + 1, count + (k - i)
+                    raise
+                count += stop - i
+                i = k = stop
+                if i < end and ops[i].kind == "snapshot":
+                    self._next, self._op, self._held = i, count, held
+                    try:
+                        self._snapshot_lines()
+                    finally:
+                        i = k = self._next
+                elif every and count % every == 0:
+                    self._op = count
+                    self._take("")
+        finally:
+            self._next, self._op, self._held = i, count, held
+            if collecting:
+                gc.enable()
+        if i == end:
+            self._finish()
+
+    def _snapshot_marks(self) -> list[int]:
+        """Indices of the trace's `s` lines, in order (found once, by C-level searches)."""
+        if self._marks is None:
+            kinds = list(map(_KIND, self._ops))
+            marks, k = [], -1
+            while True:
+                try:
+                    k = kinds.index("snapshot", k + 1)
+                except ValueError:
+                    break
+                marks.append(k)
+            self._marks = marks
+        return self._marks
 
     def _snapshot_lines(self) -> bool:
         """Take the snapshots of the `s` lines at the current place; True if any."""
@@ -275,36 +400,41 @@ def timeline(ops: Sequence[Op] | str, malloc_factory: Callable[[], Any] | None =
     malloc = (malloc_factory or _default_factory)()
     r = Replayer(ops, malloc)
     series: dict[str, list] = {f.name: [] for f in fields(Timeline)}
+    (add_op, add_held, add_arena, add_hblkhd, add_uordblks, add_fordblks, add_rss, add_trimmed,
+     add_munmapped, add_madvised, add_note) = (values.append for values in series.values())
+    space = malloc.space
 
     def record(note: str) -> None:
-        info, space = malloc.mallinfo2(), malloc.space
-        series["op"].append(r.op)
-        series["held"].append(r.held)
-        series["arena"].append(info.arena)
-        series["hblkhd"].append(info.hblkhd)
-        series["uordblks"].append(info.uordblks)
-        series["fordblks"].append(info.fordblks)
-        series["rss"].append(space.rss)
-        series["trimmed"].append(space.released_brk)
-        series["munmapped"].append(space.released_munmap)
-        series["madvised"].append(space.released_madvise)
-        series["notes"].append(note)
+        info = malloc.mallinfo2()
+        add_op(r.op)
+        add_held(r.held)
+        add_arena(info.arena)
+        add_hblkhd(info.hblkhd)
+        add_uordblks(info.uordblks)
+        add_fordblks(info.fordblks)
+        add_rss(space.rss)
+        add_trimmed(space.released_brk)
+        add_munmapped(space.released_munmap)
+        add_madvised(space.released_madvise)
+        add_note(note)
 
     record("")
+    # The note after one operation is the note before the next: read once per operation.
+    before = getattr(malloc, "last_note", None)
     while True:
-        before = getattr(malloc, "last_note", None)
         op = r.step()
         if op is None:
             break
         note = getattr(malloc, "last_note", None)
         record(_note(op, r, note if note is not before else None))
+        before = note
     return Timeline(**{name: tuple(values) for name, values in series.items()})
 
 
 def _note(op: Op, r: Replayer, note: Any) -> str:
     """The Timeline's words for one operation: the model's note, or the replayer's own for `w`."""
     if op.kind == "write":
-        block = r.live.get(op.id)
+        block = r.block(op.id)
         if not block or not block[1]:
             return f"w {op.id}: p[{op.id}] is not live (or empty): nothing written"
         return f"w {op.id}: wrote {block[1]:,} bytes at {block[0]:#x} (their pages become resident)"

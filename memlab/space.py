@@ -298,7 +298,7 @@ class AddressSpace(SpaceViews):
             if length == 0:
                 return
             raise ValueError(f"touch: length must be >= 0, got {length}")
-        start, end = addr - addr % PAGE, align_up(addr + length)
+        start, end = addr & -PAGE, (addr + length + PAGE - 1) & -PAGE   # PAGE is a power of two
         hot = self._mem.refresh(start, end)   # resident pages are mapped: no checks needed
         if hot is not None:
             self._hot_lo, self._hot_hi = hot

@@ -1,8 +1,14 @@
-"""The list of anonymous mmap regions and Linux's top-down search for a free gap."""
+"""The list of anonymous mmap regions and Linux's top-down search for a free gap.
+
+The gaps between neighbouring regions are also filed by size class (powers of two),
+each class a sorted list of gap end addresses, so `place` finds the highest gap that
+fits by looking at the top of each bigger class and at one class's entries, instead
+of walking every region from the top.
+"""
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 
 __all__ = ["MapTable"]
 
@@ -19,11 +25,15 @@ class MapTable:
     (4096, [(61440, 65536)])
     """
 
-    __slots__ = ("_starts", "_ends")
+    __slots__ = ("_starts", "_ends", "_gap", "_classes")
 
     def __init__(self) -> None:
         self._starts: list[int] = []
         self._ends: list[int] = []
+        # gaps between neighbours: gap end (the upper region's start) -> gap size,
+        # and per size class (bit length - 1) the sorted ends of its gaps
+        self._gap: dict[int, int] = {}
+        self._classes: list[list[int]] = [[] for _ in range(65)]
 
     def __iter__(self):
         return iter(list(zip(self._starts, self._ends)))
@@ -50,6 +60,33 @@ class MapTable:
         >>> t.place(10, 0, 50), t.place(11, 0, 50), t.place(30, 0, 50)
         (30, 9, None)
         """
+        starts, ends = self._starts, self._ends
+        if not starts or not (low <= starts[0] and ends[-1] <= high):
+            return self._place_scan(length, low, high)
+        if high - ends[-1] >= length:                 # above the highest region
+            return high - length
+        best = None                                   # highest fitting gap end so far
+        k = max(length, 1).bit_length() - 1
+        classes = self._classes
+        for c in range(k + 1, len(classes)):          # every gap of a bigger class fits
+            found = classes[c]
+            if found and (best is None or found[-1] > best):
+                best = found[-1]
+        gap = self._gap
+        for end in reversed(classes[k]):              # the length's own class: check sizes
+            if best is not None and end <= best:
+                break
+            if gap[end] >= length:
+                best = end
+                break
+        if best is not None:
+            return best - length
+        if starts[0] - low >= length:                 # below the lowest region
+            return starts[0] - length
+        return None
+
+    def _place_scan(self, length: int, low: int, high: int) -> int | None:
+        """`place` by walking the regions down from the top (any low and high)."""
         gap_end = high
         for k in range(len(self._starts) - 1, -1, -1):
             s, e = self._starts[k], self._ends[k]
@@ -64,6 +101,26 @@ class MapTable:
             return gap_end - length
         return None
 
+    def _forget_gaps(self, lo: int, hi: int) -> None:
+        """Unfile the gaps between regions k and k+1 for k in [lo, hi)."""
+        starts, gap, classes = self._starts, self._gap, self._classes
+        for k in range(max(lo, 0), min(hi, len(starts) - 1)):
+            end = starts[k + 1]
+            size = gap.pop(end, 0)
+            if size:
+                found = classes[size.bit_length() - 1]
+                del found[bisect_left(found, end)]
+
+    def _file_gaps(self, lo: int, hi: int) -> None:
+        """File the gaps between regions k and k+1 for k in [lo, hi)."""
+        starts, ends, gap, classes = self._starts, self._ends, self._gap, self._classes
+        for k in range(max(lo, 0), min(hi, len(starts) - 1)):
+            end = starts[k + 1]
+            size = end - ends[k]
+            if size > 0:
+                gap[end] = size
+                insort(classes[size.bit_length() - 1], end)
+
     def add(self, start: int, end: int) -> None:
         """Insert the region [start, end), which must not overlap any region.
 
@@ -75,8 +132,10 @@ class MapTable:
         if not self.is_free(start, end):
             raise ValueError(f"region [{start:#x}, {end:#x}) overlaps a mapped region")
         k = bisect_left(self._starts, start)
+        self._forget_gaps(k - 1, k)
         self._starts.insert(k, start)
         self._ends.insert(k, end)
+        self._file_gaps(k - 1, k + 1)
 
     def remove(self, a: int, b: int) -> int:
         """Unmap [a, b) from every region it meets (splitting them); return bytes removed.
@@ -97,8 +156,10 @@ class MapTable:
         if ends[j - 1] > b:
             keep_s.append(b)
             keep_e.append(ends[j - 1])
+        self._forget_gaps(i - 1, j)
         starts[i:j] = keep_s
         ends[i:j] = keep_e
+        self._file_gaps(i - 1, i + len(keep_s))
         return removed
 
     def extend(self, start: int, new_end: int) -> None:
@@ -109,7 +170,9 @@ class MapTable:
         """
         k = bisect_left(self._starts, start)
         assert self._starts[k] == start, "extend: no region starts there"
+        self._forget_gaps(k, k + 1)
         self._ends[k] = new_end
+        self._file_gaps(k, k + 1)
 
     def region_at(self, addr: int) -> tuple[int, int] | None:
         """The region holding addr, or None.
@@ -162,3 +225,8 @@ class MapTable:
         for k, (s, e) in enumerate(zip(self._starts, self._ends)):
             assert s < e, f"mappings: empty mapping at {s:#x}"
             assert k == 0 or self._ends[k - 1] <= s, f"mappings overlap at {s:#x}"
+        gaps = {s: s - e for e, s in zip(self._ends, self._starts[1:]) if s > e}
+        assert self._gap == gaps, "mappings: the gap index differs from the regions"
+        for c, found in enumerate(self._classes):
+            assert found == sorted(e for e, size in gaps.items() if size.bit_length() - 1 == c), \
+                f"mappings: gap size class {c} is wrong"

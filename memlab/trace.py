@@ -191,35 +191,6 @@ _SLOT_SETTERS = tuple(getattr(Op, name).__set__ for name in (
     "kind", "id", "size", "nmemb", "align", "pad", "param", "value", "label"))
 
 
-def _quick_op(letter: str, ident: int, size: str | None) -> Op | None:
-    """Build the Op of an `a`/`r` (with size) or `f`/`w` (without) line whose fields are
-    decimal and known to be in range, without re-checking; None if it is not that case."""
-    if ident > MAX_ID:
-        return None
-    if size is None:
-        if letter != "f" and letter != "w":
-            return None
-        n = None
-    else:
-        if letter != "a" and letter != "r":
-            return None
-        n = int(size)
-        if n >= _SIZE_LIMIT:
-            return None
-    op = _new(Op)
-    kind, id_, size_, nmemb, align, pad, param, value, label = _SLOT_SETTERS
-    kind(op, KINDS[letter])
-    id_(op, ident)
-    size_(op, n)
-    nmemb(op, None)
-    align(op, None)
-    pad(op, None)
-    param(op, None)
-    value(op, None)
-    label(op, None)
-    return op
-
-
 def _fast_op(fields: list[str]) -> Op | None:
     """The common case, all-decimal fields of a heap call, quickly; None otherwise."""
     n = len(fields)
@@ -298,6 +269,10 @@ def _parse(text: str) -> tuple[Op, ...]:
     header_line = (0, "")
     in_header = True
     missing = object()
+    new = _new
+    set_kind, set_id, set_size, set_nmemb, set_align, set_pad, set_param, set_value, set_label \
+        = _SLOT_SETTERS
+    malloc, realloc, free, write = KINDS["a"], KINDS["r"], KINDS["f"], KINDS["w"]
     for lineno, line in enumerate(text.split("\n"), 1):
         op = get(line, missing)
         if op is not missing:
@@ -305,17 +280,45 @@ def _parse(text: str) -> tuple[Op, ...]:
                 append(op)
             continue
         if not in_header:  # the usual a/r/f/w line, decimal, single spaces: quickly
+            # (the Op is built in place, without a call: digit counts keep ID below
+            # 10**9 and SIZE below 10**19, so both are in range)
             parts = line.split(" ")
             n = len(parts)
-            if n == 3 or n == 2:
-                first, second = parts[1], (parts[2] if n == 3 else None)
-                if first.isdigit() and first.isascii() and (
-                        second is None or (second.isdigit() and second.isascii())):
-                    op = _quick_op(parts[0], int(first), second)
-                    if op is not None:
-                        seen[line] = op
-                        append(op)
-                        continue
+            if n == 3:
+                letter, first, second = parts
+                kind = malloc if letter == "a" else realloc if letter == "r" else None
+                if (kind is not None and first.isdigit() and second.isdigit() and line.isascii()
+                        and len(first) < 10 and len(second) < 20):
+                    op = new(Op)
+                    set_kind(op, kind)
+                    set_id(op, int(first))
+                    set_size(op, int(second))
+                    set_nmemb(op, None)
+                    set_align(op, None)
+                    set_pad(op, None)
+                    set_param(op, None)
+                    set_value(op, None)
+                    set_label(op, None)
+                    seen[line] = op
+                    append(op)
+                    continue
+            elif n == 2:
+                letter, first = parts
+                kind = free if letter == "f" else write if letter == "w" else None
+                if kind is not None and first.isdigit() and line.isascii() and len(first) < 10:
+                    op = new(Op)
+                    set_kind(op, kind)
+                    set_id(op, int(first))
+                    set_size(op, None)
+                    set_nmemb(op, None)
+                    set_align(op, None)
+                    set_pad(op, None)
+                    set_param(op, None)
+                    set_value(op, None)
+                    set_label(op, None)
+                    seen[line] = op
+                    append(op)
+                    continue
         body = line.strip(_BLANKS)
         if not body or body[0] == "#":
             seen[line] = None

@@ -172,7 +172,8 @@ class Arena(System):
                 self._path = "free-tcache"
                 return
         if size <= self._max_fast:
-            self._perturb_fill(c + 16, size - 16)
+            if self._perturb:
+                self._perturb_fill(c + 16, size - 16)
             self._fast_push(c, size)
             self._path = "free-fastbin"
             return
@@ -180,7 +181,7 @@ class Arena(System):
 
     def _free_merge(self, c: int, size: int, perturb: bool = True) -> None:
         """Coalesce in-use chunk `c` with free neighbours or top, bin it, maybe trim."""
-        if perturb:
+        if perturb and self._perturb:
             self._perturb_fill(c + 16, size - 16)
         size_of = self._size
         nxt = c + size

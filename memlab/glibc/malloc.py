@@ -191,7 +191,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
             self._path = "tcache"
             return c
         c = self._int_malloc(nb)
-        if c:
+        if c and self._perturb:
             self._perturb_after(c, n)
         return c
 
