@@ -34,6 +34,7 @@ __all__ = ["main", "SUPPORTED_GLIBC", "format_table"]
 
 #: glibc releases the model imitates (`--glibc`); the first is the default.
 SUPPORTED_GLIBC = ("2.36", "2.41", "2.43")
+DEFAULT_GLIBC = SUPPORTED_GLIBC[0]
 
 
 def format_table(snapshots: Sequence[Snapshot], names: Sequence[str] | None = None) -> str:
@@ -111,10 +112,11 @@ def _native_snapshots(path: str, every: int | None, libc_dir=None) -> list[Snaps
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     ops = _read_ops(args.trace)
-    if args.native:
-        libc_dir = _libc_dir(args.glibc)
+    if args.native:      # without --glibc: this machine's own glibc, whatever its release
+        libc_dir = None if args.glibc is None else _libc_dir(args.glibc)
         snaps = _native_snapshots(args.trace, args.every, libc_dir)
     else:
+        args.glibc = args.glibc or DEFAULT_GLIBC
         snaps = _model_snapshots(ops, args.every, args.glibc)
     if args.json:
         out.write("".join(s.to_json() + "\n" for s in snaps))
@@ -127,7 +129,18 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     ops = _read_ops(args.trace)
-    libc_dir = _libc_dir(args.glibc)
+    note = ""
+    if args.glibc is None:    # this machine's glibc, against its profile if the model has one
+        from memlab.native import glibc_version
+
+        here = glibc_version()
+        args.glibc = here if here in SUPPORTED_GLIBC else DEFAULT_GLIBC
+        if here not in SUPPORTED_GLIBC:
+            note = (f"# the model has no profile for glibc {here}; compared with {args.glibc}, "
+                    f"so differences are expected (--glibc picks a release the model has)\n")
+        libc_dir = None
+    else:
+        libc_dir = _libc_dir(args.glibc)
     model = _model_snapshots(ops, args.every, args.glibc)
     native = _native_snapshots(args.trace, args.every, libc_dir)
     rows, names = [], []
@@ -135,6 +148,7 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
         rows += [m, n]
         names += ["model", "native"]
     out.write(f"# {args.trace}: memlab's model of glibc {args.glibc} against {_real_name(libc_dir)}\n")
+    out.write(note)
     out.write(format_table(rows, names) + "\n")
     for m, n in zip(model, native):
         diff = m.first_difference(n)
@@ -245,8 +259,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
 
     def glibc_option(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--glibc", default=SUPPORTED_GLIBC[0], metavar="VERSION",
-                       help=f"glibc release the model imitates (one of {', '.join(SUPPORTED_GLIBC)})")
+        q.add_argument("--glibc", metavar="VERSION",
+                       help=f"glibc release (one of {', '.join(SUPPORTED_GLIBC)}; the model's default "
+                            f"is {DEFAULT_GLIBC}; the real library's is this machine's own)")
 
     def every_option(q: argparse.ArgumentParser) -> None:
         q.add_argument("--every", type=int, metavar="N", help="also snapshot after every N-th operation")
@@ -299,6 +314,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print(f"memlab: --glibc {args.glibc} is not modelled; choose one of {', '.join(SUPPORTED_GLIBC)}",
               file=sys.stderr)
         return 2
+    if hasattr(args, "glibc") and args.glibc is None and args.run not in (_cmd_replay, _cmd_compare):
+        args.glibc = DEFAULT_GLIBC
     if getattr(args, "every", None) is not None and args.every < 1:
         print(f"memlab: --every needs a positive number, not {args.every}", file=sys.stderr)
         return 2

@@ -177,3 +177,39 @@ def test_cli_offers_exactly_the_modelled_releases():
     from memlab.glibc.release import RELEASES
 
     assert SUPPORTED_GLIBC == tuple(RELEASES) and SUPPORTED_GLIBC[0] == "2.36"
+
+
+class TestMachineRelease:
+    """Without --glibc the real side is this machine's glibc, whatever its release."""
+
+    def fake_machine(self, monkeypatch, version):
+        import memlab.cli as cli
+        import memlab.native as native
+
+        seen = []
+
+        def snapshots(path, every, libc_dir=None):
+            seen.append(libc_dir)
+            return cli._model_snapshots(cli._read_ops(path), every, "2.36")
+
+        monkeypatch.setattr(native, "glibc_version", lambda libc_dir=None: version)
+        monkeypatch.setattr(cli, "_native_snapshots", snapshots)
+        return seen
+
+    def test_compare_on_an_unmodelled_release_says_so(self, monkeypatch):
+        seen = self.fake_machine(monkeypatch, "2.39")
+        status, out = run("compare", DATA / "p01.trace")
+        assert seen == [None]
+        assert "the model has no profile for glibc 2.39; compared with 2.36" in out
+        assert status == 0
+
+    def test_compare_picks_the_machines_profile(self, monkeypatch):
+        seen = self.fake_machine(monkeypatch, "2.41")
+        status, out = run("compare", DATA / "p01.trace")
+        assert seen == [None]
+        assert "memlab's model of glibc 2.41 against" in out and "no profile" not in out
+
+    def test_native_replay_runs_the_machines_glibc(self, monkeypatch):
+        seen = self.fake_machine(monkeypatch, "2.39")
+        status, out = run("replay", "--native", DATA / "p01.trace")
+        assert status == 0 and seen == [None]
