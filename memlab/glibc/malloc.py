@@ -172,7 +172,8 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         return c + HDR if c else NULL
 
     def _tcache_take(self, nb: int) -> int:
-        """Pop the tcache bin of chunk size `nb` and mark the chunk in use; 0 if it is empty."""
+        """Pop the tcache bin of chunk size `nb` and mark the chunk in use; 0 if it is empty
+        (calloc's path; malloc's hot path does the same inline)."""
         tc = self._tcache
         if tc is not None and nb <= self._tmax:
             tb = tc.bins[(nb - 17) >> 4]
@@ -186,10 +187,14 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         """__libc_malloc after the size check: tcache init, tcache hit, else _int_malloc."""
         if self._tcache is None:
             self._maybe_init_tcache()
-        c = self._tcache_take(nb)
-        if c:
-            self._path = "tcache"
-            return c
+        tc = self._tcache                        # inline: the hottest path of all
+        if tc is not None and nb <= self._tmax:
+            tb = tc.bins[(nb - 17) >> 4]
+            if tb:
+                c = tb.pop()
+                self._state[c] = INUSE
+                self._path = "tcache"
+                return c
         c = self._int_malloc(nb)
         if c and self._perturb:
             self._perturb_after(c, n)
