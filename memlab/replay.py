@@ -376,7 +376,7 @@ class Timeline:
     trimmed: tuple[int, ...]
     munmapped: tuple[int, ...]
     madvised: tuple[int, ...]
-    notes: tuple[str, ...]
+    notes: Sequence[str]              # worded on first look
 
     def __len__(self) -> int:
         return len(self.op)
@@ -419,16 +419,58 @@ def timeline(ops: Sequence[Op] | str, malloc_factory: Callable[[], Any] | None =
         add_note(note)
 
     record("")
-    # The note after one operation is the note before the next: read once per operation.
-    before = getattr(malloc, "last_note", None)
+    # The note after one operation is the note before the next: an operation that leaves it as
+    # it was (a snapshot line) gets none. A model with note tokens is read unformatted here and
+    # its notes are worded only when looked at (most never are).
+    token = getattr(malloc, "note_token", None) is not None
+    read = (lambda: malloc.note_token) if token else (lambda: getattr(malloc, "last_note", None))
+    before = read()
     while True:
         op = r.step()
         if op is None:
             break
-        note = getattr(malloc, "last_note", None)
-        record(_note(op, r, note if note is not before else None))
+        note = read()
+        same = note[0] is before[0] if token else note is before
+        if op.kind == "write":
+            record(_note(op, r, None))
+        else:
+            record(None if same else note)
         before = note
-    return Timeline(**{name: tuple(values) for name, values in series.items()})
+    notes = series.pop("notes")
+    word = malloc.note_of if token else (lambda n: n.text)
+    return Timeline(**{name: tuple(values) for name, values in series.items()},
+                    notes=_Notes(notes, word))
+
+
+class _Notes(Sequence):
+    """A Timeline's notes, worded on first look (a string, a model note, or None for none)."""
+
+    __slots__ = ("_raw", "_word")
+
+    def __init__(self, raw: list, word: Callable[[Any], Any]) -> None:
+        self._raw = raw
+        self._word = word
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return _Notes(self._raw[i], self._word)
+        raw = self._raw[i]
+        if raw is None or isinstance(raw, str):
+            return raw or ""
+        text = self._word(raw)
+        return text if isinstance(text, str) else text.text
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
 
 
 def _note(op: Op, r: Replayer, note: Any) -> str:

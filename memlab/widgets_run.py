@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Callable
 
 __all__ = ["Engine", "Run", "Runs", "preamble"]
@@ -92,7 +93,7 @@ def _slice_timeline(timeline, offset: int):
     n = len(timeline.op)
     for field in dataclasses.fields(timeline):
         value = getattr(timeline, field.name)
-        if isinstance(value, tuple) and len(value) == n:
+        if isinstance(value, Sequence) and len(value) == n:       # the series and the notes
             changes[field.name] = value[offset:]
     changes["op"] = tuple(op - offset for op in timeline.op[offset:])
     return dataclasses.replace(timeline, **changes)

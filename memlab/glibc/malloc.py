@@ -132,13 +132,28 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         >>> m = Malloc(); _ = m.malloc(200000); m.last_note.path
         'mmap'
         """
-        call, path, detail = self._note
+        return self.note_of(self.note_token)
+
+    @property
+    def note_token(self) -> tuple:
+        """The latest call's note, unformatted: cheap to keep for every operation of a replay
+        (`note_of` turns it into the PathNote; the same call gives the identical token).
+
+        >>> m = Malloc(); _ = m.malloc(100); m.note_of(m.note_token) == m.last_note
+        True
+        """
+        return self._note, self._info
+
+    @staticmethod
+    def note_of(token: tuple) -> PathNote:
+        """The PathNote of a `note_token`."""
+        (call, path, detail), info = token
         if isinstance(call, tuple):                  # (function name, arguments)
             name, args = call
             call = f"{name}({', '.join(a if isinstance(a, str) else _show(a) for a in args)})"
         if isinstance(detail, int):                  # a chunk size
             detail = f"{detail:,}-byte chunk:"
-        return describe(call, path, detail, self._info)
+        return describe(call, path, detail, info)
 
     # --- malloc -------------------------------------------------------------------------------
     def _maybe_init_tcache(self) -> None:
