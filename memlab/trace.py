@@ -284,41 +284,28 @@ def _parse(text: str) -> tuple[Op, ...]:
             # 10**9 and SIZE below 10**19, so both are in range)
             parts = line.split(" ")
             n = len(parts)
+            kind = None
             if n == 3:
                 letter, first, second = parts
-                kind = malloc if letter == "a" else realloc if letter == "r" else None
-                if (kind is not None and first.isdigit() and second.isdigit() and line.isascii()
-                        and len(first) < 10 and len(second) < 20):
-                    op = new(Op)
-                    set_kind(op, kind)
-                    set_id(op, int(first))
-                    set_size(op, int(second))
-                    set_nmemb(op, None)
-                    set_align(op, None)
-                    set_pad(op, None)
-                    set_param(op, None)
-                    set_value(op, None)
-                    set_label(op, None)
-                    seen[line] = op
-                    append(op)
-                    continue
+                if second.isdigit() and len(second) < 20:
+                    kind = malloc if letter == "a" else realloc if letter == "r" else None
             elif n == 2:
                 letter, first = parts
                 kind = free if letter == "f" else write if letter == "w" else None
-                if kind is not None and first.isdigit() and line.isascii() and len(first) < 10:
-                    op = new(Op)
-                    set_kind(op, kind)
-                    set_id(op, int(first))
-                    set_size(op, None)
-                    set_nmemb(op, None)
-                    set_align(op, None)
-                    set_pad(op, None)
-                    set_param(op, None)
-                    set_value(op, None)
-                    set_label(op, None)
-                    seen[line] = op
-                    append(op)
-                    continue
+            if kind is not None and first.isdigit() and line.isascii() and len(first) < 10:
+                op = new(Op)
+                set_kind(op, kind)
+                set_id(op, int(first))
+                set_size(op, int(second) if n == 3 else None)   # (ASCII digits: checked)
+                set_nmemb(op, None)
+                set_align(op, None)
+                set_pad(op, None)
+                set_param(op, None)
+                set_value(op, None)
+                set_label(op, None)
+                seen[line] = op
+                append(op)
+                continue
         body = line.strip(_BLANKS)
         if not body or body[0] == "#":
             seen[line] = None
