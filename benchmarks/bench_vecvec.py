@@ -1,13 +1,14 @@
 """Benchmark: the vecvec experiment in memlab (bulk steps) against the real C program.
 
-    python benchmarks/bench_vecvec.py [--n 1e6 1e7 1e8] [--repeat 3]
+    python benchmarks/bench_vecvec.py [--n 1e6 1e7 1e8] [--repeat 3] [--glibc 2.43]
 
 For each N, runs `python -m memlab scenario vecvec --n N --json` and the C program
 tests/vecvec/vecvec.c (same operations on this machine's glibc, THP off) as child
 processes, `repeat` times each, alternating; reports the medians of wall time and
 peak resident memory (the child's maxrss from wait4), their ratios, and whether the
-two printed the same snapshots. Not a test: nothing is asserted. N = 1e8 needs about
-6.5 GB of free RAM for the C program.
+two printed the same snapshots. With --glibc, memlab models that release and the C
+program runs on Debian's build of it (fetched into the cache). Not a test: nothing is
+asserted. N = 1e8 needs about 6.5 GB of free RAM for the C program.
 """
 
 from __future__ import annotations
@@ -56,8 +57,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", nargs="+", default=["1e6", "1e7", "1e8"])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--glibc", default=None, help="a modelled release (default: the machine's glibc, model 2.36)")
     args = ap.parse_args()
     env = clean_environment({"PYTHONPATH": str(ROOT)})
+    release, loader = [], []
+    if args.glibc:
+        from memlab.native.glibc_releases import ensure_release, loader_command
+        release, loader = ["--glibc", args.glibc], loader_command(ensure_release(args.glibc))
+        print(f"glibc {args.glibc}: memlab's profile against Debian's library")
     print(f"{'N':>12} {'memlab s':>9} {'memlab MB':>10} {'C s':>8} {'C MB':>8} "
           f"{'time C/memlab':>14} {'mem C/memlab':>13}  snapshots")
     for text in args.n:
@@ -65,8 +72,9 @@ def main() -> None:
         ours, theirs = [], []
         same = True
         for _ in range(args.repeat):
-            a = measure([sys.executable, "-m", "memlab", "scenario", "vecvec", "--n", str(n), "--json"], env)
-            b = measure(native.command(n), env)
+            a = measure([sys.executable, "-m", "memlab", "scenario", "vecvec", "--n", str(n), "--json",
+                         *release], env)
+            b = measure(loader + native.command(n), env)
             ours.append(a)
             theirs.append(b)
             same = same and a[2] == b[2]

@@ -31,6 +31,7 @@ def state(m: Malloc):
         [list(b) for b in tc.bins] if tc is not None else None,
         (m._top, m._top_size, m._last_remainder, m._have_fast),
         m.last_note,
+        m._stale.items(),
         (space.brk, space.rss, space.vsz, space.resident_ranges(), dict(space.calls),
          [(e.call, e.args, e.result) for e in space.events]),
     )

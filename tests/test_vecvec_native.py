@@ -56,12 +56,23 @@ def _loader(rel: str) -> list[str]:
 
 @needs_cc
 @pytest.mark.parametrize("rel", ["2.41", "2.43"])
-@pytest.mark.parametrize("n", [1000, 20_000])
+@pytest.mark.parametrize("n", [1000, 20_000, 1_000_000])
 def test_vecvec_equals_real_release(rel, n):
-    """The same experiment on the other releases' real libraries (2.43: no fastbins, so the
-    frees merge and the bulk step falls back to single steps)."""
+    """The same experiment on the other releases' real libraries (2.43: no fastbins, so each
+    free merges into the free chunk below it, a bulk step of its own)."""
     assert [s.as_dict() for s in run_vecvec(n, 4096, Malloc(glibc=rel))] == \
         native.run(n, 4096, loader=_loader(rel))
+
+
+@needs_cc
+@pytest.mark.parametrize("n", [1000, 100_000])
+@pytest.mark.parametrize("after, op", [("trim", Op("trim", pad=0)), ("big", Op("malloc", id=0, size=1200))])
+def test_vecvec_then_more_equals_real_2_43(n, after, op):
+    """2.43 after the merged frees: malloc_trim(0) releases the big free chunk's pages; a
+    1200-byte malloc splits it."""
+    steps = vecvec_steps(n) + [("op", op), ("s", after)]
+    got = [s.as_dict() for s in run_steps(steps, Malloc(glibc="2.43"))]
+    assert got == native.run(n, None, after, loader=_loader("2.43"))
 
 
 @pytest.mark.slow
@@ -70,3 +81,11 @@ def test_vecvec_equals_real_release(rel, n):
 def test_vecvec_large_equals_real_glibc(n):
     """10^8 needs about 6 GB of RAM for the real program."""
     assert model(n) == native.run(n)
+
+
+@pytest.mark.slow
+@needs_cc
+def test_vecvec_large_equals_real_2_43():
+    n = 10_000_000
+    assert [s.as_dict() for s in run_vecvec(n, None, Malloc(glibc="2.43"))] == \
+        native.run(n, None, loader=_loader("2.43"))

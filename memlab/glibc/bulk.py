@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .bins import largebin_index
 from .chunk import HDR, MINSIZE, PAGE, PTRDIFF_MAX, as_size_t as _size_t, request2size
-from .heap import FAST, INUSE
+from .heap import FAST, INUSE, UNSORTED
 from .runs import Run, RunTable
 
 __all__ = ["Block", "BulkSteps"]
@@ -103,7 +103,7 @@ class BulkSteps:
             return False
         tc = self._tcache
         if tc is None:
-            if self._rel.has_tcache:
+            if self._rel.has_tcache and not self._rel.tcache_lazy:
                 return False                          # the first call creates the tcache
         elif nb <= self._tmax and tc.bins[(nb - 17) >> 4]:
             return False
@@ -191,8 +191,13 @@ class BulkSteps:
             c = a - HDR
             k = self._fast_free_span(c, stride, count - done)
             if k < 2:
-                self.free(a)
-                done += 1
+                k = self._merge_free_span(c, stride, count - done)
+                if k < 2:
+                    self.free(a)
+                    done += 1
+                else:
+                    self._merge_run(c, stride, k)
+                    done += k
                 continue
             runs = self._runs
             size = stride
@@ -226,6 +231,45 @@ class BulkSteps:
         if not self._touch_fits(0):
             return 0
         return min(want, (r.end - c) // stride)
+
+    def _merge_free_span(self, c: int, stride: int, want: int) -> int:
+        """How many chunks from `c` on would each merge into the free chunk below them,
+        one growing unsorted chunk that never reaches top, fastbins or a trim."""
+        runs = self._runs
+        if (runs is None or c in self._state or self._perturb or self._have_fast
+                or stride <= self._max_fast or self._top_size >= self._trim_threshold):
+            return 0
+        r = runs.find(c)
+        if r is None or r.state != INUSE or r.size != stride:
+            return 0
+        tc = self._tcache
+        if tc is None:
+            if self._rel.has_tcache:
+                return 0
+        elif stride <= self._tmax and len(tc.bins[(stride - 17) >> 4]) < tc.limit:
+            return 0
+        prev = self._free_end.get(c)
+        if prev is None or self._state.get(prev) != UNSORTED or self._size[prev] < 1024:
+            return 0
+        if not self._touch_fits(0):
+            return 0
+        return min(want, (r.end - c) // stride - 1)     # the run's last chunk: single step
+
+    def _merge_run(self, c: int, stride: int, k: int) -> None:
+        """free() of the `k` run chunks from `c` on, each merging into the free chunk below."""
+        runs = self._runs
+        prev = self._free_end[c]
+        below = self._size[prev]
+        runs.remove(runs.isolate(runs.find(c), c, k))
+        # each absorbed header keeps its footer (the size of the chunk below) and size word
+        self._stale.put_row(c, stride, k, below, stride)
+        self._stale.put_row(c + 8, stride, k, stride, 0)
+        self._unbin(prev)
+        self._touch(c + stride, (k - 1) * stride + 8)      # the footers written on the way
+        self._to_unsorted(prev, below + k * stride)
+        self._path = "free-unsorted"
+        self._info = ""
+        self._note = (("free", (c + HDR + (k - 1) * stride,)), "free-unsorted", stride)
 
     # --- views --------------------------------------------------------------------------
     def _chunk_items(self) -> list[tuple[int, int, int, int]]:

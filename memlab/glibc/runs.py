@@ -202,6 +202,27 @@ def _index(items: list, run: Run) -> int:
     raise AssertionError(f"{run!r} is not where the run table says")
 
 
+def _stale_row_into_unsorted(m, low: int, size: int, n: int, extra: int, nxt_free: bool) -> None:
+    """The size words consolidate_run's steps leave when its chunk goes to unsorted.
+
+    The word at chunk j (j = 2 .. n - 1 counted from the run's start, and nxt = chunk n
+    when it merges) is ((n - j) * size + extra) | 1; a 32-byte step binning a chunk of
+    1024 bytes or more clears the nextsize links over the word it just left.
+    """
+    # step i (n - 1 down to 1) bins a chunk of (n - i) * size + extra bytes; from 1024 on,
+    # that clears the words at c_i + 32 and c_i + 40 (i = 1 .. deepest)
+    deepest = min(n - 1, n + (extra - 1024) // size)
+    if deepest >= 1:
+        m._stale.forget_row(low + 32, size, deepest)
+        m._stale.forget_row(low + 40, size, deepest)
+    first, last = 2, n if nxt_free else n - 1
+    if size == 32:                      # kept only where (n - j + 1) * 32 + extra < 1024
+        first = max(first, n + 2 + (extra - 1024) // 32)
+    if first <= last:
+        word = ((n - first) * size + extra) | 1
+        m._stale.put_row(low + (first - 1) * size + 8, size, last - first + 1, word, -size)
+
+
 def consolidate_run(m, r: Run) -> int:
     """malloc_consolidate's walk over fast run `r` (taken from its fastbin), in closed form.
 
@@ -218,14 +239,21 @@ def consolidate_run(m, r: Run) -> int:
         low, high = start + size, r.last
         total = (n - 1) * size
         nxt = high + size
+        # Step j (from the top down) leaves the size word it absorbs at chunk j + 1: the
+        # words at low + size + 8, ... (the last one at nxt + 8 when nxt merges too).
         if nxt == m._top:
+            m._stale.put_row(low + size + 8, size, n - 1, (m._top_size + total - size) | 1, -size)
             m._top = low
             m._top_size += total
         else:
             s = m._state.get(nxt, INUSE)
             merged = size
+            extra = 0
             if UNSORTED <= s <= LARGE:
-                extra = m._unbin(nxt)
+                extra = m._size[nxt]
+            _stale_row_into_unsorted(m, low, size, n, extra, UNSORTED <= s <= LARGE)
+            if extra:
+                m._unbin(nxt)
                 total += extra
                 merged += extra
             m._to_unsorted(low, total)
