@@ -275,3 +275,30 @@ def test_large_runs_equal_single_steps(seed, count):
         t.free_run(live, 32)
     for _ in range(20):
         t.op(rng)
+
+
+def _outcome(m: Malloc, call, *args):
+    """What the call does: its result, or the message of the abort it raises."""
+    try:
+        return ("ok", call(m, *args))
+    except Exception as e:                    # MallocAbort and UndefinedBehavior both count
+        return (type(e).__name__, str(e))
+
+
+@settings(max_examples=40)
+@given(glibc=st.sampled_from(sorted(RELEASES)), n=st.sampled_from([4, 200, 1000]),
+       count=st.integers(20, 400), picks=st.lists(st.floats(0, 1), min_size=1, max_size=6),
+       offset=st.sampled_from([0, 16, -16, 8]))
+def test_misuse_after_bulk_merges_reads_the_same_stale_words(glibc, n, count, picks, offset):
+    """After a bulk free that merged its chunks, a double free, a free of a shifted pointer or a
+    realloc of a freed block inside the merged chunk meets the words single steps left."""
+    t = Twin(glibc)
+    t.malloc_one(24 * 1000)
+    addrs = t.malloc_run(n, count)
+    t.malloc_one(24)                          # keeps the run away from top
+    t.free_run(addrs, addrs[1] - addrs[0])
+    for x in picks:
+        p = addrs[min(int(x * count), count - 1)] + offset
+        for call in (lambda m, q: m.free(q), lambda m, q: m.realloc(q, 10)):
+            assert _outcome(t.bulk, call, p) == _outcome(t.single, call, p)
+            same(t.bulk, t.single)

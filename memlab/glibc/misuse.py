@@ -10,6 +10,7 @@ model tracks (top and mmapped chunks included), the footer of every binned chunk
 nextsize links of free large chunks, and the words left at headers that merges absorbed
 (`memlab.glibc.stale`). Any other word of mapped memory reads as 0 (so a free-list link
 left inside a live block is not seen); a word of unmapped memory is a segmentation fault.
+The chunks of a bulk step's run (`memlab.glibc.runs`) have their header words too.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ def read_word(m, a: int, over: dict[int, int] | None = None) -> int:
         return over[a]
     c = a - 8                                    # a size word?
     s = m._size.get(c)
+    if s is None and m._runs is not None:        # a chunk of a run (in use or fast)
+        r = m._runs.find(c)
+        if r is not None and r.start <= c:
+            s = r.size
     if s is not None:
         return s if c in m._free_end else s | _PREV_INUSE
     if c == m._top and c:
