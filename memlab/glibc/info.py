@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Mallinfo2", "ChunkView", "stats_text"]
+__all__ = ["Mallinfo2", "make_mallinfo2", "ChunkView", "stats_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,33 @@ class Mallinfo2:
     uordblks: int
     fordblks: int
     keepcost: int
+
+
+_new = object.__new__
+(_set_arena, _set_ordblks, _set_smblks, _set_hblks, _set_hblkhd, _set_usmblks, _set_fsmblks,
+ _set_uordblks, _set_fordblks, _set_keepcost) = (getattr(Mallinfo2, f).__set__ for f in Mallinfo2.__slots__)
+
+
+def make_mallinfo2(arena: int, ordblks: int, smblks: int, hblks: int, hblkhd: int, fsmblks: int,
+                   uordblks: int, fordblks: int, keepcost: int) -> Mallinfo2:
+    """Mallinfo2(...) with usmblks 0, built without the dataclass's keyword checks: a
+    timeline asks for one after every operation.
+
+    >>> make_mallinfo2(135168, 1, 0, 0, 0, 0, 688, 134480, 134480) == Mallinfo2(135168, 1, 0, 0, 0, 0, 0, 688, 134480, 134480)
+    True
+    """
+    mi = _new(Mallinfo2)
+    _set_arena(mi, arena)
+    _set_ordblks(mi, ordblks)
+    _set_smblks(mi, smblks)
+    _set_hblks(mi, hblks)
+    _set_hblkhd(mi, hblkhd)
+    _set_usmblks(mi, 0)
+    _set_fsmblks(mi, fsmblks)
+    _set_uordblks(mi, uordblks)
+    _set_fordblks(mi, fordblks)
+    _set_keepcost(mi, keepcost)
+    return mi
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from .arena import Arena
 from .bulk import BulkSteps
 from .chunk import HDR, MASK64, PAGE, PTRDIFF_MAX, as_size_t as _size_t, checked_request2size
 from .heap import INUSE, LARGE, STATE_NAMES, UNSORTED
-from .info import ChunkView, Mallinfo2, stats_text
+from .info import ChunkView, Mallinfo2, make_mallinfo2, stats_text
 from .misuse import check_free, check_realloc
 from .note import PathNote, describe
 from .release import Release, max_fast_for, release
@@ -489,11 +489,9 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         """
         fast, bins = self._fast, self._bins
         free = self._top_size + fast.bytes + bins.bytes
-        return Mallinfo2(
-            arena=self._system_mem, ordblks=1 + bins.count, smblks=fast.count,
-            hblks=len(self._mmapped), hblkhd=self._mmapped_mem, usmblks=0,
-            fsmblks=fast.bytes, uordblks=self._system_mem - free, fordblks=free,
-            keepcost=self._top_size)
+        return make_mallinfo2(self._system_mem, 1 + bins.count, fast.count, len(self._mmapped),
+                              self._mmapped_mem, fast.bytes, self._system_mem - free, free,
+                              self._top_size)
 
     def malloc_stats(self) -> str:
         """The text glibc's malloc_stats() writes to stderr.
