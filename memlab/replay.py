@@ -403,11 +403,12 @@ def timeline(ops: Sequence[Op] | str, malloc_factory: Callable[[], Any] | None =
     (add_op, add_held, add_arena, add_hblkhd, add_uordblks, add_fordblks, add_rss, add_trimmed,
      add_munmapped, add_madvised, add_note) = (values.append for values in series.values())
     space = malloc.space
+    count = 0
 
     def record(note: str) -> None:
         info = malloc.mallinfo2()
-        add_op(r.op)
-        add_held(r.held)
+        add_op(count)
+        add_held(r._held)
         add_arena(info.arena)
         add_hblkhd(info.hblkhd)
         add_uordblks(info.uordblks)
@@ -425,10 +426,12 @@ def timeline(ops: Sequence[Op] | str, malloc_factory: Callable[[], Any] | None =
     token = getattr(malloc, "note_token", None) is not None
     read = (lambda: malloc.note_token) if token else (lambda: getattr(malloc, "last_note", None))
     before = read()
-    while True:
-        op = r.step()
-        if op is None:
-            break
+    apply = r._apply                   # snapshots are not needed: each operation, applied
+    for op in r.ops:
+        if op.kind == "snapshot":
+            continue
+        apply(op)
+        count += 1
         note = read()
         same = note[0] is before[0] if token else note is before
         if op.kind == "write":
