@@ -214,46 +214,39 @@ class BulkSteps:
             self._note = (("free", (a + (k - 1) * stride,)), "free-fastbin", size)
             done += k
 
-    def _fast_free_span(self, c: int, stride: int, want: int) -> int:
-        """How many chunks from `c` on would each go to the fastbin as part of one in-use run."""
+    def _freeable_run(self, c: int, stride: int) -> Run | None:
+        """The in-use run of `stride`-byte chunks that chunk `c` is in, when frees of its chunks
+        would pass the tcache by (its bin full, or no tcache in this release) and could be
+        applied in bulk (no perturb byte, no memory pressure); else None."""
         runs = self._runs
         if runs is None or c in self._state or self._perturb:
-            return 0
+            return None
         r = runs.find(c)
-        if r is None or r.state != INUSE or r.size != stride or stride > self._max_fast:
-            return 0
+        if r is None or r.state != INUSE or r.size != stride:
+            return None
         tc = self._tcache
         if tc is None:
             if self._rel.has_tcache:
-                return 0
+                return None
         elif stride <= self._tmax and len(tc.bins[(stride - 17) >> 4]) < tc.limit:
-            return 0
-        if not self._touch_fits(0):
-            return 0
-        return min(want, (r.end - c) // stride)
+            return None
+        return r if self._touch_fits(0) else None
+
+    def _fast_free_span(self, c: int, stride: int, want: int) -> int:
+        """How many chunks from `c` on would each go to the fastbin as part of one in-use run."""
+        r = self._freeable_run(c, stride) if stride <= self._max_fast else None
+        return 0 if r is None else min(want, (r.end - c) // stride)
 
     def _merge_free_span(self, c: int, stride: int, want: int) -> int:
         """How many chunks from `c` on would each merge into the free chunk below them,
         one growing unsorted chunk that never reaches top, fastbins or a trim."""
-        runs = self._runs
-        if (runs is None or c in self._state or self._perturb or self._have_fast
-                or stride <= self._max_fast or self._top_size >= self._trim_threshold):
-            return 0
-        r = runs.find(c)
-        if r is None or r.state != INUSE or r.size != stride:
-            return 0
-        tc = self._tcache
-        if tc is None:
-            if self._rel.has_tcache:
-                return 0
-        elif stride <= self._tmax and len(tc.bins[(stride - 17) >> 4]) < tc.limit:
+        if self._have_fast or stride <= self._max_fast or self._top_size >= self._trim_threshold:
             return 0
         prev = self._free_end.get(c)
         if prev is None or self._state.get(prev) != UNSORTED or self._size[prev] < 1024:
             return 0
-        if not self._touch_fits(0):
-            return 0
-        return min(want, (r.end - c) // stride - 1)     # the run's last chunk: single step
+        r = self._freeable_run(c, stride)
+        return 0 if r is None else min(want, (r.end - c) // stride - 1)   # last chunk: single step
 
     def _merge_run(self, c: int, stride: int, k: int) -> None:
         """free() of the `k` run chunks from `c` on, each merging into the free chunk below."""
