@@ -51,7 +51,7 @@ class StaleWords:
     def put(self, addr: int, word: int) -> None:
         """Remember that `word` is what glibc last wrote at `addr`."""
         if self._rows:
-            self._cut_rows(addr, addr + 1)
+            self._rows_without(addr, 8, 1)
         b = self._pages.get(addr >> _PAGE_SHIFT)
         if b is None:
             self._pages[addr >> _PAGE_SHIFT] = {addr: word}
@@ -83,6 +83,13 @@ class StaleWords:
                 del b[a]
             if not b:
                 del pages[pg]
+        if self._rows:
+            self._rows_without(addr, stride, count)
+
+    def _rows_without(self, addr: int, stride: int, count: int) -> None:
+        """Drop the rows' words at addr, addr + stride, ... (`count` addresses)."""
+        last = addr + (count - 1) * stride
+        pages = self._pages
         kept = []
         for row in self._rows:
             a, s, n, w, st = row
@@ -94,6 +101,8 @@ class StaleWords:
                 kept.append((a, s, i0, w, st))
             if i1 < n:
                 kept.append((a + i1 * s, s, n - i1, (w + i1 * st) & _MASK64, st))
+            if not (s % stride or (a - addr) % stride):
+                continue                                      # every address inside is dropped
             for i in range(i0, i1):                           # inside: keep what the row misses
                 x = a + i * s
                 if (x - addr) % stride:
@@ -113,21 +122,6 @@ class StaleWords:
             if not r and 0 <= i < count:
                 return (word + i * step) & _MASK64
         return None
-
-    def _cut_rows(self, lo: int, hi: int) -> None:
-        """Drop the rows' words in [lo, hi)."""
-        kept = []
-        for row in self._rows:
-            a, s, n, w, st = row
-            i0, i1 = _span(a, s, n, lo, hi)
-            if i0 >= i1:
-                kept.append(row)
-                continue
-            if i0:
-                kept.append((a, s, i0, w, st))
-            if i1 < n:
-                kept.append((a + i1 * s, s, n - i1, (w + i1 * st) & _MASK64, st))
-        self._rows = kept
 
     def _pages_in(self, lo: int, hi: int) -> list[int]:
         """The pages holding words in [lo, hi) (hi > lo), at most one probe per page or per page held."""
@@ -152,7 +146,9 @@ class StaleWords:
         if hi <= lo:
             return
         if self._rows:
-            self._cut_rows(lo, hi)
+            first = (lo + 7) & ~7                     # every word address is a multiple of 8
+            if first < hi:
+                self._rows_without(first, 8, (hi - first + 7) >> 3)
         pages = self._pages
         if not pages:
             return
