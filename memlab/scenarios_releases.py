@@ -195,13 +195,12 @@ def release_note(version: str, releases=None) -> str:
 def _end(scenario: Scenario, release: str, values: Mapping[str, int],
          settings: Mapping[str, int]) -> ReleaseEnd:
     from memlab.glibc import Malloc
-    from memlab.replay import Replayer
+    from memlab.scenarios_bulk import run_steps, steps_from_ops
     from memlab.trace import parse_trace
 
     pre = "".join(f"o {name} {value}\n" for name, value in settings.items())
     m = Malloc(glibc=release)
-    replayer = Replayer(parse_trace(pre + scenario.text(**values)), m)
-    replayer.run()
+    run_steps(steps_from_ops(parse_trace(pre + scenario.text(**values))), m)   # bulk steps
     info, space = m.mallinfo2(), m.space
     now = {"brk": space.brk - space.heap_start, "rss": space.rss}
     fields = tuple((f, now[f] if f in now else getattr(info, f)) for f in FIELDS)
