@@ -131,7 +131,7 @@ class Replayer:
 
     def peek(self) -> Op | None:
         """The next operation to run (not an `s` line), or None at the end."""
-        for op in self._ops[self._next:]:
+        for op in islice(self._ops, self._next, None):   # no copy of the rest of the trace
             if op.kind != "snapshot":
                 return op
         return None
