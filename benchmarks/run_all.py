@@ -18,7 +18,8 @@ given against it: replay alone (ops already parsed) and parse + replay.
 
 Then, in this process: mmap placement among many mappings (memlab.space_maps), an
 mmap-heavy synthetic trace end to end against the native replayer (snapshots compared),
-and timeline() on the first operations of the recorded trace; last, the dashboards' slider-to-chart
+timeline() on the first operations of the recorded trace, and a replay with a snapshot every 100
+operations against one without; last, the dashboards' slider-to-chart
 latency (bench_dashboard.py, in a child process). Not a test: nothing is asserted.
 """
 
@@ -221,6 +222,22 @@ def bench_timeline(trace: Path, count: int) -> None:
     print(f"timeline(): first {len(t) - 1:,} operations in {took:.2f} s CPU, {(len(t) - 1) / took:,.0f} ops/s")
 
 
+def bench_every(trace: Path, count: int, every: int) -> None:
+    """A replay that stops for a snapshot every `every` operations, against one that does not."""
+    from memlab.glibc import Malloc
+    from memlab.replay import replay
+    from memlab.trace import parse_trace
+
+    ops = parse_trace(trace.read_bytes())[:count]
+    took = []
+    for step in (None, every):
+        start = time.process_time()
+        snaps = replay(ops, Malloc, step)
+        took.append(time.process_time() - start)
+    print(f"replay of the first {count:,} operations: {took[0]:.2f} s CPU; with a snapshot every "
+          f"{every:,} operations ({len(snaps):,} snapshots) {took[1]:.2f} s")
+
+
 def bench_dashboard() -> None:
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_dashboard.py")],
                          capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
@@ -252,6 +269,7 @@ def main() -> None:
     bench_place()
     bench_mmap_heavy()
     bench_timeline(trace, 200_000)
+    bench_every(trace, 1_000_000, 100)
     if not args.no_dashboard:
         bench_dashboard()
 

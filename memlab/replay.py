@@ -17,7 +17,6 @@ import gc
 import io
 from bisect import bisect_left
 from dataclasses import dataclass, fields
-from itertools import islice
 from operator import attrgetter
 from typing import Any, Callable, Sequence
 
@@ -131,9 +130,10 @@ class Replayer:
 
     def peek(self) -> Op | None:
         """The next operation to run (not an `s` line), or None at the end."""
-        for op in islice(self._ops, self._next, None):   # no copy of the rest of the trace
-            if op.kind != "snapshot":
-                return op
+        ops = self._ops
+        for i in range(self._next, len(ops)):
+            if ops[i].kind != "snapshot":
+                return ops[i]
         return None
 
     # --- running ----------------------------------------------------------------------
@@ -196,7 +196,7 @@ class Replayer:
                 if every:
                     stop = min(stop, i + (every - count % every))
                 try:
-                    for k, op in enumerate(islice(ops, i, stop), i):
+                    for k, op in enumerate(ops[i:stop], i):   # (islice would walk from 0)
                         kind = op.kind
                         if kind == "malloc":
                             ident = op.id
