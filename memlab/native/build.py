@@ -11,9 +11,11 @@ from pathlib import Path
 
 from memlab.errors import MemlabError
 
-__all__ = ["NativeUnavailable", "cache_dir", "find_compiler", "build", "SOURCES"]
+__all__ = ["NativeUnavailable", "cache_dir", "find_compiler", "build", "SOURCES", "HEADER"]
 
 _HERE = Path(__file__).resolve().parent
+#: Shared by the programs (and by the tests' own C programs): output and measuring.
+HEADER = _HERE / "measure.h"
 
 #: The C programs, with the compiler flags each is built with.
 SOURCES: dict[str, tuple[str, ...]] = {
@@ -62,7 +64,7 @@ def find_compiler() -> str:
 def build(name: str) -> Path:
     """Return the built program `name` ('replay' or 'record'), compiling it if needed.
 
-    The output is named by a hash of the source, flags and compiler, and is moved
+    The output is named by a hash of the source, the shared header, flags and compiler, and is moved
     into place atomically, so concurrent first uses are safe.
 
     >>> build("replay").name.startswith("replay-")
@@ -73,7 +75,8 @@ def build(name: str) -> Path:
     source = _HERE / f"{name}.c"
     flags = SOURCES[name]
     cc = find_compiler()
-    digest = hashlib.sha256(source.read_bytes() + repr((flags, cc)).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(source.read_bytes() + HEADER.read_bytes()
+                            + repr((flags, cc)).encode()).hexdigest()[:16]
     suffix = ".so" if "-shared" in flags else ""
     target = cache_dir() / f"{name}-{digest}{suffix}"
     if target.exists():

@@ -28,62 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---------- output: a static buffer emptied with write(2) ---------- */
-
-static char out_buf[1 << 16];
-static size_t out_len;
-
-static void write_all(int fd, const char *s, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, s, n);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            _exit(1);
-        }
-        s += k;
-        n -= (size_t)k;
-    }
-}
-
-static void out_flush(void)
-{
-    write_all(1, out_buf, out_len);
-    out_len = 0;
-}
-
-static void out_bytes(const char *s, size_t n)
-{
-    while (n > 0) {
-        if (out_len == sizeof out_buf)
-            out_flush();
-        size_t room = sizeof out_buf - out_len;
-        size_t k = n < room ? n : room;
-        memcpy(out_buf + out_len, s, k);
-        out_len += k;
-        s += k;
-        n -= k;
-    }
-}
-
-static void out_str(const char *s) { out_bytes(s, strlen(s)); }
-
-static void out_int(long long v)
-{
-    char tmp[24];
-    int i = sizeof tmp;
-    unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v;
-    do {
-        tmp[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        tmp[--i] = '-';
-    out_bytes(tmp + i, sizeof tmp - i);
-}
-
-static void err_str(const char *s) { write_all(2, s, strlen(s)); }
+#include "measure.h"
 
 /* ---------- UTF-8: strict validation and decoding (as Python's codec) ---------- */
 
@@ -455,45 +400,7 @@ static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
     }
 }
 
-/* ---------- measuring ---------- */
-
-static char smaps_buf[16384];
-static uintptr_t brk_base;
-static long long anon_base;
-
-/* Anonymous resident bytes of this process, from smaps_rollup. */
-static long long anonymous_bytes(void)
-{
-    int fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        err_str("replay: cannot open /proc/self/smaps_rollup\n");
-        _exit(1);
-    }
-    size_t n = 0;
-    for (;;) {
-        ssize_t k = read(fd, smaps_buf + n, sizeof smaps_buf - 1 - n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        n += (size_t)k;
-    }
-    close(fd);
-    smaps_buf[n] = '\0';
-    const char *key = "\nAnonymous:";
-    char *at = strstr(smaps_buf, key);
-    if (!at) {
-        err_str("replay: no Anonymous: line in /proc/self/smaps_rollup\n");
-        _exit(1);
-    }
-    at += strlen(key);
-    while (*at == ' ')
-        at++;
-    long long kb = 0;
-    while (is_digit(*at))
-        kb = kb * 10 + (*at++ - '0');
-    return kb * 1024;
-}
+/* ---------- snapshots ---------- */
 
 static void out_label(const char *s, size_t n)
 {
@@ -537,38 +444,11 @@ static void out_label(const char *s, size_t n)
 
 static void snapshot(unsigned long long op, const char *label, size_t label_len)
 {
-    struct mallinfo2 mi = mallinfo2();
-    long long brk = (long long)((uintptr_t)sbrk(0) - brk_base);
-    long long rss = anonymous_bytes() - anon_base;
     out_str("{\"op\": ");
     out_int((long long)op);
     out_str(", \"label\": \"");
     out_label(label, label_len);
-    out_str("\", \"brk\": ");
-    out_int(brk);
-    out_str(", \"arena\": ");
-    out_int((long long)mi.arena);
-    out_str(", \"ordblks\": ");
-    out_int((long long)mi.ordblks);
-    out_str(", \"smblks\": ");
-    out_int((long long)mi.smblks);
-    out_str(", \"hblks\": ");
-    out_int((long long)mi.hblks);
-    out_str(", \"hblkhd\": ");
-    out_int((long long)mi.hblkhd);
-    out_str(", \"fsmblks\": ");
-    out_int((long long)mi.fsmblks);
-    out_str(", \"uordblks\": ");
-    out_int((long long)mi.uordblks);
-    out_str(", \"fordblks\": ");
-    out_int((long long)mi.fordblks);
-    out_str(", \"keepcost\": ");
-    out_int((long long)mi.keepcost);
-    out_str(", \"rss\": ");
-    out_int(rss);
-    out_str("}\n");
-    if (out_len > sizeof out_buf / 2)
-        out_flush();
+    out_measures();
 }
 
 /* Write a generous stretch of stack now, so later calls find it resident. */

@@ -15,9 +15,9 @@ def build() -> Path | None:
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         return None
-    from memlab.native.build import cache_dir
+    from memlab.native.build import HEADER, cache_dir
 
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256(SOURCE.read_bytes() + HEADER.read_bytes()).hexdigest()[:16]
     target = cache_dir() / f"vecvec-{digest}"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)

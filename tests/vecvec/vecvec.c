@@ -26,113 +26,17 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-static char out_buf[1 << 14];
-static size_t out_len;
-static char smaps_buf[16384];
-static uintptr_t brk_base;
-static long long anon_base;
-
-static void out_flush(void)
-{
-    size_t at = 0;
-    while (at < out_len) {
-        ssize_t k = write(1, out_buf + at, out_len - at);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            _exit(1);
-        at += (size_t)k;
-    }
-    out_len = 0;
-}
-
-static void out_str(const char *s)
-{
-    size_t n = strlen(s);
-    if (out_len + n > sizeof out_buf)
-        out_flush();
-    memcpy(out_buf + out_len, s, n);
-    out_len += n;
-}
-
-static void out_int(long long v)
-{
-    char tmp[24];
-    int i = sizeof tmp;
-    tmp[--i] = '\0';
-    int neg = v < 0;
-    unsigned long long u = neg ? -(unsigned long long)v : (unsigned long long)v;
-    do {
-        tmp[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (neg)
-        tmp[--i] = '-';
-    out_str(tmp + i);
-}
-
-static long long anonymous_bytes(void)
-{
-    int fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        _exit(1);
-    size_t n = 0;
-    for (;;) {
-        ssize_t k = read(fd, smaps_buf + n, sizeof smaps_buf - 1 - n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        n += (size_t)k;
-    }
-    close(fd);
-    smaps_buf[n] = '\0';
-    char *at = strstr(smaps_buf, "\nAnonymous:");
-    if (!at)
-        _exit(1);
-    at += strlen("\nAnonymous:");
-    while (*at == ' ')
-        at++;
-    long long kb = 0;
-    while (*at >= '0' && *at <= '9')
-        kb = kb * 10 + (*at++ - '0');
-    return kb * 1024;
-}
+#include "../../memlab/native/measure.h"
 
 static unsigned long long ops, every, last_snap = ~0ULL;
 
 static void snapshot(const char *label)
 {
-    struct mallinfo2 mi = mallinfo2();
-    long long brk = (long long)((uintptr_t)sbrk(0) - brk_base);
-    long long rss = anonymous_bytes() - anon_base;
     out_str("{\"op\": ");
     out_int((long long)ops);
     out_str(", \"label\": \"");
     out_str(label);
-    out_str("\", \"brk\": ");
-    out_int(brk);
-    out_str(", \"arena\": ");
-    out_int((long long)mi.arena);
-    out_str(", \"ordblks\": ");
-    out_int((long long)mi.ordblks);
-    out_str(", \"smblks\": ");
-    out_int((long long)mi.smblks);
-    out_str(", \"hblks\": ");
-    out_int((long long)mi.hblks);
-    out_str(", \"hblkhd\": ");
-    out_int((long long)mi.hblkhd);
-    out_str(", \"fsmblks\": ");
-    out_int((long long)mi.fsmblks);
-    out_str(", \"uordblks\": ");
-    out_int((long long)mi.uordblks);
-    out_str(", \"fordblks\": ");
-    out_int((long long)mi.fordblks);
-    out_str(", \"keepcost\": ");
-    out_int((long long)mi.keepcost);
-    out_str(", \"rss\": ");
-    out_int(rss);
-    out_str("}\n");
+    out_measures();
     last_snap = ops;
 }
 
