@@ -113,28 +113,18 @@ static inline void out_measures(void)
     struct mallinfo2 mi = mallinfo2();
     long long brk = (long long)((uintptr_t)sbrk(0) - brk_base);
     long long rss = anonymous_bytes() - anon_base;
-    out_str("\", \"brk\": ");
-    out_int(brk);
-    out_str(", \"arena\": ");
-    out_int((long long)mi.arena);
-    out_str(", \"ordblks\": ");
-    out_int((long long)mi.ordblks);
-    out_str(", \"smblks\": ");
-    out_int((long long)mi.smblks);
-    out_str(", \"hblks\": ");
-    out_int((long long)mi.hblks);
-    out_str(", \"hblkhd\": ");
-    out_int((long long)mi.hblkhd);
-    out_str(", \"fsmblks\": ");
-    out_int((long long)mi.fsmblks);
-    out_str(", \"uordblks\": ");
-    out_int((long long)mi.uordblks);
-    out_str(", \"fordblks\": ");
-    out_int((long long)mi.fordblks);
-    out_str(", \"keepcost\": ");
-    out_int((long long)mi.keepcost);
-    out_str(", \"rss\": ");
-    out_int(rss);
+    const char *names[] = {"brk", "arena", "ordblks", "smblks", "hblks", "hblkhd", "fsmblks",
+                           "uordblks", "fordblks", "keepcost", "rss"};
+    long long values[] = {brk, (long long)mi.arena, (long long)mi.ordblks, (long long)mi.smblks,
+                          (long long)mi.hblks, (long long)mi.hblkhd, (long long)mi.fsmblks,
+                          (long long)mi.uordblks, (long long)mi.fordblks, (long long)mi.keepcost, rss};
+    out_str("\"");
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        out_str(", \"");
+        out_str(names[i]);
+        out_str("\": ");
+        out_int(values[i]);
+    }
     out_str("}\n");
     if (out_len > sizeof out_buf / 2)
         out_flush();
