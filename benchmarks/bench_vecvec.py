@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests" / "vecvec"))
 import native  # noqa: E402
 
 from memlab.native.runner import clean_environment  # noqa: E402
-from memlab.scenarios_bulk import parse_count  # noqa: E402
+from memlab.scenarios.bulk import parse_count  # noqa: E402
 
 
 def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:

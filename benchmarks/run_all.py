@@ -16,7 +16,7 @@ The native replayer's time covers its whole process: start, reading and parsing 
 trace (twice: a check pass, then the run) and the replay. So two model figures are
 given against it: replay alone (ops already parsed) and parse + replay.
 
-Then, in this process: mmap placement among many mappings (memlab.space_maps), an
+Then, in this process: mmap placement among many mappings (memlab.space.maps), an
 mmap-heavy synthetic trace end to end against the native replayer (snapshots compared),
 timeline() on the first operations of the recorded trace, and a replay with a snapshot every 100
 operations against one without; last, the dashboards' slider-to-chart
@@ -152,7 +152,7 @@ def bench_replay(trace: Path, runs: int, baseline: Path | None = None) -> None:
 
 def bench_place() -> None:
     """mmap placement with many live mappings: the size-class index against the walk from the top."""
-    from memlab.space_maps import MapTable
+    from memlab.space.maps import MapTable
 
     low, high, page = 0x1000_0000, 0x7000_0000_0000, 4096
     for count in (1000, 10000):

@@ -218,7 +218,7 @@ def _cmd_scenario(args: argparse.Namespace, out: TextIO) -> int:
 def _run_scenario(args: argparse.Namespace, out: TextIO) -> int:
     """Run a scenario on the model and print its snapshots as `replay` does."""
     from memlab.scenarios import scenario
-    from memlab.scenarios_bulk import parse_count, run_vecvec
+    from memlab.scenarios.bulk import parse_count, run_vecvec
 
     try:
         chosen = scenario(args.name)

@@ -8,7 +8,7 @@ from memlab.charts import (
     COLORS, MAX_RUNS, STATES, BinCounts, HeapPicture, bin_chart, heap_map, nice_limit,
     timeline_chart,
 )
-from memlab.charts_heap import _covered  # the bucket arithmetic, checked against a plain loop
+from memlab.charts.heap import _covered  # the bucket arithmetic, checked against a plain loop
 
 KiB = 1024
 BASE = 0x5555_5555_9000

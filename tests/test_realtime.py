@@ -1,10 +1,10 @@
-"""Tests for memlab.realtime: timing the machine's real malloc and mmap (no timing asserts)."""
+"""Tests for memlab.native.realtime: timing the machine's real malloc and mmap (no timing asserts)."""
 
 import os
 
 import pytest
 
-from memlab.realtime import RealTiming, glibc_version, time_allocators
+from memlab.native.realtime import RealTiming, glibc_version, time_allocators
 
 
 class TestGlibcVersion:

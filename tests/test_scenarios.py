@@ -8,8 +8,8 @@ from memlab.scenarios import (
     Param, push_back_capacities, reserve, scenario, small_requests, two_sources,
     vecvec,
 )
-from memlab.scenarios_costs import malloc_cost, mmap_every_request_cost, odd_sizes
-from memlab.scenarios_report import FIELDS, run_scenario
+from memlab.scenarios.costs import malloc_cost, mmap_every_request_cost, odd_sizes
+from memlab.scenarios.report import FIELDS, run_scenario
 from memlab.trace import parse_trace
 
 
@@ -307,7 +307,7 @@ class TestCompareReal:
     def test_without_a_compiler(self, monkeypatch):
         import memlab.native
         from memlab.native import NativeUnavailable
-        from memlab.scenarios_real import compare_real
+        from memlab.scenarios.real import compare_real
 
         def refuse(*args, **kwargs):
             raise NativeUnavailable("no C compiler (cc) found")
@@ -318,7 +318,7 @@ class TestCompareReal:
         assert "no C compiler" in c.report()
 
     def test_on_this_machine(self):
-        from memlab.scenarios_real import compare_real
+        from memlab.scenarios.real import compare_real
 
         real_glibc_236()
         c = compare_real(VECVEC, n=200)
@@ -330,13 +330,13 @@ class TestLargestWithin:
     """largest_within doubles until the budget or the parameter's maximum stops it."""
 
     def test_stops_at_the_maximum(self):
-        from memlab.scenarios_report import largest_within
+        from memlab.scenarios.report import largest_within
 
         reach = largest_within(RESERVE.with_max(n=3000), "n", budget=30.0, start=1000)
         assert reach.value == 2000 and reach.estimate(4000) == pytest.approx(2 * reach.seconds)
 
     def test_unknown_parameter(self):
-        from memlab.scenarios_report import largest_within
+        from memlab.scenarios.report import largest_within
 
         with pytest.raises(KeyError, match="no parameter 'm'"):
             largest_within(VECVEC, "m")
@@ -380,7 +380,7 @@ class TestOtherRelease:
     def test_glibc_243(self):
         """On glibc 2.43 one malloc(1) shows 32 bytes in use, not 688 (REAL-GLIBC.md)."""
         from memlab.native.glibc_releases import cached_releases, ensure_release
-        from memlab.scenarios_real import compare_real
+        from memlab.scenarios.real import compare_real
 
         real_glibc_236()
         if "2.43" not in cached_releases():

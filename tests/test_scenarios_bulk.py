@@ -8,7 +8,8 @@ from hypothesis import given, settings, strategies as st
 from memlab.glibc import Malloc
 from memlab.replay import replay
 from memlab.scenarios import vecvec
-from memlab.scenarios_bulk import parse_count, run_steps, run_vecvec
+from memlab.scenarios.bulk import parse_count, run_vecvec
+from memlab.steps import run_steps
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 8, 9, 100, 1000, 6000])
@@ -59,7 +60,7 @@ def test_parse_count():
             parse_count(bad)
 
 
-from memlab.scenarios_bulk import replay_bulk  # noqa: E402
+from memlab.steps import replay_bulk  # noqa: E402
 from strategies import traces  # noqa: E402
 
 

@@ -7,7 +7,7 @@ import pytest
 from memlab.charts import release_chart
 from memlab.glibc.release import GLIBC_2_36, RELEASES
 from memlab.scenarios import SMALL_REQUESTS, VECVEC
-from memlab.scenarios_releases import bracket, compare_releases, modelled, release_note
+from memlab.scenarios.releases import bracket, compare_releases, modelled, release_note
 
 #: Measured on the real libraries with memlab's C replayer (replay_native; 2.41 and 2.43 via
 #: ensure_release): vecvec n=10,000 at its 'end' snapshot.

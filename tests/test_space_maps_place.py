@@ -4,7 +4,7 @@ import random
 
 from hypothesis import given, settings, strategies as st
 
-from memlab.space_maps import MapTable
+from memlab.space.maps import MapTable
 
 PAGE = 4096
 LOW, HIGH = 0x1000_0000, 0x2000_0000

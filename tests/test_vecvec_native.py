@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from memlab.glibc import Malloc
-from memlab.scenarios_bulk import run_steps, run_vecvec, vecvec_steps
+from memlab.scenarios.bulk import run_vecvec, vecvec_steps
+from memlab.steps import run_steps
 from memlab.trace import Op
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "vecvec"))

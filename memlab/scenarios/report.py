@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping
 
-from memlab.scenarios import Scenario
+from memlab.scenarios.catalog import Scenario
 from memlab.units import fmt_bytes
 
 __all__ = [

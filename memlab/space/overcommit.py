@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .units import PAGE, fmt_bytes
+from ..units import PAGE, fmt_bytes
 
 __all__ = ["OVERCOMMIT_GUESS", "OVERCOMMIT_ALWAYS", "OVERCOMMIT_NEVER", "Overcommit"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from .space_overcommit import Overcommit
-from .space_records import Event, Mapping, SpaceState
+from .overcommit import Overcommit
+from .records import Event, Mapping, SpaceState
 
 __all__ = ["SpaceViews"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 
-from .errors import OutOfMemoryKill
-from .space_ranges import RangeSet
-from .units import PAGE, fmt_bytes
+from ..errors import OutOfMemoryKill
+from .ranges import RangeSet
+from ..units import PAGE, fmt_bytes
 
 __all__ = ["Memory"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memlab.charts_base import COLORS, ChartHandle, byte_axis, nice_limit
+from memlab.charts.base import COLORS, ChartHandle, byte_axis, nice_limit
 
 __all__ = ["BinCounts", "BinChart", "bin_chart"]
 

@@ -1,4 +1,4 @@
-"""Interactive lessons (ipywidgets only): a dashboard that replays a scenario as its sliders move.
+"""Dashboard: a scenario replayed on the model, redrawn live as its sliders and knobs move.
 
 The charts are drawn by matplotlib's Agg renderer into one figure and shown as a PNG output that
 is replaced in place (``display(..., display_id=True)`` then ``handle.update``): no flicker while a
@@ -17,12 +17,12 @@ from matplotlib.figure import Figure
 
 from memlab.charts import BinCounts, HeapPicture, bin_chart, heap_map, timeline_chart
 from memlab.glibc.release import RELEASES
-from memlab.widgets_controls import KNOBS, as_param, knob_slider, param_slider
-from memlab.widgets_prediction import Prediction
-from memlab.widgets_render import FrameRenderer
-from memlab.widgets_run import Engine, Run, Runs, preamble
+from memlab.widgets.controls import KNOBS, as_param, knob_slider, param_slider
+from memlab.widgets.prediction import Prediction
+from memlab.widgets.render import FrameRenderer
+from memlab.widgets.run import Engine, Run, Runs, preamble
 
-__all__ = ["Dashboard", "Prediction", "KNOBS"]
+__all__ = ["Dashboard"]
 
 _CHARTS = ("heap", "timeline", "bins")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from memlab.charts_base import COLORS, ChartHandle, byte_axis, nice_limit
+from memlab.charts.base import COLORS, ChartHandle, byte_axis, nice_limit
 
 __all__ = ["TimelineChart", "timeline_chart"]
 

@@ -11,7 +11,7 @@ as a PNG in a notebook.
     bin_chart(malloc)         free chunks and bytes per bin class             (charts_bins)
     release_chart(comparison) one experiment's end on several glibc releases  (charts_releases)
 
-What they share (colours, byte axes, the handle) lives in ``memlab.charts_base``.
+What they share (colours, byte axes, the handle) lives in ``memlab.charts.base``.
 
 >>> h = bin_chart(BinCounts.from_chunks([(0, 48, "tcache")]))
 >>> h.bars[1].get_height(), fmt_axis_bytes(h.bars[1].get_height())
@@ -20,11 +20,11 @@ What they share (colours, byte axes, the handle) lives in ``memlab.charts_base``
 
 from __future__ import annotations
 
-from memlab.charts_base import COLORS, STATES, ChartHandle, fmt_axis_bytes, nice_limit
-from memlab.charts_bins import BinChart, BinCounts, bin_chart
-from memlab.charts_heap import MAX_RUNS, HeapMap, HeapPicture, heap_map
-from memlab.charts_releases import ReleaseChart, release_chart
-from memlab.charts_timeline import TimelineChart, timeline_chart
+from memlab.charts.base import COLORS, STATES, ChartHandle, fmt_axis_bytes, nice_limit
+from memlab.charts.bins import BinChart, BinCounts, bin_chart
+from memlab.charts.heap import MAX_RUNS, HeapMap, HeapPicture, heap_map
+from memlab.charts.releases import ReleaseChart, release_chart
+from memlab.charts.timeline import TimelineChart, timeline_chart
 
 __all__ = [
     "STATES",

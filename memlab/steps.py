@@ -1,4 +1,4 @@
-"""Scenarios as runs of operations, replayed with the model's bulk steps (no Op per call).
+"""Traces as runs of like operations, replayed with the model's bulk steps (no Op per call).
 
 A step list is the trace of a scenario with its repetitive stretches written once:
 
@@ -17,40 +17,13 @@ asks for a snapshot inside it.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any, Sequence
 
 from memlab.snapshot import Snapshot
 
-__all__ = ["vecvec_steps", "run_steps", "run_vecvec", "parse_count", "steps_from_ops", "replay_bulk"]
+__all__ = ["run_steps", "steps_from_ops", "replay_bulk"]
 
 _PAGE = 4096
-
-
-def parse_count(text: str) -> int:
-    """A positive whole number written as digits or in exponent form.
-
-    >>> parse_count("1e8"), parse_count("100000000"), parse_count("2.5e3")
-    (100000000, 100000000, 2500)
-    """
-    try:
-        value = Decimal(text.replace("_", ""))
-    except InvalidOperation:
-        raise ValueError(f"not a number: {text!r}") from None
-    if not value.is_finite() or value != value.to_integral_value() or value < 1:
-        raise ValueError(f"expected a whole number >= 1, got {text!r}")
-    return int(value)
-
-
-def vecvec_steps(n: int) -> list[tuple]:
-    """The vecvec scenario (memlab.scenarios.vecvec) as steps.
-
-    >>> vecvec_steps(3)
-    [('a', 0, 72), ('w', 0), ('aw', 1, 3, 4), ('s', 'built'), ('f*', 1, 3), ('f', 0)]
-    """
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be an int >= 1, got {n!r}")
-    return [("a", 0, 24 * n), ("w", 0), ("aw", 1, n, 4), ("s", "built"), ("f*", 1, n), ("f", 0)]
 
 
 class _Runner:
@@ -258,7 +231,8 @@ def run_steps(steps: Sequence[tuple], malloc: Any, every: int | None = None) -> 
     """Replay steps on `malloc` (a memlab.glibc.Malloc); the snapshots `replay` would take.
 
     >>> from memlab.glibc import Malloc
-    >>> [(s.op, s.label, s.smblks) for s in run_steps(vecvec_steps(1000), Malloc())]
+    >>> steps = [("a", 0, 24000), ("w", 0), ("aw", 1, 1000, 4), ("s", "built"), ("f*", 1, 1000), ("f", 0)]
+    >>> [(s.op, s.label, s.smblks) for s in run_steps(steps, Malloc())]
     [(2002, 'built', 0), (3003, 'end', 993)]
     """
     if every is not None and (type(every) is not int or every < 1):
@@ -341,16 +315,3 @@ def replay_bulk(ops: Sequence[Any] | str, malloc_factory: Any = None,
         from memlab.glibc import Malloc
         malloc_factory = Malloc
     return run_steps(steps_from_ops(ops), malloc_factory(), every)
-
-
-def run_vecvec(n: int, every: int | None = None, malloc: Any = None) -> list[Snapshot]:
-    """The vecvec scenario for any n, with bulk steps; the snapshots of its replay.
-
-    >>> s = run_vecvec(10**6)[-1]
-    >>> s.op, s.smblks, s.fsmblks
-    (3000003, 999993, 31999776)
-    """
-    if malloc is None:
-        from memlab.glibc import Malloc
-        malloc = Malloc()
-    return run_steps(vecvec_steps(n), malloc, every)

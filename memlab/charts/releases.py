@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 
 from matplotlib.patches import Patch
 
-from memlab.charts_base import COLORS, ChartHandle, byte_axis, fmt_axis_bytes, nice_limit
+from memlab.charts.base import COLORS, ChartHandle, byte_axis, fmt_axis_bytes, nice_limit
 
 __all__ = ["ReleaseChart", "release_chart", "WAITING", "KEPT"]
 
@@ -116,12 +116,12 @@ class ReleaseChart(ChartHandle):
 
 
 def release_chart(comparison, axes=None) -> ReleaseChart:
-    """Draw a ``memlab.scenarios_releases.ReleaseComparison`` in two panels; return its handle.
+    """Draw a ``memlab.scenarios.releases.ReleaseComparison`` in two panels; return its handle.
 
     Left: free chunks waiting in tcache, fastbins and the other bins, one bar per release;
     right: the heap's size, the bytes counted in use and the resident bytes.
 
-    >>> from memlab.scenarios_releases import ReleaseComparison, ReleaseEnd
+    >>> from memlab.scenarios.releases import ReleaseComparison, ReleaseEnd
     >>> ends = (ReleaseEnd("2.36", (("brk", 4096), ("uordblks", 688), ("rss", 4096)),
     ...                    (("tcache", 7), ("fastbin", 3)), 32),)
     >>> h = release_chart(ReleaseComparison("demo", (), ends, ()))

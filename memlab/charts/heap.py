@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Patch
 
-from memlab.charts_base import COLORS, STATES, ChartHandle, byte_axis, nice_limit
+from memlab.charts.base import COLORS, STATES, ChartHandle, byte_axis, nice_limit
 
 __all__ = ["MAX_RUNS", "HeapPicture", "HeapMap", "heap_map"]
 

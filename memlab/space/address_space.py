@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import errno
-from .errors import MemlabError, SyscallError
-from .space_maps import MapTable
-from .space_memory import Memory
-from .space_overcommit import OVERCOMMIT_ALWAYS, OVERCOMMIT_GUESS, OVERCOMMIT_NEVER, Overcommit
-from .space_records import Event, Mapping, SpaceState
-from .space_views import SpaceViews
-from .units import GiB, PAGE, align_up
+from ..errors import MemlabError, SyscallError
+from .maps import MapTable
+from .memory import Memory
+from .overcommit import OVERCOMMIT_ALWAYS, OVERCOMMIT_GUESS, OVERCOMMIT_NEVER, Overcommit
+from .records import Event, Mapping, SpaceState
+from .views import SpaceViews
+from ..units import GiB, PAGE, align_up
 
 __all__ = [
     "AddressSpace",
@@ -322,7 +322,7 @@ class AddressSpace(SpaceViews):
         >>> s = AddressSpace(heap_start=0x10000, mmap_base=0x100000); s.read(0x10)
         Traceback (most recent call last):
         ...
-        memlab.space.SegmentationFault: segmentation fault: read of unmapped address 0x10
+        memlab.space.address_space.SegmentationFault: segmentation fault: read of unmapped address 0x10
         """
         if length < 0:
             raise ValueError(f"read: length must be >= 0, got {length}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from memlab.scenarios import Scenario
-from memlab.scenarios_report import FIELDS, run_scenario
+from memlab.scenarios.catalog import Scenario
+from memlab.scenarios.report import FIELDS, run_scenario
 
 __all__ = ["Comparison", "compare_real"]
 

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping
 
-from memlab.scenarios import Scenario
+from memlab.scenarios.catalog import Scenario
 
 __all__ = [
     "FIELDS", "PLACES", "ReleaseEnd", "ReleaseComparison", "modelled", "bracket", "release_note",
@@ -195,7 +195,7 @@ def release_note(version: str, releases=None) -> str:
 def _end(scenario: Scenario, release: str, values: Mapping[str, int],
          settings: Mapping[str, int]) -> ReleaseEnd:
     from memlab.glibc import Malloc
-    from memlab.scenarios_bulk import run_steps, steps_from_ops
+    from memlab.steps import run_steps, steps_from_ops
     from memlab.trace import parse_trace
 
     pre = "".join(f"o {name} {value}\n" for name, value in settings.items())
