@@ -304,3 +304,28 @@ class TestInstallation:
         for name in RIVALS:
             a = ALLOCATORS[name]
             assert f"{a.soname} ] || apt_missing+=({a.debian})" in ci
+
+
+class TestSettings:
+    def test_settings_reach_only_their_allocator(self, fill_trace):
+        with pytest.raises(ValueError, match="glibc takes no settings"):
+            replay_native(fill_trace, allocator="glibc", settings={"MALLOC_CONF": "x"})
+        with pytest.raises(ValueError, match="variables starting TCMALLOC_"):
+            replay_native(fill_trace, allocator="tcmalloc", settings={"MIMALLOC_VERBOSE": "1"})
+
+    def test_the_parents_tuning_variables_are_not_passed_on(self, monkeypatch):
+        for key in ("MALLOC_CONF", "TCMALLOC_RELEASE_RATE", "MIMALLOC_VERBOSE"):
+            monkeypatch.setenv(key, "1")
+        env = clean_environment()
+        assert not {"MALLOC_CONF", "TCMALLOC_RELEASE_RATE", "MIMALLOC_VERBOSE"} & set(env)
+
+    def test_jemalloc_reads_its_setting(self, tmp_path):
+        """With decay 0 jemalloc purges freed pages at once; by default it keeps them for now."""
+        require("jemalloc")
+        path = tmp_path / "w.trace"
+        path.write_text("".join(f"a {i} 1000\nw {i}\n" for i in range(20000)) + "a 20000 24\n"
+                        + "".join(f"f {i}\n" for i in range(20000)))
+        kept = replay_native(path, allocator="jemalloc")[-1]["rss"]
+        purged = replay_native(path, allocator="jemalloc",
+                               settings={"MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"})[-1]["rss"]
+        assert kept > 15 * 2**20 and purged < kept // 4

@@ -21,7 +21,7 @@ from memlab.errors import MemlabError
 
 __all__ = [
     "Allocator", "ALLOCATORS", "NAMES", "RIVALS", "LOADER", "AllocatorMissing", "allocator",
-    "find_library", "library", "installed", "preload_prefix",
+    "find_library", "library", "installed", "preload_prefix", "check_settings",
 ]
 
 #: x86-64's dynamic loader, at the path every x86-64 Linux program names.
@@ -36,7 +36,8 @@ class Allocator:
     """One real allocator: its shared library and the packages that install it.
 
     ``soname`` is None for glibc, whose malloc is the C library's own (nothing to preload);
-    ``debian`` names Debian 12's package, ``ubuntu`` Ubuntu 24.04's.
+    ``debian`` names Debian 12's package, ``ubuntu`` Ubuntu 24.04's; ``settings`` is how the
+    environment variables that tune it begin (memlab passes only those on to it).
 
     >>> a = ALLOCATORS["jemalloc"]
     >>> a.soname, a.debian, a.ubuntu, a.rival
@@ -48,6 +49,7 @@ class Allocator:
     debian: str | None
     ubuntu: str | None
     design: str
+    settings: str = ""
 
     @property
     def rival(self) -> bool:
@@ -64,11 +66,14 @@ ALLOCATORS: dict[str, Allocator] = {a.name: a for a in (
     Allocator("glibc", None, None, None,
               "one heap of chunks with size headers, free chunks in bins, grown with brk"),
     Allocator("jemalloc", "libjemalloc.so.2", "libjemalloc2", "libjemalloc2",
-              "size classes in slabs, metadata kept apart, freed pages purged over time (decay)"),
+              "size classes in slabs, metadata kept apart, freed pages purged over time (decay)",
+              "MALLOC_CONF"),
     Allocator("tcmalloc", "libtcmalloc_minimal.so.4", "libtcmalloc-minimal4", "libtcmalloc-minimal4t64",
-              "size classes in spans of pages, per-thread caches, memory taken with brk before mmap"),
+              "size classes in spans of pages, per-thread caches, memory taken with brk before mmap",
+              "TCMALLOC_"),
     Allocator("mimalloc", "libmimalloc.so.2", "libmimalloc2.0", "libmimalloc2.0",
-              "size classes in pages carved from large segments, several free lists per page"),
+              "size classes in pages carved from large segments, several free lists per page",
+              "MIMALLOC_"),
 )}
 #: Every allocator's name, glibc first.
 NAMES = tuple(ALLOCATORS)
@@ -163,3 +168,23 @@ def preload_prefix(name: str) -> list[str]:
     if not LOADER.exists():
         raise MemlabError(f"preloading {name} needs the x86-64 dynamic loader {LOADER}, which is missing")
     return [str(LOADER), "--preload", str(path)]
+
+
+def check_settings(name: str, settings: dict[str, str] | None) -> dict[str, str]:
+    """The environment variables that tune allocator ``name``, checked: each must be its own.
+
+    >>> check_settings("jemalloc", {"MALLOC_CONF": "dirty_decay_ms:0"})
+    {'MALLOC_CONF': 'dirty_decay_ms:0'}
+    >>> check_settings("mimalloc", {"MALLOC_CONF": "x"})
+    Traceback (most recent call last):
+    ...
+    ValueError: mimalloc is tuned by variables starting MIMALLOC_, not MALLOC_CONF
+    """
+    chosen = allocator(name)
+    settings = dict(settings or {})
+    for key in settings:
+        if not chosen.settings:
+            raise ValueError(f"{name} takes no settings here (got {key})")
+        if not key.startswith(chosen.settings):
+            raise ValueError(f"{name} is tuned by variables starting {chosen.settings}, not {key}")
+    return settings

@@ -13,15 +13,17 @@ trace's ``t`` and ``o`` lines, calls into glibc's malloc, are skipped for it.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from memlab.native.allocators import NAMES, allocator
 from memlab.native.runner import replay_native
 from memlab.trace import Op
 
-__all__ = ["Point", "AllocatorSeries", "AllocatorRuns", "run_allocators", "count_operations", "POINTS"]
+__all__ = ["Point", "AllocatorSeries", "AllocatorRuns", "run_allocators", "run_allocators_text",
+           "count_operations", "POINTS"]
 
 #: How many snapshots run_allocators aims for over a trace when not told `every`.
 POINTS = 200
@@ -130,13 +132,16 @@ def count_operations(trace: str | Path | Sequence[Op]) -> int:
 
 
 def run_allocators(trace: str | Path | Sequence[Op], every: int | None = None,
-                   names: Sequence[str] = NAMES, points: int = POINTS) -> AllocatorRuns:
-    """Replay ``trace`` on each real allocator in ``names``; return their series side by side.
+                   names: Sequence[str] = NAMES, points: int = POINTS,
+                   settings: Mapping[str, Mapping[str, str]] | None = None) -> AllocatorRuns:
+    """Replay ``trace`` (a file, or Ops) on each real allocator in ``names``; their series side by side.
 
     Without ``every``, a snapshot is taken about ``points`` times over the trace (and at its
     ``s`` lines). A rival that is not installed raises AllocatorMissing, naming its package.
     Every run starts its allocator before measuring (see replay.c's --rival), so each series
-    counts the trace's memory, not the allocator's start-up.
+    counts the trace's memory, not the allocator's start-up. ``settings`` maps an allocator's
+    name to the environment variables that tune it, e.g. ``{"jemalloc": {"MALLOC_CONF":
+    "dirty_decay_ms:0"}}``.
     """
     chosen = [allocator(n).name for n in names]
     if not chosen:
@@ -146,9 +151,23 @@ def run_allocators(trace: str | Path | Sequence[Op], every: int | None = None,
         every = max(1, operations // max(1, points))
     series = []
     for name in chosen:
-        snaps = replay_native(trace, every, allocator=name)
+        snaps = replay_native(trace, every, allocator=name, settings=(settings or {}).get(name))
         series.append(AllocatorSeries(name, tuple(Point(s["op"], s["label"], s["brk"], s["rss"])
                                                   for s in snaps)))
     title = Path(trace).name if isinstance(trace, (str, Path)) else f"{operations} operations"
     return AllocatorRuns(title, operations, glibc_only, tuple(series))
 
+
+
+def run_allocators_text(text: str, title: str, every: int | None = None, names: Sequence[str] = NAMES,
+                        points: int = POINTS,
+                        settings: Mapping[str, Mapping[str, str]] | None = None) -> AllocatorRuns:
+    """``run_allocators`` on trace text (a scenario's, say), shown under ``title``.
+
+    The text goes to a temporary file, which is much faster than parsing it into Ops first.
+    """
+    with tempfile.TemporaryDirectory(prefix="memlab-") as tmp:
+        path = Path(tmp) / "trace"
+        path.write_text(text)
+        runs = run_allocators(path, every, names, points, settings)
+    return AllocatorRuns(title, runs.operations, runs.glibc_only, runs.series)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from memlab.errors import MemlabError, TraceError
-from memlab.native.allocators import allocator as _allocator, preload_prefix
+from memlab.native.allocators import allocator as _allocator, check_settings, preload_prefix
 from memlab.native.build import build
 from memlab.trace import Op, format_trace
 
@@ -33,15 +33,15 @@ class NativeError(MemlabError):
 def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     """This process's environment without the variables that change malloc or the loader.
 
-    MALLOC_* and GLIBC_TUNABLES change malloc's defaults; LD_* could load another
-    library in front of it.
+    MALLOC_* and GLIBC_TUNABLES change malloc's defaults (MALLOC_CONF jemalloc's); LD_* could
+    load another library in front of it; TCMALLOC_* and MIMALLOC_* tune the rival allocators.
 
     >>> import os; os.environ["MALLOC_TOP_PAD_"] = "0"
     >>> "MALLOC_TOP_PAD_" in clean_environment(); del os.environ["MALLOC_TOP_PAD_"]
     False
     """
     env = {k: v for k, v in os.environ.items()
-           if not (k.startswith(("MALLOC_", "LD_")) or k == "GLIBC_TUNABLES")}
+           if not (k.startswith(("MALLOC_", "LD_", "TCMALLOC_", "MIMALLOC_")) or k == "GLIBC_TUNABLES")}
     env.update(extra or {})
     return env
 
@@ -63,17 +63,20 @@ def _command(libc_dir: str | Path | None, allocator: str = "glibc") -> list[str]
     return [str(loader), "--library-path", str(lib), program]
 
 
-def _run(args: list[str]) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(args, capture_output=True, env=clean_environment())
+def _run(args: list[str], extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(args, capture_output=True, env=clean_environment(extra))
 
 
 def replay_native_raw(trace: str | Path | Sequence[Op], every: int | None = None,
-                      libc_dir: str | Path | None = None, allocator: str = "glibc") -> str:
+                      libc_dir: str | Path | None = None, allocator: str = "glibc",
+                      settings: dict[str, str] | None = None) -> str:
     """Replay a trace file (or a sequence of Ops) on real glibc; return the JSON lines printed.
 
     A trace that does not parse raises TraceError naming the line; nothing runs. `allocator`
     names another real allocator to preload (memlab.native.allocators): its lines carry only
     op, label, brk and rss, and its `t` and `o` lines, glibc's own calls, are skipped.
+    `settings` are environment variables for that allocator (jemalloc: MALLOC_CONF; tcmalloc:
+    TCMALLOC_*; mimalloc: MIMALLOC_*); no other variable reaches the replayer.
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "one.trace"
@@ -83,6 +86,7 @@ def replay_native_raw(trace: str | Path | Sequence[Op], every: int | None = None
     """
     if every is not None and (type(every) is not int or every < 1):
         raise ValueError(f"every must be a positive int or None (got {every!r})")
+    settings = check_settings(allocator, settings)
     with tempfile.TemporaryDirectory(prefix="memlab-") as tmp:
         if isinstance(trace, (str, Path)):
             path = Path(trace)
@@ -92,7 +96,7 @@ def replay_native_raw(trace: str | Path | Sequence[Op], every: int | None = None
             path = Path(tmp) / "ops.trace"
             path.write_text(format_trace(trace))
         args = _command(libc_dir, allocator) + (["--every", str(every)] if every else []) + [str(path)]
-        result = _run(args)
+        result = _run(args, settings)
         if result.returncode == 2:
             raise _trace_error(path, result.stderr.decode("utf-8", "replace"))
         if result.returncode != 0:
@@ -117,7 +121,8 @@ def _trace_error(path: Path, stderr: str) -> Exception:
 
 
 def replay_native(trace: str | Path | Sequence[Op], every: int | None = None,
-                  libc_dir: str | Path | None = None, allocator: str = "glibc") -> list[dict]:
+                  libc_dir: str | Path | None = None, allocator: str = "glibc",
+                  settings: dict[str, str] | None = None) -> list[dict]:
     """Replay a trace on real glibc (or on a preloaded `allocator`: "jemalloc", "tcmalloc",
     "mimalloc"); one dict per snapshot, keys as in TRACE-FORMAT.md (a rival's: op, label, brk, rss).
 
@@ -128,7 +133,7 @@ def replay_native(trace: str | Path | Sequence[Op], every: int | None = None,
     >>> snap["label"], snap["uordblks"], snap["brk"]
     ('first', 688, 135168)
     """
-    return [json.loads(line) for line in replay_native_raw(trace, every, libc_dir, allocator).splitlines()]
+    return [json.loads(line) for line in replay_native_raw(trace, every, libc_dir, allocator, settings).splitlines()]
 
 
 def glibc_version(libc_dir: str | Path | None = None) -> str:
