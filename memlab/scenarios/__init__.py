@@ -6,6 +6,7 @@
     costs      what a system call per request would cost, against malloc
     real       a scenario on the machine's real glibc beside the model
     releases   one scenario on several glibc releases
+    designs    lesson 07: glibc's search paths, and a pinned heap on the rival allocators
 
 >>> from memlab.scenarios import VECVEC
 >>> VECVEC.text(n=2).splitlines()[-3:]
