@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import errno
 
-from .chunk import HDR, MASK64, PAGE, PTRDIFF_MAX, as_size_t as _size_t, checked_request2size
+from ..units import PAGE
+from .chunk import (ALIGN, HDR, MASK64, MINSIZE, PTRDIFF_MAX, as_size_t as _size_t,
+                    checked_request2size, tcache_index)
 from .heap import INUSE
 
 __all__ = ["AlignedAlloc"]
@@ -37,16 +39,16 @@ class AlignedAlloc:
         return r
 
     def _mid_memalign(self, align: int, n: int) -> int:
-        if align <= 16:
+        if align <= ALIGN:
             nb = checked_request2size(n)
             c = self._malloc_chunk(nb, n) if nb else 0
             return c + HDR if c else NULL
-        if align < 32:
-            align = 32
+        if align < MINSIZE:
+            align = MINSIZE
         if align > (1 << 63):
             return NULL
         if align & (align - 1):
-            a = 32
+            a = MINSIZE
             while a < align:
                 a <<= 1
             align = a
@@ -65,7 +67,7 @@ class AlignedAlloc:
         tc = self._tcache
         if tc is None or nb > self._tmax:
             return 0
-        tb = tc.bins[(nb - 17) >> 4]
+        tb = tc.bins[tcache_index(nb)]
         for i in range(len(tb) - 1, -1, -1):          # the list's head is the last item
             c = tb[i]
             if not (c + HDR) % align:
