@@ -12,7 +12,7 @@ import errno
 
 from ..units import PAGE
 from .chunk import (ALIGN, HDR, MASK64, MINSIZE, PTRDIFF_MAX, as_size_t as _size_t,
-                    checked_request2size, tcache_index)
+                    SIZE_SZ, checked_request2size, is_power_of_two, tcache_index)
 from .heap import INUSE
 
 __all__ = ["AlignedAlloc"]
@@ -47,7 +47,7 @@ class AlignedAlloc:
             align = MINSIZE
         if align > (1 << 63):
             return NULL
-        if align & (align - 1):
+        if not is_power_of_two(align):
             a = MINSIZE
             while a < align:
                 a <<= 1
@@ -85,7 +85,7 @@ class AlignedAlloc:
         >>> Malloc().aligned_alloc(64, 10) % 64, Malloc(glibc="2.41").aligned_alloc(48, 10)
         (0, 0)
         """
-        if self._rel.aligned_alloc_strict and (align == 0 or align & (align - 1)):
+        if self._rel.aligned_alloc_strict and (align == 0 or not is_power_of_two(align)):
             _size_t("align", align)
             _size_t("n", n)
             self._info = ""
@@ -102,7 +102,7 @@ class AlignedAlloc:
         """
         _size_t("align", align)
         _size_t("n", n)
-        if align % 8 or (align // 8) & (align // 8 - 1) or align == 0:
+        if align % SIZE_SZ or not is_power_of_two(align // SIZE_SZ) or align == 0:
             self._info = ""
             self._note = (f"posix_memalign({align}, {n})", "fail", "EINVAL:")
             return errno.EINVAL, NULL
@@ -128,5 +128,5 @@ class AlignedAlloc:
         _size_t("n", n)
         if n + PAGE - 1 > MASK64:
             return NULL
-        return self.memalign(PAGE, (n + PAGE - 1) & ~(PAGE - 2) & MASK64)
+        return self.memalign(PAGE, (n + PAGE - 1) & -(PAGE - 1) & MASK64)   # glibc's mask, as written
 

@@ -79,8 +79,7 @@ def mmapped_chunk_ok(c: int, offset: int, total: int) -> bool:
     >>> mmapped_chunk_ok(0x10010, 16, 8192)     # memalign's offset chunk: pointer at +32
     True
     """
-    in_page = (c + HDR) & (PAGE - 1)
-    return not ((c - offset) | total) & (PAGE - 1) and not in_page & (in_page - 1)
+    return not ((c - offset) | total) & (PAGE - 1) and is_power_of_two((c + HDR) & (PAGE - 1))
 
 
 def to_signed(n: int) -> int:
