@@ -72,7 +72,7 @@ class TestReplay:
     def test_bad_every_and_missing_file(self, capsys):
         """--every 0 and a missing trace are refused."""
         assert run("replay", DATA / "p01.trace", "--every", "0")[0] == 2
-        assert run("replay", "/nonexistent.trace", "--native")[0] == 1
+        assert run("replay", "/nonexistent.trace", "--native")[0] == 2
         assert "cannot read trace" in capsys.readouterr().err
 
 
@@ -91,7 +91,7 @@ class TestCompare:
         real = cli._native_snapshots
 
         def shifted(path, every, libc_dir=None):
-            snaps = real(path, every, libc_dir)
+            snaps = list(real(path, every, libc_dir))
             last = snaps[-1]
             return snaps[:-1] + [Snapshot(**{**last.as_dict(), "fordblks": last.fordblks + 16})]
 
@@ -116,7 +116,7 @@ def test_module_entry_point_and_record(tmp_path):
 
 def test_record_needs_a_program(capsys):
     """`record -o FILE` without a program is refused."""
-    assert run("record", "-o", "/tmp/x.trace")[0] == 1
+    assert run("record", "-o", "/tmp/x.trace")[0] == 2
     assert "needs a program" in capsys.readouterr().err
 
 
@@ -188,9 +188,13 @@ class TestMachineRelease:
 
         seen = []
 
-        def snapshots(path, every, libc_dir=None):
+        def snapshots(data, every, libc_dir=None):
+            from memlab.glibc import Malloc
+            from memlab.replay import replay
+            from memlab.trace import parse_trace
+
             seen.append(libc_dir)
-            return cli._model_snapshots(cli._read_ops(path), every, "2.36")
+            return replay(parse_trace(data), lambda: Malloc(glibc="2.36"), every)
 
         monkeypatch.setattr(native, "glibc_version", lambda libc_dir=None: version)
         monkeypatch.setattr(cli, "_native_snapshots", snapshots)
