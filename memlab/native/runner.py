@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from memlab.errors import MemlabError, TraceError
+from memlab.native.allocators import allocator as _allocator, preload_prefix
 from memlab.native.build import build
 from memlab.trace import Op, format_trace
 
@@ -46,9 +47,14 @@ def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _command(libc_dir: str | Path | None) -> list[str]:
-    """The replayer's command line prefix, through another release's loader if asked."""
+def _command(libc_dir: str | Path | None, allocator: str = "glibc") -> list[str]:
+    """The replayer's command line prefix, through another release's loader or with a rival
+    allocator preloaded (then with --rival: see replay.c) if asked."""
     program = str(build("replay"))
+    if _allocator(allocator).rival:
+        if libc_dir is not None:
+            raise ValueError(f"{allocator} runs on this machine's glibc only, not with libc_dir")
+        return preload_prefix(allocator) + [program, "--rival"]
     if libc_dir is None:
         return [program]
     lib = Path(libc_dir) / _LIBDIR
@@ -100,10 +106,12 @@ def _failure(path: Path, status: int, stderr: bytes) -> Exception:
 
 
 def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
-                      libc_dir: str | Path | None = None) -> str:
+                      libc_dir: str | Path | None = None, allocator: str = "glibc") -> str:
     """Replay a trace file (or its bytes, or a sequence of Ops) on real glibc; return the JSON lines printed.
 
-    A trace that does not parse raises TraceError naming the line; nothing runs.
+    A trace that does not parse raises TraceError naming the line; nothing runs. `allocator`
+    names another real allocator to preload (memlab.native.allocators): its lines carry only
+    op, label, brk and rss, and its `t` and `o` lines, glibc's own calls, are skipped.
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "one.trace"
@@ -114,7 +122,7 @@ def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | Non
     _check_every(every)
     with tempfile.TemporaryDirectory(prefix="memlab-") as tmp:
         path = _trace_file(trace, tmp)
-        args = _command(libc_dir) + (["--every", str(every)] if every else []) + [str(path)]
+        args = _command(libc_dir, allocator) + (["--every", str(every)] if every else []) + [str(path)]
         result = _run(args)
         if result.returncode != 0:
             raise _failure(path, result.returncode, result.stderr)
@@ -122,7 +130,7 @@ def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | Non
 
 
 def iter_native(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
-                libc_dir: str | Path | None = None) -> Iterator[dict]:
+                libc_dir: str | Path | None = None, allocator: str = "glibc") -> Iterator[dict]:
     """replay_native's snapshots one at a time, as the replayer prints them (memory stays flat).
 
     A failure of the replayer is raised after the snapshots it printed.
@@ -133,7 +141,7 @@ def iter_native(trace: str | Path | bytes | Sequence[Op], every: int | None = No
     _check_every(every)
     with tempfile.TemporaryDirectory(prefix="memlab-") as tmp, tempfile.TemporaryFile() as errors:
         path = _trace_file(trace, tmp)
-        args = _command(libc_dir) + (["--every", str(every)] if every else []) + [str(path)]
+        args = _command(libc_dir, allocator) + (["--every", str(every)] if every else []) + [str(path)]
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors, env=clean_environment())
         try:
             for line in proc.stdout:
@@ -164,9 +172,10 @@ def _trace_error(path: Path, stderr: str) -> Exception:
     return TraceError(lineno, line, reason)
 
 
-def replay_native(trace: str | Path | Sequence[Op], every: int | None = None,
-                  libc_dir: str | Path | None = None) -> list[dict]:
-    """Replay a trace on real glibc; one dict per snapshot, keys as in TRACE-FORMAT.md.
+def replay_native(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
+                  libc_dir: str | Path | None = None, allocator: str = "glibc") -> list[dict]:
+    """Replay a trace on real glibc (or on a preloaded `allocator`: "jemalloc", "tcmalloc",
+    "mimalloc"); one dict per snapshot, keys as in TRACE-FORMAT.md (a rival's: op, label, brk, rss).
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "one.trace"
@@ -175,7 +184,7 @@ def replay_native(trace: str | Path | Sequence[Op], every: int | None = None,
     >>> snap["label"], snap["uordblks"], snap["brk"]
     ('first', 688, 135168)
     """
-    return [json.loads(line) for line in replay_native_raw(trace, every, libc_dir).splitlines()]
+    return [json.loads(line) for line in replay_native_raw(trace, every, libc_dir, allocator).splitlines()]
 
 
 def glibc_version(libc_dir: str | Path | None = None) -> str:
