@@ -8,7 +8,6 @@ conftest.py turns NativeUnavailable into one or the other).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
