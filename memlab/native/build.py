@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -12,7 +13,8 @@ from pathlib import Path
 
 from memlab.errors import MemlabError
 
-__all__ = ["NativeUnavailable", "cache_dir", "find_compiler", "compile_c", "build", "SOURCES", "HEADER"]
+__all__ = ["NativeUnavailable", "NativeBuildError", "cache_dir", "find_compiler", "toolchain_works",
+           "compile_c", "build", "SOURCES", "HEADER"]
 
 _HERE = Path(__file__).resolve().parent
 #: Shared by the programs (and by the tests' own C programs): output and measuring.
@@ -34,6 +36,14 @@ class NativeUnavailable(MemlabError):
 
     >>> str(NativeUnavailable("no C compiler"))
     'no C compiler'
+    """
+
+
+class NativeBuildError(MemlabError):
+    """One of memlab's C files does not compile although the compiler works: a bug, never a skip.
+
+    >>> isinstance(NativeBuildError("x"), NativeUnavailable)
+    False
     """
 
 
@@ -83,12 +93,31 @@ def find_compiler(environ: Mapping[str, str] | None = None) -> str:
     return path
 
 
+@functools.cache
+def toolchain_works(cc: str, flags: tuple[str, ...]) -> bool:
+    """Whether `cc` builds an empty C program with `flags` (so a failure is the source's own).
+
+    >>> toolchain_works("/bin/false", ("-O2",))
+    False
+    """
+    with tempfile.TemporaryDirectory(prefix="memlab-cc-") as folder:
+        source = Path(folder) / "empty.c"
+        source.write_text("int main(void) { return 0; }\n")
+        try:
+            done = subprocess.run([cc, *flags, "-o", str(Path(folder) / "empty"), str(source)],
+                                  capture_output=True)
+        except OSError:
+            return False
+        return done.returncode == 0
+
+
 def compile_c(source: Path, flags: Sequence[str] = ("-O2", "-Wall"), name: str | None = None) -> Path:
     """Compile the C file ``source`` with ``flags`` into the cache; the program's path.
 
     The output is named by a hash of the source, the shared header, flags and compiler, and is
     moved into place atomically, so concurrent first uses are safe. A compiler that fails or
-    cannot run raises NativeUnavailable with its own message.
+    cannot run raises NativeUnavailable with its own message; a source that fails where an empty
+    program builds raises NativeBuildError.
 
     >>> import tempfile
     >>> src = Path(tempfile.mkdtemp()) / "seven.c"
@@ -121,6 +150,9 @@ def compile_c(source: Path, flags: Sequence[str] = ("-O2", "-Wall"), name: str |
             raise NativeUnavailable(f"the C compiler {cc!r} cannot run: {exc}") from exc
         if result.returncode != 0:
             detail = result.stderr.strip() or f"exit status {result.returncode}"
+            if toolchain_works(cc, tuple(flags)):
+                raise NativeBuildError(f"{source.name} does not compile with {cc}, which builds an "
+                                       f"empty program with the same flags: {detail}")
             raise NativeUnavailable(f"compiling {source.name} with {cc} failed: {detail}")
         os.chmod(tmp, 0o755)
         os.replace(tmp, target)
