@@ -204,7 +204,6 @@ class TestMachineRelease:
         assert status == 0 and seen == [None]
 
 
-@needs_model
 class TestKnownDeviations:
     """compare names DESIGN.md's documented deviation next to a difference it explains."""
 
