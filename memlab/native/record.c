@@ -517,7 +517,7 @@ void memlab_snapshot(const char *label)
 {
     if (!enter())
         return;
-    char line[110], *p = line; /* "s " + 100 bytes of label + newline */
+    char line[110], *p = line;
     *p++ = 's';
     *p++ = ' ';
     for (int i = 0; label && label[i] && i < 100; i++)
