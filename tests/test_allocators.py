@@ -16,9 +16,9 @@ import pytest
 from memlab.charts.allocators import allocator_chart
 from memlab.cli import main
 from memlab.errors import TraceError
-from memlab.native import NativeUnavailable, build, replay_native
+from memlab.native import build, replay_native
 from memlab.native import allocators as alloc
-from memlab.native.allocators import (ALLOCATORS, NAMES, RIVALS, AllocatorMissing, find_library, library,
+from memlab.native.allocators import (ALLOCATORS, NAMES, RIVALS, AllocatorMissing, library,
                                       preload_prefix)
 from memlab.native.build import compile_c
 from memlab.native.rivals import run_allocators
@@ -35,8 +35,7 @@ def require(name: str) -> None:
     """NativeUnavailable when allocator `name` (or the replayer) cannot run here: a skip, or under
     CI a failure (root conftest.py)."""
     build("replay")
-    if ALLOCATORS[name].rival and find_library(name) is None:
-        raise NativeUnavailable(str(AllocatorMissing(ALLOCATORS[name])))
+    library(name)
 
 
 @pytest.fixture(scope="module")

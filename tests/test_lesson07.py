@@ -8,22 +8,20 @@ experiment come from running glibc, jemalloc, tcmalloc and mimalloc themselves.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 
 from memlab.glibc import Malloc
-from memlab.native import NativeUnavailable, build, glibc_version, replay_native
-from memlab.native.allocators import ALLOCATORS, NAMES, find_library
+from memlab.native import build, replay_native
+from memlab.native.allocators import NAMES, library
 from memlab.replay import replay
 from memlab.scenarios.designs import CASES, FINDING, PINNED, find_paths, run_designs
 from memlab.snapshot import Snapshot
 from memlab.trace import parse_trace
 from memlab.units import MiB
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "07_finding_a_chunk.ipynb"
 
 
@@ -40,18 +38,10 @@ def stated_mib(phrase: str) -> float:
 
 
 def require_all() -> None:
-    why = None
-    try:
-        build("replay")
-    except NativeUnavailable as e:
-        why = str(e)
-    missing = [n for n in NAMES if ALLOCATORS[n].rival and find_library(n) is None]
-    if why is None and missing:
-        why = f"not installed: {', '.join(missing)}"
-    if why:
-        if IN_CI:
-            pytest.fail(f"lesson 07 needs every allocator under CI: {why}")
-        pytest.skip(why)
+    """NativeUnavailable (a skip, under CI a failure) unless the replayer and all four run here."""
+    build("replay")
+    for name in NAMES:
+        library(name)
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +72,7 @@ class TestSearch:
                        "the 128-byte leftover", "heap does not exist yet, `sbrk` makes it (132 KiB)"):
             assert phrase in text, phrase
 
-    def test_the_model_agrees_with_the_real_glibc_after_every_operation(self):
-        if glibc_version() != "2.36":
-            pytest.skip("the model's profile here is glibc 2.36; this machine runs another release")
+    def test_the_model_agrees_with_the_real_glibc_after_every_operation(self, glibc_236):
         model = replay(FINDING, lambda: Malloc(glibc="2.36"), every=1)
         real = [Snapshot.from_dict(d) for d in replay_native(parse_trace(FINDING), every=1)]
         assert len(model) == len(real) == 44
