@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from memlab.lessons import LESSONS as INDEX, index_markdown, next_link
+
 ROOT = Path(__file__).resolve().parent.parent
-LESSONS = ["00_start_here", "01_why_allocators", "02_two_sources", "03_vector_of_vectors"]
+LESSONS = [item.file.removesuffix(".ipynb") for item in INDEX if item.number <= "03"]
 MAX_CODE_LINES = 12
 MAX_MARKDOWN_LINES = 24
 MAX_LINE = 100
@@ -43,15 +45,34 @@ class TestShape:
         assert kind == "markdown" and text.startswith("# ")
         assert "**Learning goal:**" in text
 
-    def test_ends_with_key_points_and_a_question(self, lesson):
-        tail = cells(lesson)[-3:]
+    def test_ends_with_key_points_a_question_its_answer_and_the_next_lesson(self, lesson):
+        body = cells(lesson)
+        assert body[-1][0] == "markdown" and body[-1][1] == next_link(lesson[:2]), \
+            "the last cell links to the next lesson: memlab.lessons.next_link"
+        tail = body[-5:-1]
         assert tail[0][0] == "markdown" and tail[0][1].startswith("## Key points")
         assert tail[1][0] == "markdown" and tail[1][1].startswith("## Check your understanding")
-        assert is_prediction(tail[2][0], tail[2][1]), "the last cell should be the check question"
+        assert is_prediction(tail[2][0], tail[2][1]), "then the check question"
+        assert is_reveal(tail[3][0], tail[3][1]), "then the cell that answers it"
 
     def test_key_points_are_a_list(self, lesson):
         key = next(t for k, t, _ in cells(lesson) if t.startswith("## Key points"))
         assert len(re.findall(r"^- ", key, re.M)) >= 3
+
+
+class TestIndex:
+    """Every lesson notebook is in memlab.lessons' index; lesson 00 shows the index."""
+
+    def test_index_and_notebooks_agree(self):
+        files = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+        assert files == sorted(item.file for item in INDEX)
+        assert [item.number for item in INDEX] == [f[:2] for f in sorted(files)]
+
+    def test_lesson_00_lists_every_lesson(self):
+        code = [t for k, t, _ in cells("00_start_here") if k == "code"]
+        assert any(re.search(r"^lesson_index\(\)$", t, re.M) for t in code)
+        for item in INDEX:
+            assert f"]({item.file})" in index_markdown() and item.answers.endswith("?")
 
 
 class TestPredictBeforeReveal:
@@ -70,11 +91,21 @@ class TestPredictBeforeReveal:
         assert reveals >= 1
 
     def test_predictions_are_followed_by_reveals(self, lesson):
-        body = cells(lesson)[:-1]  # the last cell is the check question, revealed by itself
+        body = cells(lesson)
         kinds = [("P" if is_prediction(k, t) else "R" if is_reveal(k, t) else ".")
                  for k, t, _ in body]
         sequence = "".join(c for c in kinds if c != ".")
         assert "PP" not in sequence and not sequence.endswith("P"), sequence
+
+
+    def test_reveals_are_held_back_by_their_prediction(self, lesson):
+        """A reveal computes at once but shows its output only once the guess is committed."""
+        for index, (kind, text, _) in enumerate(cells(lesson)):
+            if is_reveal(kind, text):
+                assert re.search(r"^with reveal\(\):$", text, re.M), f"cell {index}"
+                held = text.split("with reveal():", 1)[1]
+                assert all(not line or line.startswith("    ") for line in
+                           held.strip("\n").splitlines()), f"cell {index}: all of it held"
 
 
 class TestCells:
@@ -153,3 +184,19 @@ class TestSliderValuesInText:
         assert len(asked) >= 3, asked
         for value in asked:
             assert size.min <= value <= size.max and (value - size.min) % size.step == 0, value
+
+
+class TestWhereLessonsOpen:
+    """Locally and on Binder the lessons open at the same path: lesson 00 under the root."""
+
+    START = "lab/tree/notebooks/00_start_here.ipynb"
+
+    def test_binder_badge_and_lab_sh_open_lesson_00_from_the_root(self):
+        readme = (ROOT / "README.md").read_text()
+        badge = re.search(r"mybinder\.org/v2/gh/\S+\?urlpath=(\S+?)\)", readme).group(1)
+        assert badge == self.START
+        assert (ROOT / self.START.removeprefix("lab/tree/")).exists()
+        lab = (ROOT / "scripts" / "lab.sh").read_text()
+        assert f"--LabApp.default_url=/{self.START}" in lab
+        assert "--ServerApp.root_dir=." in lab and 'cd "$MEMLAB_ROOT"' in lab
+        assert "jupyterlab notebooks" not in lab

@@ -1,6 +1,7 @@
 """Widgets driven as a student would: sliders to their ends, play to the end, predictions."""
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,10 @@ from memlab.glibc import Malloc
 from memlab.replay import Replayer
 from memlab.scenarios import DYNAMIC_THRESHOLD, SMALL_REQUESTS, TWO_SOURCES
 from memlab.trace import parse_trace
-from memlab.widgets import KNOBS, Dashboard, Prediction
+import traitlets
+
+from memlab.widgets import KNOBS, Dashboard, Prediction, reveal
+from memlab.widgets.reveal import HIDDEN
 
 
 def one_block(size):
@@ -260,6 +264,45 @@ class TestPrediction:
         p.commit_button.click()
         assert p.choices.disabled and p.commit_button.disabled and p.correct is True
 
+    def test_committed_prediction_cannot_change_from_code(self):
+        """Teachers read choice and correct: no assignment after the commit changes them."""
+        p = self.make()
+        p.choices.value = "brk heap"
+        p.commit_button.click()
+        for name, value in (("value", "mmap"), ("index", 1), ("label", "mmap"),
+                            ("options", ["mmap", "brk heap"]), ("value", None)):
+            with pytest.raises(traitlets.TraitError, match="committed"):
+                setattr(p.choices, name, value)
+        p.choices.disabled = False
+        p.commit_button.disabled = False
+        p.commit_button.click()
+        assert p.choices.disabled and p.choices.value == "brk heap" and p.choices.index == 0
+        assert (p.choice, p.correct, p.committed) == ("brk heap", False, True)
+        assert p.revealed_text.count("Not this time") == 1
+
+    def test_committed_prediction_cannot_change_from_the_page(self):
+        """A change sent by the page (a comm message's state) is refused the same way."""
+        p = self.make()
+        p.choices.set_state({"index": 1})
+        assert p.choices.value == "mmap"
+        p.commit_button.click()
+        with pytest.raises(traitlets.TraitError):
+            p.choices.set_state({"index": 0})
+        with pytest.raises(traitlets.TraitError):
+            p.choices.set_state({"disabled": False, "index": 0})
+        assert (p.choice, p.correct, p.choices.index, p.choices.disabled) == ("mmap", True, 1, True)
+
+    def test_record_is_readable_without_a_kernel(self):
+        """The plain bundle shows the question and choices, and once committed the choice."""
+        p = self.make()
+        before = p.record()
+        assert "Where does malloc(200000)" in before["text/plain"] and "200,016" not in str(before)
+        p.choices.value = "mmap"
+        p.commit_button.click()
+        after = p.record()
+        assert "(x) mmap" in after["text/plain"] and "200,016" in after["text/plain"]
+        assert "Right" in after["text/html"]
+
     def test_answer_by_index_and_bad_answers(self):
         """The answer may be an index; an answer outside the options is refused."""
         assert Prediction("q", ["a", "b"], 1, "e").answer == "b"
@@ -269,7 +312,72 @@ class TestPrediction:
             Prediction("q", ["a"], "a", "e")
 
 
+class TestReveal:
+    """A reveal computes at once and shows its output only when its prediction is committed."""
+
+    def test_output_held_until_commit_then_shown_once(self, capsys):
+        p = TestPrediction().make()
+        with reveal() as held:  # the last Prediction made
+            value = 200_016
+            print(f"chunk {value:,}")
+        assert value == 200_016 and not held.shown and held.prediction is p
+        assert capsys.readouterr().out == HIDDEN + "\n"
+        p.choices.value = "mmap"
+        assert capsys.readouterr().out == ""
+        p.commit_button.click()
+        assert held.shown and capsys.readouterr().out == "chunk 200,016\n"
+        p.commit_button.click()
+        assert capsys.readouterr().out == ""
+
+    def test_after_commit_a_reveal_shows_at_once(self, capsys):
+        p = TestPrediction().make()
+        p.choices.value = "brk heap"
+        p.commit_button.click()
+        capsys.readouterr()
+        with reveal(p) as held:
+            print("now")
+        assert held.shown and capsys.readouterr().out == "now\n"
+
+    def test_an_error_is_not_held(self):
+        TestPrediction().make()
+        with pytest.raises(ZeroDivisionError):
+            with reveal():
+                print(1 / 0)
+
+
 class TestInAHeadlessNotebook:
+    def test_run_all_spoils_nothing_and_commit_shows_the_answer(self):
+        """Run top to bottom by nbclient: the reveal's output is the placeholder; a commit
+        (made here from code, as the page's button does) replaces it with the answer and turns
+        the prediction into a plain record, so the saved notebook has no widget to lose."""
+        import nbformat
+        from nbclient import NotebookClient
+
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(c) for c in (
+            "from memlab.widgets import Prediction, reveal\n"
+            "Prediction('Where?', ['heap', 'mmap'], 'mmap', 'Because 4,242 is large.')",
+            "# Reveal\nwith reveal():\n    secret = 40 + 2\n    print('the answer is', secret)",
+            "print(secret)",
+        )]
+        repo = Path(__file__).resolve().parents[1]
+
+        def run(cells):
+            NotebookClient(nb, timeout=120, kernel_name="python3",
+                           resources={"metadata": {"path": str(repo)}}).execute()
+            return [json.dumps(c.outputs) for c in cells]
+
+        asked, held, used = run(nb.cells)
+        assert "widget-view+json" in asked and "4,242" not in asked
+        assert HIDDEN in held and "the answer is" not in held and "42" in used
+        nb.cells.append(nbformat.v4.new_code_cell(
+            "from memlab.widgets.prediction import latest_prediction\n"
+            "p = latest_prediction(); p.choices.value = 'heap'; p.commit_button.click()"))
+        asked, held, _, _ = run(nb.cells)
+        assert "widget-view+json" not in asked and "4,242" in asked and "(x) heap" in asked
+        assert "the answer is 42" in held and HIDDEN not in held
+
+
     def test_picture_is_saved_in_the_notebook_and_updated_in_place(self, tmp_path):
         """Run by nbclient: the dashboard's image output is replaced, not appended, on change,
         and the saved notebook holds the latest picture."""

@@ -141,16 +141,18 @@ class Outcome:
         return "\n".join(lines)
 
 
-def _ops(scenario: Scenario, settings: Mapping[str, int], values: Mapping[str, int]) -> tuple:
+def _ops(scenario: Scenario, settings: Mapping[str, int], values: Mapping[str, int],
+         after: str = "") -> tuple:
     from memlab.trace import parse_trace
 
     pre = "".join(f"o {name} {value}\n" for name, value in settings.items())
-    return parse_trace(pre + scenario.text(**values))
+    return parse_trace(pre + scenario.text(**values) + after)
 
 
 def run_scenario(scenario: Scenario, settings: Mapping[str, int] | None = None,
-                 glibc: str = "2.36", **values: int) -> Outcome:
-    """Replay ``scenario`` (after mallopt calls for ``settings``) on a fresh model.
+                 glibc: str = "2.36", after: str = "", **values: int) -> Outcome:
+    """Replay ``scenario`` (after mallopt calls for ``settings``) on a fresh model; ``after``
+    is trace text replayed after the scenario's own operations.
 
     >>> from memlab.scenarios import RESERVE
     >>> o = run_scenario(RESERVE, n=100_000)   # 400,000 bytes: above the mmap threshold
@@ -162,7 +164,7 @@ def run_scenario(scenario: Scenario, settings: Mapping[str, int] | None = None,
 
     settings = dict(settings or {})
     values = scenario.values(**values)
-    ops = _ops(scenario, settings, values)
+    ops = _ops(scenario, settings, values, after)
     start = time.perf_counter()
     m = Malloc(glibc=glibc)
     space = m.space
