@@ -32,9 +32,14 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-#: JupyterLab's own settings for the lab: widget state is saved with the notebook.
+#: JupyterLab's settings for the lab: widget state saved with the notebook (as lab.sh and
+#: Binder set it), every cell rendered (no windowing), no news pop-up over the page.
 SETTINGS = {"@jupyter-widgets/jupyterlab-manager/plugin.jupyterlab-settings":
-            '{"saveState": true}'}
+            '{"saveState": true}',
+            "@jupyterlab/notebook-extension/tracker.jupyterlab-settings":
+            '{"windowingMode": "none"}',
+            "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
+            '{"fetchNews": "false", "checkForUpdates": false}'}
 
 
 def free_port() -> int:
