@@ -34,6 +34,8 @@ LESSONS = (
            "When does malloc use the brk heap, when a mapping, and which frees give memory back?"),
     Lesson("03", "03_vector_of_vectors.ipynb", "The vector of vectors",
            "Why does a program that destroyed a million tiny vectors still hold their memory?"),
+    Lesson("04", "04_overcommit.ipynb", "Asking for more than the machine has",
+           "Why does one malloc of 100 GiB fail while a block grown to 100 GiB succeeds?"),
 )
 
 

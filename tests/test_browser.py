@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench_browser import (CHROMIUM, FLAGS, cell_index, jupyter_lab, mark_image,
+from benchmarks.bench_browser import (ARM, CHROMIUM, FLAGS, cell_index, jupyter_lab, mark_image,
                                       open_notebook, run_all_cells, wait_new_image)
 from memlab.widgets.reveal import HIDDEN
 
@@ -90,6 +90,7 @@ def test_lesson_as_a_student_meets_it(lab):
             readout = slider.locator(".widget-readout").inner_text()
             index = cell_index(page, cell)
             mark_image(page, index)
+            page.evaluate(ARM)
             slider.locator(".noUi-handle").focus()
             page.keyboard.press("ArrowRight")
             wait_new_image(page, index)

@@ -13,7 +13,7 @@ import pytest
 from memlab.lessons import LESSONS as INDEX, index_markdown, next_link
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSONS = [item.file.removesuffix(".ipynb") for item in INDEX if item.number <= "03"]
+LESSONS = [item.file.removesuffix(".ipynb") for item in INDEX]
 MAX_CODE_LINES = 12
 MAX_MARKDOWN_LINES = 24
 MAX_LINE = 100
