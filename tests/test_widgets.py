@@ -411,3 +411,46 @@ class TestInAHeadlessNotebook:
         nbformat.write(nb, str(tmp_path / "saved.ipynb"))
         again = nbformat.read(str(tmp_path / "saved.ipynb"), as_version=4)
         assert any("image/png" in o.get("data", {}) for o in again.cells[0].outputs)
+
+
+class TestPlayerControls:
+    """Jump to the trace's labelled moments, step by tens and thousands, play at a chosen speed."""
+
+    def test_jump_to_labelled_moments_and_step(self):
+        from memlab.scenarios import VECVEC
+
+        d = Dashboard(VECVEC.text, VECVEC.params)
+        n = d.values["n"]
+        assert [b.description for b in d.moment_buttons][0] == "start"
+        d.jump("built")
+        assert d.step == 2 + 2 * n  # the outer block and its write, n inner mallocs and writes
+        assert str(d._run.op(d.step + 1)).startswith("f ")  # and the next operation frees
+        d.jump("start")
+        assert d.step == 0
+        d.step_buttons[-1].click()                       # +1,000
+        d.step_buttons[-2].click()                       # +10
+        assert d.step == 1010
+        d.step_buttons[0].click(), d.step_buttons[0].click()   # -1,000 twice: stops at 0
+        assert d.step == 0
+        d.jump("end")
+        assert d.step == d.step_slider.max
+        with pytest.raises(ValueError, match="no moment 'nope'"):
+            d.jump("nope")
+
+    def test_play_speed_sets_the_players_step(self):
+        d = Dashboard(TWO_SOURCES.text, TWO_SOURCES.params)
+        d.speed.value = 1000
+        assert d.play.step == 1000 and d.play.interval <= 250
+
+    def test_a_range_over_decades_gets_a_log_slider(self):
+        from memlab.scenarios import PUSH_BACK
+
+        d = Dashboard(PUSH_BACK.text, PUSH_BACK.params, charts=("timeline",))
+        values = [v for _, v in d.sliders["n"].options]
+        assert values[0] == 1 and values[-1] == 10_000_000 and 100_000 in values
+        middle = values[len(values) // 2]
+        assert 1_000 <= middle <= 10_000  # the middle of the track is a middle decade
+        d.set(n=123_457)                  # a value between the marks
+        assert d.values["n"] == 123_457
+        assert isinstance(Dashboard(TWO_SOURCES.text, TWO_SOURCES.params).sliders["size"],
+                          __import__("ipywidgets").IntSlider)  # 3 decades, steps of 1,000

@@ -25,6 +25,8 @@ from memlab.widgets.run import Engine, Run, Runs, preamble
 __all__ = ["Dashboard"]
 
 _CHARTS = ("heap", "timeline", "bins")
+_TICK_MS = 250
+_SPEEDS = (1, 10, 100, 1000)
 
 
 class Dashboard:
@@ -69,17 +71,30 @@ class Dashboard:
         self.sliders = {p.name: param_slider(p) for p in self._params}
         self.knobs = {k.name: knob_slider(k) for k in KNOBS}
         self.release = w.Dropdown(options=known, value=glibc, description="glibc release",
-                                  style={"description_width": "11em"},
+                                  style={"description_width": "13em"},
                                   tooltip="the glibc release whose malloc the model imitates")
         self._run = self._runs.get(self._key())
         n = self._run.steps
         self.step_slider = w.IntSlider(value=n if step is None else step, min=0, max=n,
                                        description="operation", continuous_update=False,
-                                       style={"description_width": "11em"},
-                                       layout={"width": "34em"})
-        self.play = w.Play(value=self.step_slider.value, min=0, max=n, interval=600,
+                                       style={"description_width": "13em"},
+                                       layout={"width": "38em"})
+        self.play = w.Play(value=self.step_slider.value, min=0, max=n, interval=_TICK_MS,
                            description="play", show_repeat=False)
         w.link((self.play, "value"), (self.step_slider, "value"))
+        self.speed = w.Dropdown(options=[(f"{k:,} a tick", k) for k in _SPEEDS], value=1,
+                                description="play speed", layout={"width": "16em"},
+                                tooltip="operations the player moves on each tick "
+                                        f"({1000 // _TICK_MS} ticks a second)")
+        w.link((self.speed, "value"), (self.play, "step"))
+        self.step_buttons = [self._button(f"{'-' if k < 0 else '+'}{abs(k):,}",
+                                          lambda _b, k=k: self._move(k),
+                                          f"{'back' if k < 0 else 'on'} {abs(k):,} operations")
+                             for k in (-1000, -10, -1, 1, 10, 1000)]
+        self.moment_buttons = [self._button(label, lambda _b, label=label: self.jump(label),
+                                            f"jump to the moment labelled {label!r}")
+                               for label in ("start", *self._run.moments(), "end")
+                               if label != "end" or "end" not in self._run.moments()]
         self.explain = w.HTML(layout={"min_height": "2.6em"})
         self.config = w.HTML()
         self._figure = self._draw_figure()
@@ -93,7 +108,11 @@ class Dashboard:
             *self.sliders.values(),
             w.HBox([w.VBox(list(self.knobs.values())), reset]),
             self.release,
-            w.HBox([self.play, self.step_slider]),
+            w.HBox([self.play, self.speed]),
+            self.step_slider,
+            w.HBox([w.Label("step", layout={"width": "4em"}), *self.step_buttons,
+                    w.Label("jump to", layout={"width": "5em", "margin": "0 0 0 1.5em"}),
+                    *self.moment_buttons]),
             self.explain, self.config])
         self._refresh()
 
@@ -189,8 +208,29 @@ class Dashboard:
                              f"known: {', '.join([*self.sliders, *self.knobs])}")
         with self._held():
             for name, v in values.items():
-                (self.sliders.get(name) or self.knobs[name]).value = v
+                slider = self.sliders.get(name) or self.knobs[name]
+                if hasattr(slider, "options") and name in self.sliders:
+                    offered = [value for _, value in slider.options]
+                    if v not in offered:  # a value between the log slider's marks
+                        slider.options = [(f"{x:,}", x) for x in sorted({*offered, v})]
+                slider.value = v
         self._on_config(None)
+
+    def jump(self, label: str) -> None:
+        """Show the moment labelled ``label`` in the trace ('start', a snapshot's label, 'end')."""
+        moments = {"start": 0, **self._run.moments(), "end": self._run.steps}
+        if label not in moments:
+            raise ValueError(f"no moment {label!r}; moments: {', '.join(moments)}")
+        self.step = moments[label]
+
+    def _move(self, by: int) -> None:
+        self.step = min(max(self.step + by, 0), self._run.steps)
+
+    @staticmethod
+    def _button(text: str, action, tip: str) -> w.Button:
+        b = w.Button(description=text, tooltip=tip, layout={"width": "auto"})
+        b.on_click(action)
+        return b
 
     def reset_knobs(self) -> None:
         """Put every knob back to glibc's default (no mallopt call)."""

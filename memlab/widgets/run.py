@@ -137,6 +137,21 @@ class Run:
         """The number of the scenario's operations (the last step)."""
         return self._steps
 
+    def moments(self) -> dict[str, int]:
+        """The trace's labelled snapshots and the step each is taken after, in trace order.
+
+        >>> Run(Engine().parse("a 0 1\\ns built\\nf 0\\ns freed\\n"), 0, Engine()).moments()
+        {'built': 1, 'freed': 2}
+        """
+        out, step = {}, -self._offset
+        for op in self._ops:
+            if op.kind == "snapshot":
+                if op.label:
+                    out.setdefault(op.label, step)
+            else:
+                step += 1
+        return out
+
     def note(self, step: int) -> str:
         """What happened at ``step``: the allocator's own note, or for a write (which the
         allocator does not see) how resident memory changed (empty for step 0)."""
