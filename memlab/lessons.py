@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from IPython.display import Markdown
+
 __all__ = ["Lesson", "LESSONS", "lesson", "next_link", "index_markdown", "lesson_index"]
 
 
@@ -82,6 +84,4 @@ def index_markdown() -> str:
 
 def lesson_index():
     """The lesson list for a notebook (an IPython Markdown object)."""
-    from IPython.display import Markdown
-
     return Markdown(index_markdown())
