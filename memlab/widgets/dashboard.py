@@ -26,6 +26,8 @@ __all__ = ["Dashboard"]
 
 _CHARTS = ("heap", "timeline", "bins")
 _TICK_MS = 250
+#: A new configuration keeps the axes while its data needs at least 1/_SLACK of them.
+_SLACK = 2.0
 _SPEEDS = (1, 10, 100, 1000)
 
 
@@ -50,7 +52,8 @@ class Dashboard:
 
     def __init__(self, trace_factory, params=(), glibc: str = "2.36",
                  charts=("heap", "timeline", "bins"), *, title: str = "",
-                 step: int | None = None, dpi: int = 80, engine: Engine | None = None) -> None:
+                 step: int | None = None, dpi: int = 80, engine: Engine | None = None,
+                 prefetch: bool = True) -> None:
         unknown = [c for c in charts if c not in _CHARTS]
         if unknown or not charts:
             raise ValueError(f"charts must be some of {_CHARTS}, got {tuple(charts)!r}")
@@ -63,7 +66,9 @@ class Dashboard:
         self._engines = {glibc: self._engine}
         self._kinds = tuple(charts)
         self._dpi = dpi
-        self._runs = Runs(self._build)
+        self._runs = Runs(self._build, size=12)
+        self._prefetching = prefetch
+        self._moved = None  # the control moved last: its next values are prefetched
         self._handle = None
         self._png = b""
         self._renders = 0
@@ -115,6 +120,7 @@ class Dashboard:
                     *self.moment_buttons]),
             self.explain, self.config])
         self._refresh()
+        self._prefetch()
 
     # ------------------------------------------------------------------ public views
 
@@ -254,8 +260,40 @@ class Dashboard:
 
     # ------------------------------------------------------------------ internals
 
-    def _key(self) -> tuple:
-        return (self.glibc, tuple(self.values.items()), tuple(self.settings.items()))
+    def _key(self, values=None, knobs=None) -> tuple:
+        values = self.values if values is None else values
+        knobs = {k.name: self.knobs[k.name].value for k in KNOBS} if knobs is None else knobs
+        settings = tuple((k.name, knobs[k.name]) for k in KNOBS if knobs[k.name] != k.default)
+        return (self.glibc, tuple(values.items()), settings)
+
+    def _neighbours(self, slider) -> list:
+        """The values one keyboard step either side of ``slider``'s value."""
+        if hasattr(slider, "options"):
+            offered = [v for _, v in slider.options]
+            i = offered.index(slider.value)
+            return [offered[j] for j in (i + 1, i - 1) if 0 <= j < len(offered)]
+        return [v for v in (slider.value + slider.step, slider.value - slider.step)
+                if slider.min <= v <= slider.max]
+
+    def _prefetch(self) -> None:
+        """Replay, in the background, the configurations one step away on the control moved
+        last and on the scenario's own sliders."""
+        if not self._prefetching:
+            return
+        keys = []
+        controls = [self._moved] if self._moved is not None else []
+        controls += [s for s in self.sliders.values() if s is not self._moved]
+        for slider in controls:
+            for v in self._neighbours(slider):
+                values = self.values
+                knobs = {k.name: self.knobs[k.name].value for k in KNOBS}
+                if slider.description in values and slider is self.sliders.get(
+                        slider.description):
+                    values[slider.description] = v
+                else:
+                    knobs[slider.description] = v
+                keys.append(self._key(values, knobs))
+        self._runs.prefetch(keys)
 
     def _engine_for(self, glibc: str) -> Engine:
         if glibc not in self._engines:
@@ -303,13 +341,17 @@ class Dashboard:
                 self._charts[kind] = timeline_chart(self._run.timeline, ax, cursor=self.step)
             else:
                 self._charts[kind] = bin_chart(BinCounts.of(model), ax)
+        for chart in self._charts.values():
+            chart.slack = _SLACK
         self._renderer = FrameRenderer(
             fig, [a for chart in self._charts.values() for a in chart.dynamic_artists])
         return fig
 
-    def _on_config(self, _change) -> None:
+    def _on_config(self, change) -> None:
         if self._holding:
             return
+        if change is not None and change["owner"] is not self.release:
+            self._moved = change["owner"]
         at_end = self.step == self._run.steps
         try:
             run = self._runs.get(self._key())
@@ -326,6 +368,7 @@ class Dashboard:
         if "timeline" in self._charts:
             self._charts["timeline"].update(run.timeline)
         self._refresh(fresh_scale=True)
+        self._prefetch()
 
     def _on_step(self, _change) -> None:
         if not self._holding:
