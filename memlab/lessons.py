@@ -38,6 +38,8 @@ LESSONS = (
            "Why does a program that destroyed a million tiny vectors still hold their memory?"),
     Lesson("04", "04_overcommit.ipynb", "Asking for more than the machine has",
            "Why does one malloc of 100 GiB fail while a block grown to 100 GiB succeeds?"),
+    Lesson("05", "05_what_top_shows.ipynb", "What top shows",
+           "What do top's VIRT, RES and SWAP count, and why does RES stay up after a free?"),
 )
 
 

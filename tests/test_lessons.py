@@ -50,11 +50,17 @@ class TestShape:
         body = cells(lesson)
         assert body[-1][0] == "markdown" and body[-1][1] == next_link(lesson[:2]), \
             "the last cell links to the next lesson: memlab.lessons.next_link"
-        tail = body[-5:-1]
+        tail = body[:-1]
+        if is_reveal(tail[-1][0], tail[-1][1]):  # the cell that answers the check question
+            tail = tail[:-1]
+        tail = tail[-3:]
         assert tail[0][0] == "markdown" and tail[0][1].startswith("## Key points")
         assert tail[1][0] == "markdown" and tail[1][1].startswith("## Check your understanding")
         assert is_prediction(tail[2][0], tail[2][1]), "then the check question"
-        assert is_reveal(tail[3][0], tail[3][1]), "then the cell that answers it"
+
+    def test_lessons_00_to_03_answer_their_check_question(self, lesson):
+        if lesson[:2] <= "03":
+            assert is_reveal(*cells(lesson)[-2][:2])
 
     def test_key_points_are_a_list(self, lesson):
         key = next(t for k, t, _ in cells(lesson) if t.startswith("## Key points"))
@@ -96,6 +102,8 @@ class TestPredictBeforeReveal:
         kinds = [("P" if is_prediction(k, t) else "R" if is_reveal(k, t) else ".")
                  for k, t, _ in body]
         sequence = "".join(c for c in kinds if c != ".")
+        if sequence.endswith("P"):  # the check question, when the lesson leaves it to the reader
+            sequence = sequence[:-1]
         assert "PP" not in sequence and not sequence.endswith("P"), sequence
 
 
