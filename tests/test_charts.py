@@ -274,3 +274,18 @@ class TestReadable:
         assert lines["held"].get_linewidth() > lines["hblkhd"].get_linewidth()
         last = len(h.timeline.op) - 1
         assert h.ax.get_xlim()[1] > last * 1.02
+
+    def test_a_timeline_draws_the_series_asked_for(self):
+        from memlab.charts import timeline_chart
+        from memlab.replay import timeline
+        from memlab.scenarios import TWO_SOURCES
+        from memlab.widgets import Dashboard
+
+        h = timeline_chart(timeline("a 0 100\n"), series=("held", "arena"))
+        assert sorted(h.lines) == ["arena", "held"]
+        with pytest.raises(ValueError, match="no series nope"):
+            timeline_chart(timeline("a 0 100\n"), series=("nope",))
+        d = Dashboard(TWO_SOURCES.text, TWO_SOURCES.params, charts=("timeline",), prefetch=False)
+        assert "madvised" not in d.charts["timeline"].lines  # this scenario never madvises
+        legend = d.charts["timeline"].ax.get_legend().get_texts()
+        assert not any("madvise" in t.get_text() for t in legend)

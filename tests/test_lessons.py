@@ -436,7 +436,7 @@ CLAIMS = {
         "9,993": lambda: [vecvec(10_000)[-1]["smblks"]],
         "5,603": lambda: [max(n for n in (5_602, 5_603, 5_604)
                               if vecvec(n)[0]["hblks"] == 0)],
-        "100": "100 million vectors, the seed's question",
+        "100": "100 million vectors (the seed's question); 100 operations a tick (a play speed)",
         "300": "three operations per vector",
         "10,000": lambda: [__import__("memlab.scenarios", fromlist=["VECVEC"]).VECVEC
                            .params[0].max],

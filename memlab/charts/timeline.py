@@ -23,14 +23,19 @@ _SERIES = (
 class TimelineChart(ChartHandle):
     """A timeline chart: see ``timeline_chart``."""
 
-    def __init__(self, timeline, ax=None, cursor=None) -> None:
+    def __init__(self, timeline, ax=None, cursor=None, series=None) -> None:
         super().__init__(ax)
         ax = self._ax
+        names = [name for name, *_ in _SERIES]
+        unknown = sorted(set(series or ()) - set(names))
+        if unknown:
+            raise ValueError(f"no series {', '.join(unknown)}; series: {', '.join(names)}")
         # the program's own bytes are drawn last and widest: never hidden under another line
         self._lines = {name: ax.plot([], [], ls, color=color, lw=2.2 if name == "held" else 1.4,
                                      label=label, drawstyle="steps-post",
                                      zorder=4 if name == "held" else 2)[0]
-                       for name, label, ls, color in _SERIES}
+                       for name, label, ls, color in _SERIES
+                       if series is None or name in series}
         self._cursor = ax.axvline(0, color="#CC0000", lw=1.2, ls="--", visible=False)
         byte_axis(ax.yaxis)
         ax.set_xlabel("operations run", fontsize=8)
@@ -88,12 +93,15 @@ class TimelineChart(ChartHandle):
         return self._timeline.to_csv()
 
 
-def timeline_chart(timeline, ax=None, cursor=None) -> TimelineChart:
+def timeline_chart(timeline, ax=None, cursor=None, series=None) -> TimelineChart:
     """Draw a ``memlab.replay.Timeline`` against operation number; return its handle.
+
+    ``series`` names the columns drawn (default: all of held, arena, hblkhd, rss, trimmed,
+    munmapped, madvised).
 
     >>> from memlab.replay import timeline
     >>> h = timeline_chart(timeline("a 0 100\\nf 0"), cursor=1)
     >>> h.lines["held"].get_ydata().tolist(), list(h.cursor_line.get_xdata())
     ([0.0, 100.0, 0.0], [1, 1])
     """
-    return TimelineChart(timeline, ax, cursor)
+    return TimelineChart(timeline, ax, cursor, series)

@@ -25,6 +25,7 @@ from memlab.widgets.run import Engine, Run, Runs, preamble
 __all__ = ["Dashboard"]
 
 _CHARTS = ("heap", "timeline", "bins")
+_SERIES = ("held", "arena", "hblkhd", "rss", "trimmed", "munmapped", "madvised")
 _TICK_MS = 250
 #: A new configuration keeps the axes while its data needs at least 1/_SLACK of them.
 _SLACK = 2.0
@@ -322,14 +323,14 @@ class Dashboard:
     def _draw_figure(self) -> Figure:
         heap = "heap" in self._kinds
         lower = [k for k in self._kinds if k != "heap"]
-        fig = Figure(figsize=(10, 7.0 if heap and lower else 3.6), dpi=self._dpi)
+        fig = Figure(figsize=(10, 7.4 if heap and lower else 4.0), dpi=self._dpi)
         FigureCanvasAgg(fig)
         rows = 2 if heap and lower else 1
         grid = fig.add_gridspec(
             rows, max(1, len(lower)),
             width_ratios=[3 if k == "timeline" else 2 for k in lower] or [1],
             height_ratios=[1.0, 1.3] if rows == 2 else [1],
-            left=0.1, right=0.93, top=0.88 if heap else 0.86, bottom=0.09 if heap else 0.15,
+            left=0.1, right=0.93, top=0.88 if heap else 0.84, bottom=0.15 if heap else 0.26,
             hspace=0.62, wspace=0.3)
         model = self._run.model(self.step)
         self._charts = {}
@@ -338,7 +339,10 @@ class Dashboard:
         for i, kind in enumerate(lower):
             ax = fig.add_subplot(grid[rows - 1, i])
             if kind == "timeline":
-                self._charts[kind] = timeline_chart(self._run.timeline, ax, cursor=self.step)
+                # madvise is named only where a scenario uses it (the lessons introduce it late)
+                line = self._run.timeline
+                series = [n for n in _SERIES if n != "madvised" or any(line.madvised)]
+                self._charts[kind] = timeline_chart(line, ax, cursor=self.step, series=series)
             else:
                 self._charts[kind] = bin_chart(BinCounts.of(model), ax)
         for chart in self._charts.values():
