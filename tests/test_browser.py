@@ -2,8 +2,8 @@
 redraws the chart, a commit shows the answer at once, and the saved lesson reopens readable."""
 
 import hashlib
+import importlib.util
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks.bench_browser import (ARM, CHROMIUM, FLAGS, cell_index, jupyter_lab, mark_image,
                                       open_notebook, run_all_cells, wait_new_image)
+from memlab.native import NativeUnavailable
 from memlab.widgets.reveal import HIDDEN
 
 pytestmark = pytest.mark.browser
@@ -28,10 +29,9 @@ def digest(path):
 def lab(tmp_path_factory):
     """JupyterLab serving a temporary copy of the lesson; yields (base URL, notebook path)."""
     if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("no /usr/bin/chromium under CI: run scripts/browser-deps.sh (as root)")
-        pytest.skip("no /usr/bin/chromium: run scripts/browser-deps.sh (as root) first")
-    pytest.importorskip("playwright", reason="the playwright package is in the test extra")
+        raise NativeUnavailable("no /usr/bin/chromium: run scripts/browser-deps.sh (as root) first")
+    if importlib.util.find_spec("playwright") is None:
+        raise NativeUnavailable("the playwright package (in the test extra) is not installed")
     root = tmp_path_factory.mktemp("lab")
     (root / "notebooks").mkdir()
     shutil.copy(LESSON, root / "notebooks" / LESSON.name)
