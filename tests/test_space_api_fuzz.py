@@ -16,8 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from memlab.errors import SyscallError
 from memlab.space import AddressSpace, SegmentationFault
 
-from strategies import hostile_values
-from strategies_space import BASE, HEAP, addresses, advice, deltas, lengths
+from strategies import BASE, HEAP, addresses, advice, deltas, hostile_values, lengths
 
 #: The API's calls and how many arguments each takes (mremap's may_move and touch's length optional).
 CALLS = {"sbrk": (1, 1), "mmap": (1, 1), "munmap": (2, 2), "mremap": (3, 4), "madvise": (3, 3),
