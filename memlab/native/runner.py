@@ -180,7 +180,7 @@ def replay_native(trace: str | Path | bytes | Sequence[Op], every: int | None = 
                   libc_dir: str | Path | None = None, allocator: str = "glibc",
                   settings: dict[str, str] | None = None) -> list[dict]:
     """Replay a trace on real glibc (or on a preloaded `allocator`: "jemalloc", "tcmalloc",
-    "mimalloc"); one dict per snapshot, keys as in TRACE-FORMAT.md (a rival's: op, label, brk, rss).
+    "mimalloc"); one dict per snapshot, keys as in docs/trace-format.md (a rival's: op, label, brk, rss).
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "one.trace"
