@@ -61,7 +61,9 @@ class Replayer:
     (2, 0, ['one', 'end'])
     """
 
-    def __init__(self, ops: Sequence[Op] | str, malloc: Any, every: int | None = None) -> None:
+    def __init__(self, ops: Sequence[Op] | str, malloc: Any, every: int | None = None,
+                 sink: Callable[[Snapshot], Any] | None = None) -> None:
+        """`sink`, when given, receives each snapshot as it is taken instead of `snapshots`."""
         if every is not None and (type(every) is not int or every < 1):
             raise ValueError(f"every must be a positive int or None (got {every!r})")
         self._ops = _as_ops(ops)
@@ -72,6 +74,7 @@ class Replayer:
         self._live: dict[int, tuple[int, int]] = {}   # ID -> (pointer, requested size)
         self._held = 0
         self._snapshots: list[Snapshot] = []
+        self._sink = sink or self._snapshots.append
         self._last_snapshot: int | None = None        # op count of the latest snapshot
         self._finished = False
         self._total: int | None = None                # counted on first use
@@ -282,7 +285,7 @@ class Replayer:
         return took
 
     def _take(self, label: str) -> None:
-        self._snapshots.append(Snapshot.from_model(self._op, label, self._malloc))
+        self._sink(Snapshot.from_model(self._op, label, self._malloc))
         self._last_snapshot = self._op
 
     def _finish(self) -> None:
