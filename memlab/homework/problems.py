@@ -18,10 +18,11 @@ from memlab.homework.attempt import Attempt, attempt
 from memlab.homework.seeds import student_rng
 from memlab.scenarios import PUSH_BACK, VECVEC
 from memlab.scenarios.overcommit import Machine, model_grow
+from memlab.scenarios.programs import program_trace
 from memlab.units import GiB, KiB, MiB
 
 __all__ = ["StartHere", "WhyAllocators", "TwoSources", "VectorOfVectors", "Overcommitting",
-           "ASSIGNMENTS", "tcache_chunk"]
+           "WhatTopShows", "ASSIGNMENTS", "tcache_chunk"]
 
 GLIBC = "2.36"      # the release every assignment runs on (the model's default)
 
@@ -325,6 +326,57 @@ class Overcommitting:
         return ""
 
 
+@dataclass(frozen=True, slots=True)
+class WhatTopShows:
+    """Lesson 05: VIRT, RES and what a vector and a list leave after they are cleared.
+
+    VIRT here is what the replay mapped: the snapshot's brk (the heap) + hblkhd (mmapped blocks).
+
+    >>> p = WhatTopShows(ints=1000, nodes=10, gap=MiB, resident=MiB)
+    >>> [line for line in p.list_trace.splitlines() if line.startswith("s")][:2]
+    ['s start', 's filled']
+    >>> p.missed_gap("a 0 2000000\\na 1 1048576\\nw 1")
+    ''
+    >>> p.missed_gap("a 0 2000000")
+    'only 8,192 bytes are resident at the end; at least 1,048,576 must be'
+    """
+
+    ASSIGNMENT = "05_what_top_shows"
+
+    ints: int       # q1: a vector filled with this many ints; predict hblkhd once it is filled
+    nodes: int      # q2: a list of this many ints; predict how much RES grows while it is filled
+    gap: int        # q3: at the end VIRT exceeds RES by at least `gap`,
+    resident: int   #     and at least `resident` bytes are resident
+
+    @classmethod
+    def for_student(cls, seed: int, student: str) -> WhatTopShows:
+        rng = student_rng(seed, student, cls.ASSIGNMENT)
+        return cls(ints=rng.randint(50_000, 3_000_000), nodes=rng.randint(1000, 20_000),
+                   gap=rng.randint(10, 200) * MiB, resident=rng.randint(1, 8) * MiB)
+
+    @property
+    def vector_trace(self) -> str:
+        return program_trace("vector", self.ints)
+
+    @property
+    def list_trace(self) -> str:
+        return program_trace("list", self.nodes)
+
+    def missed_gap(self, trace: object) -> str:
+        """At the end: VIRT (brk + hblkhd) - RES at least `gap`, RES at least `resident`."""
+        a = attempt(trace, GLIBC)
+        if a.error:
+            return a.error
+        end = a.end
+        if end.rss < self.resident:
+            return (f"only {end.rss:,} bytes are resident at the end; "
+                    f"at least {self.resident:,} must be")
+        gap = end.brk + end.hblkhd - end.rss
+        if gap < self.gap:
+            return f"VIRT exceeds RES by {gap:,} bytes at the end, not by {self.gap:,} or more"
+        return ""
+
+
 #: Each assignment's problem, by the assignment's name (the master notebook's file name).
 ASSIGNMENTS = {p.ASSIGNMENT: p for p in (StartHere, WhyAllocators, TwoSources, VectorOfVectors,
-                                         Overcommitting)}
+                                         Overcommitting, WhatTopShows)}
