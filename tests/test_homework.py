@@ -166,7 +166,7 @@ def secrets_of(master):
                 found.append(stripped)
             elif block[-1:] == ["TESTS"] and "hidden: true" in text and "assert" in stripped:
                 found.append(stripped)
-    return [s for s in found if len(s) >= 6]
+    return [s for s in found if len(s) >= 12]          # shorter lines are common words
 
 
 def haystack(nb):
