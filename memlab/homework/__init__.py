@@ -15,12 +15,14 @@ True
 
 from memlab.homework.attempt import Attempt, attempt
 from memlab.homework.problems import (
-    ASSIGNMENTS, StartHere, TwoSources, VectorOfVectors, WhyAllocators, tcache_chunk,
+    ASSIGNMENTS, Overcommitting, StartHere, TwoSources, VectorOfVectors, WhatTopShows,
+    WhyAllocators, tcache_chunk,
 )
 from memlab.homework.seeds import HomeworkError, student_rng, student_seed
 
 __all__ = [
     "HomeworkError", "student_seed", "student_rng",
     "Attempt", "attempt",
-    "ASSIGNMENTS", "StartHere", "WhyAllocators", "TwoSources", "VectorOfVectors", "tcache_chunk",
+    "ASSIGNMENTS", "StartHere", "WhyAllocators", "TwoSources", "VectorOfVectors", "Overcommitting",
+    "WhatTopShows", "tcache_chunk",
 ]

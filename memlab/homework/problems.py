@@ -17,10 +17,12 @@ from memlab.glibc.chunk import request2size
 from memlab.homework.attempt import Attempt, attempt
 from memlab.homework.seeds import student_rng
 from memlab.scenarios import PUSH_BACK, VECVEC
-from memlab.units import KiB
+from memlab.scenarios.overcommit import Machine, model_grow
+from memlab.scenarios.programs import program_trace
+from memlab.units import GiB, KiB, MiB
 
-__all__ = ["StartHere", "WhyAllocators", "TwoSources", "VectorOfVectors", "ASSIGNMENTS",
-           "tcache_chunk"]
+__all__ = ["StartHere", "WhyAllocators", "TwoSources", "VectorOfVectors", "Overcommitting",
+           "WhatTopShows", "ASSIGNMENTS", "tcache_chunk"]
 
 GLIBC = "2.36"      # the release every assignment runs on (the model's default)
 
@@ -267,5 +269,114 @@ class VectorOfVectors:
         return ""
 
 
+@dataclass(frozen=True, slots=True)
+class Overcommitting:
+    """Lesson 04: the kernel's overcommit policy, one big request against realloc in steps.
+
+    Program B of the lesson grows one block with realloc by `step` bytes towards TARGET.
+
+    >>> p = Overcommitting(ram=4 * GiB, swap=0, ratio=50, step=100 * MiB, goal=3 * GiB)
+    >>> p.strict.commit_limit // MiB, p.default.mode
+    (2048, 0)
+    >>> p.missed_goal(Machine(ram=4 * GiB, mode=2, ratio=75))      # CommitLimit 3 GiB
+    ''
+    >>> p.missed_goal(Machine(ram=4 * GiB, mode=2, ratio=50))
+    'program B stops at 2,000 MiB; it must stop above 2,972 MiB and at most at 3,072 MiB'
+    """
+
+    ASSIGNMENT = "04_overcommit"
+    #: Program B's target, and q3's step.
+    TARGET = 100 * GiB
+    STEP = 100 * MiB
+
+    ram: int        # bytes of RAM and swap of the student's machine
+    swap: int
+    ratio: int      # q1: mode 2 with this overcommit_ratio; B grows by `step`
+    step: int
+    goal: int       # q3: a setting that stops B (100 MiB steps) within the last step below `goal`
+
+    @classmethod
+    def for_student(cls, seed: int, student: str) -> Overcommitting:
+        rng = student_rng(seed, student, cls.ASSIGNMENT)
+        swap = rng.randint(0, 8) * GiB
+        return cls(ram=rng.randint(4, 64) * GiB, swap=swap, ratio=rng.randrange(20, 101, 5),
+                   step=rng.randint(50, 400) * MiB, goal=swap + rng.randint(2, 40) * GiB)
+
+    @property
+    def strict(self) -> Machine:
+        """The student's machine in mode 2 (never overcommit) with their overcommit_ratio."""
+        return Machine(ram=self.ram, swap=self.swap, mode=2, ratio=self.ratio)
+
+    @property
+    def default(self) -> Machine:
+        """The student's machine in mode 0 (the default heuristic)."""
+        return Machine(ram=self.ram, swap=self.swap, mode=0)
+
+    def missed_goal(self, machine: object) -> str:
+        """The student's RAM and swap; program B (STEP at a time) ends in (goal - STEP, goal]."""
+        if not isinstance(machine, Machine):
+            return f"the answer must be a Machine(...), not {machine!r}"[:200]
+        if (machine.ram, machine.swap) != (self.ram, self.swap):
+            return (f"keep RAM {self.ram:,} and swap {self.swap:,} bytes; "
+                    "change only mode, ratio or kbytes")
+        reached = model_grow(machine, self.STEP, self.TARGET)
+        if not self.goal - self.STEP < reached <= self.goal:
+            return (f"program B stops at {reached // MiB:,} MiB; it must stop above "
+                    f"{(self.goal - self.STEP) // MiB:,} MiB and at most at {self.goal // MiB:,} MiB")
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class WhatTopShows:
+    """Lesson 05: VIRT, RES and what a vector and a list leave after they are cleared.
+
+    VIRT here is what the replay mapped: the snapshot's brk (the heap) + hblkhd (mmapped blocks).
+
+    >>> p = WhatTopShows(ints=1000, nodes=10, gap=MiB, resident=MiB)
+    >>> [line for line in p.list_trace.splitlines() if line.startswith("s")][:2]
+    ['s start', 's filled']
+    >>> p.missed_gap("a 0 2000000\\na 1 1048576\\nw 1")
+    ''
+    >>> p.missed_gap("a 0 2000000")
+    'only 8,192 bytes are resident at the end; at least 1,048,576 must be'
+    """
+
+    ASSIGNMENT = "05_what_top_shows"
+
+    ints: int       # q1: a vector filled with this many ints; predict hblkhd once it is filled
+    nodes: int      # q2: a list of this many ints; predict how much RES grows while it is filled
+    gap: int        # q3: at the end VIRT exceeds RES by at least `gap`,
+    resident: int   #     and at least `resident` bytes are resident
+
+    @classmethod
+    def for_student(cls, seed: int, student: str) -> WhatTopShows:
+        rng = student_rng(seed, student, cls.ASSIGNMENT)
+        return cls(ints=rng.randint(50_000, 3_000_000), nodes=rng.randint(1000, 20_000),
+                   gap=rng.randint(10, 200) * MiB, resident=rng.randint(1, 8) * MiB)
+
+    @property
+    def vector_trace(self) -> str:
+        return program_trace("vector", self.ints)
+
+    @property
+    def list_trace(self) -> str:
+        return program_trace("list", self.nodes)
+
+    def missed_gap(self, trace: object) -> str:
+        """At the end: VIRT (brk + hblkhd) - RES at least `gap`, RES at least `resident`."""
+        a = attempt(trace, GLIBC)
+        if a.error:
+            return a.error
+        end = a.end
+        if end.rss < self.resident:
+            return (f"only {end.rss:,} bytes are resident at the end; "
+                    f"at least {self.resident:,} must be")
+        gap = end.brk + end.hblkhd - end.rss
+        if gap < self.gap:
+            return f"VIRT exceeds RES by {gap:,} bytes at the end, not by {self.gap:,} or more"
+        return ""
+
+
 #: Each assignment's problem, by the assignment's name (the master notebook's file name).
-ASSIGNMENTS = {p.ASSIGNMENT: p for p in (StartHere, WhyAllocators, TwoSources, VectorOfVectors)}
+ASSIGNMENTS = {p.ASSIGNMENT: p for p in (StartHere, WhyAllocators, TwoSources, VectorOfVectors,
+                                         Overcommitting, WhatTopShows)}
