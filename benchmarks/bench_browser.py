@@ -292,7 +292,12 @@ def bench_lesson(page, base: str, relative: str, moves: int, shots: Path | None)
         title = (cell.locator(".widget-html b").first.text_content() or "").strip() \
             or f"dashboard {b}"
         for label, slider in slider_controls(cell):
-            rows.append((title, label, move_slider(page, cell, slider, moves)))
+            try:
+                rows.append((title, label, move_slider(page, cell, slider, moves)))
+            except Exception:
+                if shots is not None:
+                    page.screenshot(path=str(shots / f"{Path(relative).stem}-failed.png"))
+                raise
         rows.append((title, "glibc release", move_menu(page, cell, moves)))
         if shots is not None:
             cell.scroll_into_view_if_needed()
