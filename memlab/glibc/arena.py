@@ -9,9 +9,8 @@ fit, second chunk of an equal size), the next non-empty bin, top, and sysmalloc.
 from __future__ import annotations
 
 from .bins import NSMALLBINS, bin_index, largebin_index
-from .chunk import (ALIGN, HDR, IS_MMAPPED, MIN_LARGE, MINSIZE, PREV_INUSE, SIZE_SZ, request2size,
-                    tcache_index)
-from .heap import INUSE, LARGE, SMALL, UNSORTED
+from .chunk import ALIGN, HDR, IS_MMAPPED, MIN_LARGE, MINSIZE, PREV_INUSE, SIZE_SZ, request2size
+from .heap import INUSE, LARGE, SMALL, TCACHE, UNSORTED
 from .runs import consolidate_run
 from .system import System
 from .tcache import Tcache
@@ -25,23 +24,26 @@ class Arena(System):
     # --- allocation -------------------------------------------------------------------------
     def _int_malloc(self, nb: int) -> int:
         """Find a chunk of `nb` bytes (already rounded); return its address or 0."""
+        # the index helpers, inline (a hot path); ti is nb's tcache bin when nb <= _tmax
+        ti = (nb - 17) >> 4                           # tcache_index
         if nb <= self._max_fast:
-            fi = (nb >> 4) - 2                        # fastbin_index, inline (hot)
+            fi = (nb >> 4) - 2                        # fastbin_index
             if self._fast.bins[fi]:
-                return self._from_fastbin(nb, fi)
+                return self._from_fastbin(nb, fi, ti)
+        bins = self._bins
         if nb < MIN_LARGE:
-            idx = nb >> 4                             # smallbin_index, inline (hot)
-            if self._bins.small_nonempty(idx):
-                return self._from_smallbin(nb, idx)
+            idx = nb >> 4                             # smallbin_index
+            if bins.small_nonempty(idx):
+                return self._from_smallbin(nb, idx, ti)
         else:                                         # a large request: fastbins go first
             idx = largebin_index(nb)
             if self._have_fast:
                 self._consolidate()
-        bins = self._bins
         while True:
-            c = self._scan_unsorted(nb)
-            if c:
-                return c
+            if bins.unsorted:                         # A and R (an empty scan finds nothing)
+                c = self._scan_unsorted(nb, ti)
+                if c:
+                    return c
             if nb >= MIN_LARGE:                       # L: best fit in the request's own bin
                 c = bins.large_best_fit(idx, nb)
                 if c is not None:
@@ -54,31 +56,37 @@ class Arena(System):
                 self._take_split(c, nb, nb < MIN_LARGE)
                 self._path = "binmap"
                 return c
-            if self._top_size >= nb + MINSIZE:        # T: carve top, else consolidate or grow
+            top, tsize = self._top, self._top_size     # T: carve top, else consolidate or grow
+            if tsize >= nb + MINSIZE:                 # (_carve_top, inline: a hot path)
+                self._size[top] = nb
+                self._state[top] = INUSE
+                self._top = top + nb
+                self._top_size = tsize - nb
+                self._touch(top + nb + SIZE_SZ, SIZE_SZ)
                 self._path = "top"
-                return self._carve_top(nb)
+                return top
             if self._have_fast:
                 self._consolidate()
                 idx = bin_index(nb)
                 continue
             return self._sysmalloc(nb)
 
-    def _from_fastbin(self, nb: int, fi: int) -> int:
-        """F: pop the head of fastbin `fi`; move what the bin still holds into tcache."""
+    def _from_fastbin(self, nb: int, fi: int, ti: int) -> int:
+        """F: pop the head of fastbin `fi`; move what the bin still holds into tcache bin `ti`."""
         fast = self._fast
         c = fast.pop(fi, nb)
         self._state[c] = INUSE
         tc = self._tcache
         if tc is not None and nb <= self._tmax:
-            ti = tcache_index(nb)
             tb, fb = tc.bins[ti], fast.bins[fi]
             while len(tb) < tc.limit and fb:
                 self._tcache_put(fast.pop(fi, nb), ti)
         self._path = "fastbin"
         return c
 
-    def _from_smallbin(self, nb: int, idx: int) -> int:
-        """S: take the oldest chunk of small bin `idx`; move what the bin still holds into tcache."""
+    def _from_smallbin(self, nb: int, idx: int, ti: int) -> int:
+        """S: take the oldest chunk of small bin `idx`; move what the bin still holds into tcache
+        bin `ti`."""
         bins = self._bins
         c = bins.take_small_tail(idx, nb)
         del self._free_end[c + nb]
@@ -87,7 +95,6 @@ class Arena(System):
         if tc is None and self._tcache_pending:
             tc = self._lazy_tcache(request2size(self._rel.tcache_struct_bytes))
         if tc is not None and nb <= self._tmax:
-            ti = tcache_index(nb)
             tb = tc.bins[ti]
             while len(tb) < tc.limit and bins.small_nonempty(idx):
                 v = bins.take_small_tail(idx, nb)
@@ -96,7 +103,7 @@ class Arena(System):
         self._path = "smallbin"
         return c
 
-    def _scan_unsorted(self, nb: int) -> int:
+    def _scan_unsorted(self, nb: int, ti: int) -> int:
         """A: sort the unsorted chunks into their bins, oldest first, until one serves `nb`:
         the last remainder split again for a small request, or an exact fit (which goes to
         tcache instead while its bin has room). R: if exact fits were cached, hand out the
@@ -105,16 +112,14 @@ class Arena(System):
         state = self._state
         unsorted = bins.unsorted
         tc = self._tcache
-        # exact fits met in the scan go to this tcache bin while it has room
-        stash_idx = tcache_index(nb) if tc is not None and nb <= self._tmax else -1
+        # exact fits met in the scan go to tcache bin ti while it has room
+        stash_idx = ti if tc is not None and nb <= self._tmax else -1
         returned_cached = False
         iters = 0
         while unsorted:
-            c = next(iter(unsorted))
-            size = unsorted[c]
-            if (nb < MIN_LARGE and len(unsorted) == 1 and c == self._last_remainder
-                    and size > nb + MINSIZE):         # split the last remainder again
-                bins.pop_unsorted_tail()
+            c, size = bins.pop_unsorted_tail()
+            if (nb < MIN_LARGE and not unsorted and c == self._last_remainder
+                    and size > nb + MINSIZE):         # it was the only one: split it again
                 del self._free_end[c + size]
                 self._size[c] = nb
                 state[c] = INUSE
@@ -123,14 +128,13 @@ class Arena(System):
                 self._last_remainder = rem
                 self._path = "last-remainder"
                 return c
-            bins.pop_unsorted_tail()
             if size == nb:
                 del self._free_end[c + size]
                 if tc is None and self._tcache_pending:
                     state[c] = INUSE
                     tc = self._lazy_tcache(request2size(self._rel.tcache_struct_bytes))
                     if tc is not None and nb <= self._tmax:
-                        stash_idx = tcache_index(nb)
+                        stash_idx = ti
                 if stash_idx >= 0 and len(tc.bins[stash_idx]) < tc.limit:
                     self._tcache_put(c, stash_idx)
                     returned_cached = True
@@ -177,9 +181,11 @@ class Arena(System):
         """Release heap chunk `c` (in use, `size` bytes): tcache, fastbin, or coalesce and bin."""
         tc = self._tcache
         if tc is not None and size <= self._tmax:
-            ti = (size - 17) >> 4                     # tcache_index, inline (hot)
-            if len(tc.bins[ti]) < tc.limit:
-                self._tcache_put(c, ti)
+            tb = tc.bins[(size - 17) >> 4]            # tcache_index
+            if len(tb) < tc.limit:                    # _tcache_put, inline: a hot path
+                self._state[c] = TCACHE
+                tb.append(c)
+                self._touch(c + HDR, 16)
                 self._path = "free-tcache"
                 return
         if size <= self._max_fast:
@@ -196,13 +202,7 @@ class Arena(System):
             self._perturb_fill(c + HDR, size - HDR)
         del self._size[c]
         del self._state[c]
-        merged = self._coalesce(c, size)
-        if merged is None:
-            size = self._top_size
-            self._path = "free-top"
-        else:
-            c, size = merged
-            self._path = self._to_freed_bin(c, size)
+        size = self._coalesce(c, size, True)
         if size >= self._rel.fastbin_consolidation_threshold:
             if self._have_fast:
                 self._consolidate()
@@ -210,10 +210,11 @@ class Arena(System):
                 if self._systrim(self._top_pad):
                     self._path = "free-top-trim"
 
-    def _coalesce(self, c: int, size: int) -> tuple[int, int] | None:
+    def _coalesce(self, c: int, size: int, freed: bool) -> int:
         """Merge free chunk `c` (out of the chunk table) with a free chunk below and a free
-        chunk or top above. Return the merged chunk's (address, size) for the caller to bin,
-        or None when top has absorbed it.
+        chunk or top above, and bin the result: as free does (`freed`, which also sets the
+        path), or at the unsorted head as malloc_consolidate does. Return the merged size
+        (top's new size when top has absorbed the chunk).
 
         Each absorbed header's words stay in memory (the misuse checks read them).
         """
@@ -229,11 +230,17 @@ class Arena(System):
             stale.put(nxt + SIZE_SZ, self._top_size | PREV_INUSE)
             self._top = c
             self._top_size += size
-            return None
+            if freed:
+                self._path = "free-top"
+            return self._top_size
         if UNSORTED <= self._state.get(nxt, INUSE) <= LARGE:   # consolidate forward
             stale.put(nxt + SIZE_SZ, self._size[nxt] | PREV_INUSE)   # (runs are never binned)
             size += self._unbin(nxt)
-        return c, size
+        if freed:
+            self._path = self._to_freed_bin(c, size)
+        else:
+            self._to_unsorted(c, size)
+        return size
 
     def _consolidate(self) -> None:
         """malloc_consolidate: empty every fastbin, coalescing each chunk into unsorted or top."""
@@ -251,9 +258,7 @@ class Arena(System):
                     c = consolidate_run(self, c)
                 size = size_of.pop(c)
                 del state[c]
-                merged = self._coalesce(c, size)
-                if merged is not None:
-                    self._to_unsorted(*merged)
+                self._coalesce(c, size, False)
 
     # --- realloc and memalign ---------------------------------------------------------------
     def _int_realloc(self, c: int, oldsize: int, nb: int) -> int:

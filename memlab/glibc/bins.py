@@ -136,7 +136,7 @@ class Bins:
 
     >>> b = Bins()
     >>> b.push_unsorted(0x1000, 48); b.pop_unsorted_tail()
-    4096
+    (4096, 48)
     >>> b.place(0x1000, 48)
     3
     >>> b.next_nonempty(2), b.count, b.bytes
@@ -160,11 +160,12 @@ class Bins:
         self.count += 1
         self.bytes += size
 
-    def pop_unsorted_tail(self) -> int:
-        addr, size = self.unsorted.popitem(last=False)
+    def pop_unsorted_tail(self) -> tuple[int, int]:
+        """Remove the oldest unsorted chunk (the next one the scan looks at); its address and size."""
+        item = self.unsorted.popitem(last=False)
         self.count -= 1
-        self.bytes -= size
-        return addr
+        self.bytes -= item[1]
+        return item
 
     # small and large --------------------------------------------------------
     def place(self, addr: int, size: int) -> int:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .bins import UNSORTED as UNSORTED_BIN, bin_index
-from .chunk import MINSIZE, tcache_index
+from .bins import N_BINS, NSMALLBINS, UNSORTED as UNSORTED_BIN, bin_index
+from .chunk import ALIGN, MINSIZE, tcache_index
 from .heap import FAST, FENCE, INUSE, LARGE, SMALL, TCACHE, UNSORTED
 
 __all__ = ["check_heap"]
@@ -38,14 +38,14 @@ def check_heap(m) -> None:
             _fail(f"top {top:#x} is also in the chunk table")
         if top_size < MINSIZE:
             _fail(f"top size {top_size} < MINSIZE")
-        if top_size % 16:
-            _fail(f"top size {top_size} not a multiple of 16")
+        if top_size % ALIGN:
+            _fail(f"top size {top_size} not a multiple of {ALIGN}")
     prev_end = None
     prev_binned = False
     for a, s, st, count in items:
         if count > 1 and st not in (INUSE, FAST):
             _fail(f"run at {a:#x} is in state {st}: runs are in use or in a fastbin")
-        if a % 16 or s % 16 or (s < MINSIZE and st != FENCE):
+        if a % ALIGN or s % ALIGN or (s < MINSIZE and st != FENCE):
             _fail(f"chunk {a:#x} size {s}: misaligned or too small")
         binned = UNSORTED <= st <= LARGE
         if prev_end is not None and a < prev_end:
@@ -67,19 +67,19 @@ def check_heap(m) -> None:
     bins = m._bins
     seen = 0
     total = 0
-    for idx in range(1, 127):
+    for idx in range(UNSORTED_BIN, N_BINS - 1):
         chunks = bins.chunks(idx)
         last = None
         for c in chunks:
             s = size.get(c)
             if s is None:
                 _fail(f"bin {idx} holds {c:#x}, not a chunk")
-            want = UNSORTED if idx == UNSORTED_BIN else (SMALL if idx < 64 else LARGE)
+            want = UNSORTED if idx == UNSORTED_BIN else (SMALL if idx < NSMALLBINS else LARGE)
             if state[c] != want:
                 _fail(f"bin {idx} holds {c:#x} whose state is {state[c]}")
             if idx != UNSORTED_BIN and bin_index(s) != idx:
                 _fail(f"bin {idx} holds a chunk of size {s}")
-            if idx >= 64 and last is not None and s > last:
+            if idx >= NSMALLBINS and last is not None and s > last:
                 _fail(f"large bin {idx} not sorted (size {s} after {last})")
             last = s
             seen += 1
@@ -102,7 +102,7 @@ def check_heap(m) -> None:
         for c in deep:
             if c.__class__ is int:
                 continue
-            if runs.find(c.start) is not c or c.state != FAST or c.size != (fi + 2) * 16:
+            if runs.find(c.start) is not c or c.state != FAST or c.size != (fi + 2) * ALIGN:
                 _fail(f"fastbin {fi} holds run {c!r} that the run table does not")
             if c.size > m._max_fast:
                 _fail(f"fastbin run {c!r} larger than max_fast")
@@ -110,7 +110,7 @@ def check_heap(m) -> None:
             b += c.count * c.size
             fast_runs += 1
         for c in lst + [c for c in deep if c.__class__ is int]:
-            if state.get(c) != FAST or size[c] != (fi + 2) * 16:
+            if state.get(c) != FAST or size[c] != (fi + 2) * ALIGN:
                 _fail(f"fastbin {fi} holds {c:#x} of wrong size or state")
             if size[c] > m._max_fast:
                 _fail(f"fastbin chunk {c:#x} larger than max_fast")

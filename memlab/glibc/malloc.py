@@ -19,7 +19,7 @@ from .arena import Arena
 from .bulk import BulkSteps
 from .check import check_heap
 from .chunk import (HDR, IS_MMAPPED, MASK64, PTRDIFF_MAX, SIZE_SZ, as_size_t as _size_t,
-                    checked_request2size, mmapped_chunk_ok)
+                    checked_request2size, mmapped_chunk_ok, tcache_index)
 from .heap import INUSE, LARGE, STATE_NAMES, UNSORTED
 from .info import ChunkView, Mallinfo2, make_mallinfo2, stats_text
 from .mallopt import M_MMAP_MAX, M_MMAP_THRESHOLD, M_MXFAST, M_PERTURB, M_TOP_PAD, M_TRIM_THRESHOLD
@@ -186,10 +186,10 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
 
     def _tcache_take(self, nb: int) -> int:
         """The head of the tcache bin of chunk size `nb`, now in use; 0 if that bin is empty
-        or there is none."""
+        or there is none (`_malloc_chunk` has this inline)."""
         tc = self._tcache
         if tc is not None and nb <= self._tmax:
-            ti = (nb - 17) >> 4                  # tcache_index, inline (hot)
+            ti = tcache_index(nb)
             if tc.bins[ti]:
                 return self._tcache_get(ti)
         return 0
@@ -198,10 +198,14 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         """__libc_malloc after the size check: tcache init, tcache hit, else _int_malloc."""
         if self._tcache is None:
             self._maybe_init_tcache()
-        c = self._tcache_take(nb)
-        if c:
-            self._path = "tcache"
-            return c
+        tc = self._tcache                        # _tcache_take, inline: the hottest path of all
+        if tc is not None and nb <= self._tmax:
+            tb = tc.bins[(nb - 17) >> 4]         # tcache_index
+            if tb:
+                c = tb.pop()
+                self._state[c] = INUSE
+                self._path = "tcache"
+                return c
         c = self._int_malloc(nb)
         if c and self._perturb:
             self._perturb_after(c, n)
@@ -279,7 +283,8 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
             if c not in self._state:
                 self._split_run(c)
             check_realloc(self, p, c, n)
-            self._maybe_init_tcache()
+            if self._tcache is None:
+                self._maybe_init_tcache()
         nb = checked_request2size(n)
         if not nb:
             self._note = (call, "fail", "")
@@ -376,7 +381,8 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
                 self._touch(c + HDR, self._size[c] - SIZE_SZ)   # the whole block is cleared
                 self._note = (call, "tcache", nb)
                 return c + HDR
-        self._maybe_init_tcache()
+        if self._tcache is None:
+            self._maybe_init_tcache()
         oldtop, oldtopsize = self._top, self._top_size
         if self._rel.morecore_clears < 2:
             # memory below the highest break ever reached may hold old data

@@ -6,8 +6,6 @@ coalesce while cached, and mallinfo2 counts tcache chunks as in use.
 
 from __future__ import annotations
 
-from .chunk import fastbin_index
-
 __all__ = ["Tcache", "FastBins"]
 
 
@@ -48,7 +46,7 @@ class FastBins:
         self.runs = None                      # RunTable holding deep parts (memlab.glibc.runs)
 
     def push(self, chunk: int, size: int) -> None:
-        self.bins[fastbin_index(size)].append(chunk)
+        self.bins[(size >> 4) - 2].append(chunk)          # fastbin_index, inline (hot)
         self.count += 1
         self.bytes += size
 

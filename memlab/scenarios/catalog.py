@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from memlab.trace import parse_trace
+from memlab.units import MiB
 
 __all__ = [
     "Param",
@@ -282,7 +283,7 @@ def dynamic_threshold() -> str:
     f 1
     s second freed
     """
-    mib = 1024 * 1024
+    mib = MiB
     return (f"a 0 {mib}\nw 0\ns first live\nf 0\ns first freed\n"
             f"a 1 {mib}\nw 1\ns second live\nf 1\ns second freed\n")
 

@@ -25,8 +25,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from memlab.errors import OutOfMemoryKill
+from memlab.errors import MemlabError, OutOfMemoryKill
 from memlab.glibc import Malloc
+from memlab.native import build
+from memlab.native.runner import clean_environment
 from memlab.space import AddressSpace
 from memlab.space.overcommit import Overcommit
 from memlab.units import GiB, MiB, PAGE, fmt_bytes
@@ -237,9 +239,6 @@ def touch(machine: Machine, size: int, written: int, step: int | None = None) ->
 # --- the real kernel ---------------------------------------------------------------------------
 
 def _probe(*args: int | str) -> dict:
-    from memlab.native import build
-    from memlab.native.runner import clean_environment
-
     program = build("overcommit")
     out = subprocess.run([str(program), *map(str, args)], capture_output=True, text=True,
                          env=clean_environment())
@@ -317,8 +316,6 @@ def check_here(machine: Machine | None = None, sizes: tuple[int, ...] = LESSON_R
     >>> c.rows[0][:2]
     ('malloc(1.0 MiB)', 'memory')
     """
-    from memlab.errors import MemlabError
-
     machine = machine or Machine.here()
     edge = largest_malloc(machine)
     asks = [(f"malloc({fmt_bytes(s)})", s) for s in sizes]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..units import PAGE, fmt_bytes
+from ..units import KiB, PAGE, fmt_bytes
 
 __all__ = ["OVERCOMMIT_GUESS", "OVERCOMMIT_ALWAYS", "OVERCOMMIT_NEVER", "Overcommit"]
 
@@ -61,7 +61,7 @@ class Overcommit:
         if ram is None or swap is None:
             return None
         if self.kbytes:
-            allowed = self.kbytes * 1024 // PAGE
+            allowed = self.kbytes * KiB // PAGE
         else:
             allowed = (ram // PAGE) * self.ratio // 100
         return (allowed + swap // PAGE) * PAGE
