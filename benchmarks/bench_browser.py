@@ -2,9 +2,9 @@
 
 Starts JupyterLab on a temporary copy of the lessons, opens each lesson in headless chromium
 (Playwright), runs all its cells, then moves every control of every dashboard with the keyboard,
-as a student does: each press on a slider's handle moves it one step to a value it has not had
-yet (a new configuration, replayed from scratch), the release menu goes to a release not shown
-yet, and the operation slider steps. Each move is timed in the page, from the key event to the
+as a student does: each slider in turn goes to values it has not had yet (new configurations),
+one step above its starting value, one below, two above, two below, ..., back to the start
+after each; the release menu goes to each release not shown yet; the operation slider steps. Each move is timed in the page, from the key event to the
 moment the chart's new image has loaded (``img.complete`` with a new ``src``); the printout gives
 median, 90th percentile and worst per control. Not a test: nothing is asserted.
 
@@ -205,31 +205,53 @@ def slider_controls(cell) -> list[tuple[str, object]]:
     return out
 
 
-def move_slider(page, cell, slider, moves: int) -> list[float]:
-    """Press arrow keys on ``slider`` until it has taken ``moves`` new values; the latencies."""
+def press(page, cell, slider, key: str):
+    """Press ``key`` on the slider's handle; (milliseconds to the new chart, readout after), or
+    None when the slider is at that end of its range."""
     index = cell_index(page, cell)
+    readout = slider.locator(".widget-readout")
+    slider.scroll_into_view_if_needed()
+    slider.locator(".noUi-handle").last.focus()
+    page.evaluate(ARM)
+    mark_image(page, index)
+    old = readout.inner_text()
+    page.keyboard.press(key)
+    try:
+        page.wait_for_function("([e, old]) => e.textContent !== old",
+                               arg=[readout.element_handle(), old], timeout=2_000)
+    except Exception:  # playwright's TimeoutError: at the end of its range
+        return None
+    return wait_new_image(page, index), readout.inner_text()
+
+
+def move_slider(page, cell, slider, moves: int) -> list[float]:
+    """Move ``slider`` to ``moves`` values it has not had, alternately above and below its
+    starting value and ever further from it (1 step up, 1 down, 2 up, 2 down, ...), going back
+    to the start after each; the latencies of the moves to a new value (the moves on the way
+    out and back are to values seen before, cached, and not counted)."""
     readout = slider.locator(".widget-readout")
     seen = {readout.inner_text()}
     times: list[float] = []
-    key, turns = "ArrowRight", 0
-    while len(times) < moves and turns < 2:
-        slider.scroll_into_view_if_needed()
-        slider.locator(".noUi-handle").last.focus()
-        page.evaluate(ARM)
-        mark_image(page, index)
-        old = readout.inner_text()
-        page.keyboard.press(key)
-        try:
-            page.wait_for_function("([e, old]) => e.textContent !== old",
-                                   arg=[readout.element_handle(), old], timeout=2_000)
-        except Exception:  # at the end of its range: go the other way
-            key, turns = "ArrowLeft", turns + 1
-            continue
-        took = wait_new_image(page, index)
-        value = readout.inner_text()
-        if value not in seen:
-            seen.add(value)
-            times.append(took)
+    ends: set[str] = set()
+    distance = 0
+    while len(times) < moves and len(ends) < 2:
+        distance += 1
+        for key, back in (("ArrowRight", "ArrowLeft"), ("ArrowLeft", "ArrowRight")):
+            if key in ends or len(times) >= moves:
+                continue
+            went = 0
+            for _ in range(distance):
+                result = press(page, cell, slider, key)
+                if result is None:
+                    ends.add(key)
+                    break
+                went += 1
+                took, value = result
+                if value not in seen:
+                    seen.add(value)
+                    times.append(took)
+            for _ in range(went):
+                press(page, cell, slider, back)
     return times
 
 
@@ -270,7 +292,12 @@ def bench_lesson(page, base: str, relative: str, moves: int, shots: Path | None)
         title = (cell.locator(".widget-html b").first.text_content() or "").strip() \
             or f"dashboard {b}"
         for label, slider in slider_controls(cell):
-            rows.append((title, label, move_slider(page, cell, slider, moves)))
+            try:
+                rows.append((title, label, move_slider(page, cell, slider, moves)))
+            except Exception:
+                if shots is not None:
+                    page.screenshot(path=str(shots / f"{Path(relative).stem}-failed.png"))
+                raise
         rows.append((title, "glibc release", move_menu(page, cell, moves)))
         if shots is not None:
             cell.scroll_into_view_if_needed()

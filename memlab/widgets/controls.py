@@ -106,7 +106,7 @@ def param_slider(param):
                                  tooltip=(param.description or param.name) + " (log scale)",
                                  continuous_update=False, style=_STYLE, layout=_LAYOUT)
     return w.IntSlider(value=param.default, min=param.min, max=param.max, step=param.step,
-                       description=param.name, description_allow_html=False,
+                       description=param.name, description_allow_html=False, readout_format=",d",
                        tooltip=param.description or param.name, continuous_update=False,
                        style=_STYLE, layout=_LAYOUT)
 
