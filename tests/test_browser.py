@@ -1,6 +1,7 @@
 """A real browser runs a lesson in JupyterLab: widgets render and a knob changes the chart."""
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -12,6 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from memlab.native import NativeUnavailable
 
 pytestmark = pytest.mark.browser
 
@@ -42,8 +45,9 @@ def digest(path):
 def lab(tmp_path_factory):
     """JupyterLab serving a temporary copy of the lesson; yields (base URL, notebook path)."""
     if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium: run scripts/browser-deps.sh (as root) first")
-    pytest.importorskip("playwright", reason="the playwright package is in the test extra")
+        raise NativeUnavailable("no /usr/bin/chromium: run scripts/browser-deps.sh (as root) first")
+    if importlib.util.find_spec("playwright") is None:
+        raise NativeUnavailable("the playwright package (in the test extra) is not installed")
     root = tmp_path_factory.mktemp("lab")
     (root / "notebooks").mkdir()
     if LESSON.exists():

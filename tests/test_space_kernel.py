@@ -8,7 +8,6 @@ changes, the placement relations and the errno values must be equal.
 
 import errno
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from memlab.errors import SyscallError
+from memlab.native.build import compile_c
 from memlab.space import MADV_DONTNEED, MADV_FREE, AddressSpace
 from memlab.units import PAGE
 
@@ -28,13 +28,9 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux")
 
 
 @pytest.fixture(scope="module")
-def probe_binary(tmp_path_factory):
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        pytest.skip("no C compiler (cc) to build tests/kernel_probe.c")
-    out = tmp_path_factory.mktemp("probe") / "kernel_probe"
-    subprocess.run([cc, "-O1", "-o", str(out), str(SOURCE)], check=True)
-    return out
+def probe_binary():
+    """tests/kernel_probe.c, compiled with $CC (else cc)."""
+    return compile_c(SOURCE, ("-O1",))
 
 
 class Probe:

@@ -15,7 +15,7 @@ from memlab.errors import OutOfMemoryKill, SyscallError
 from memlab.space import MADV_DONTNEED, MADV_FREE, AddressSpace, SegmentationFault
 from memlab.units import PAGE, align_up
 
-from strategies_space import BASE, HEAP, addresses, advice, deltas, lengths, sizes
+from strategies import BASE, HEAP, addresses, advice, deltas, lengths, space_limits
 
 
 class PageModel:
@@ -154,7 +154,7 @@ def pages_of(ranges):
 class SpaceMachine(RuleBasedStateMachine):
     """Drive an AddressSpace and the PageModel with the same calls; compare after each."""
 
-    @initialize(ram_swap=sizes(), mode=st.sampled_from([0, 1, 2]))
+    @initialize(ram_swap=space_limits(), mode=st.sampled_from([0, 1, 2]))
     def start(self, ram_swap, mode):
         ram, swap = ram_swap
         self.pressure = ram is not None
