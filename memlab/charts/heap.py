@@ -150,7 +150,7 @@ class HeapMap(ChartHandle):
         handles = [Patch(color=COLORS[s], label=s.replace("_", " ")) for s in STATES]
         handles += [Patch(color=COLORS["mmapped"], label="mmapped"),
                     Patch(color=COLORS["resident"], label="resident page")]
-        ax.legend(handles=handles, loc="upper right", fontsize=7, ncol=9, frameon=False,
+        ax.legend(handles=handles, loc="upper right", fontsize=9, ncol=9, frameon=False,
                   handlelength=1, columnspacing=0.8, bbox_to_anchor=(1, 1.32))
         self._picture = None
         self.update(data)
