@@ -27,7 +27,7 @@ from memlab.trace import MALLOPT_PARAMS
 from memlab.units import PAGE
 
 __all__ = ["request_sizes", "alignments", "mallopts", "ops", "traces", "random_trace", "phased_trace",
-           "hostile_numbers", "hostile_lines", "hostile_traces", "cli_arguments",
+           "hostile_numbers", "hostile_lines", "hostile_traces", "cli_arguments", "hostile_values",
            "HEAP", "BASE", "addresses", "lengths", "deltas", "advice", "space_limits"]
 
 #: mallopt parameters a trace may use.
@@ -290,6 +290,18 @@ def cli_arguments(draw) -> list[str]:
                            st.integers(21, 5000).map(lambda k: "9" * k), st.integers(-10**6, 10**4).map(str)))
         return ["scenario", name, "--n", n, *rest]
     return draw(st.lists(st.text(max_size=30), max_size=4))
+
+
+def hostile_values(near: st.SearchStrategy[int]) -> st.SearchStrategy:
+    """Arguments of any type for an API that takes ints: mostly `near` (values that mean something
+    to the object under test), else register edges, out-of-range ints, floats, str, None, bools,
+    bytes and containers."""
+    edges = st.sampled_from([0, 1, -1, 4095, 4096, -4096, 2**47 - 4096, 2**47, 2**63 - 1, 2**63, -2**63,
+                             2**64 - 1, 2**64, -2**63 - 1, 2**64 - 4096, 10**30])
+    wrong = st.one_of(st.floats(allow_nan=True), st.text(max_size=5), st.none(), st.booleans(),
+                      st.binary(max_size=3), st.just([4096]), st.just(4096.0), st.just("4096"),
+                      st.complex_numbers(max_magnitude=10))
+    return st.one_of(near, near, near, edges, wrong)
 
 
 # ---------------------------------------------------------------------------- address space

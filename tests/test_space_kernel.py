@@ -176,6 +176,45 @@ def test_errno_values_like_the_kernel(probe):
         assert min(real, 0) == min(model, 0), f"{case}: kernel {real}, model {model}"
 
 
+#: Arguments out of every range, each as (call, base, offset, more...): base "a" is a mapping of
+#: four pages, None a plain number. A negative number is what the kernel reads as a huge unsigned
+#: one. (No madvise here runs from a mapping up to a high end: the kernel would apply the
+#: advice to the probe's own libraries and stack on the way before it failed.)
+OUT_OF_RANGE = [
+    ("munmap", "a", 0, 2**63), ("munmap", None, -P, P), ("munmap", "a", 0, -P), ("munmap", "a", 0, 2**64 - 1),
+    ("munmap", None, 1 << 47, P), ("munmap", None, (1 << 47) - P, 2 * P), ("munmap", None, 2**63, P),
+    ("mmap", None, -P), ("mmap", None, 2**63), ("mmap", None, 1 << 47), ("mmap", None, 2**64 - 1),
+    ("madvise", "a", 0, -1, MADV_DONTNEED), ("madvise", None, -P, P, MADV_DONTNEED),
+    ("madvise", "a", 0, "wrap", MADV_DONTNEED), ("madvise", "a", 0, "wrap-1", MADV_FREE),
+    ("madvise", None, 1 << 47, P, MADV_DONTNEED), ("madvise", None, 2**63, P, MADV_FREE),
+    ("madvise", "a", 0, 2**64 - 1, 99),
+    ("mremap", "a", 0, P, 2**63, 1), ("mremap", "a", 0, 2**63, P, 1), ("mremap", None, -P, P, P, 1),
+    ("mremap", "a", 0, P, 1 << 47, 1), ("mremap", "a", 0, P, 2**64 - 1, 1), ("mremap", "a", 0, P, -P, 0),
+    ("mremap", None, 1 << 47, P, P, 1), ("mremap", "a", 0, 1 << 47, P, 1),
+]
+
+
+@pytest.mark.parametrize("case", OUT_OF_RANGE, ids=lambda c: " ".join(map(str, c)))
+def test_out_of_range_arguments_like_the_kernel(probe, case):
+    """Addresses and lengths past the user address space, or wrapping past 2**64, get the kernel's
+    errno, and the model's state does not change."""
+    space = AddressSpace()
+    real_a, model_a = probe.call("mmap", 4 * P)[0], space.mmap(4 * P)
+    cmd, base, offset, *rest = case
+
+    def args(a):
+        start = (a if base == "a" else 0) + offset
+        more = [{"wrap": 2**64 - start, "wrap-1": 2**64 - start - P + 1}.get(x, x) for x in rest]
+        return [start, *more] if cmd != "mmap" else [offset]
+
+    real = probe.call(cmd, *args(real_a))[0]
+    before = space.state()
+    model = model_call(space, cmd, *args(model_a))[0]
+    assert real < 0 and model == real, f"{case}: kernel {real}, model {model}"
+    assert space.state() == before
+    probe.call("munmap", real_a, 4 * P)
+
+
 def test_brk_pages_like_the_kernel(probe):
     """Pages written under a raised break count; lowering the break drops them."""
     space = AddressSpace()

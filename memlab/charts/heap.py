@@ -67,7 +67,11 @@ class HeapPicture:
         [(0, 656, 'in_use'), (656, 688, 'tcache'), (688, 720, 'in_use'), (720, 135168, 'top')]
         """
         space = malloc.space
-        chunks = ((c.addr, c.size, c.state) for c in malloc.chunks())
+        spans = getattr(malloc, "chunk_spans", None)
+        if spans is not None:      # runs of equal chunks stay runs: no record per chunk
+            chunks = ((addr, size * count, state) for addr, size, state, count in spans())
+        else:
+            chunks = ((c.addr, c.size, c.state) for c in malloc.chunks())
         mmapped = [(c.addr, c.size) for c in malloc.mmapped_chunks()]
         return cls.from_chunks(space.heap_start, space.brk, chunks, mmapped,
                                space.resident_ranges())
