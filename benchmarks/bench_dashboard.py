@@ -6,7 +6,7 @@ then 20 changes back to configurations already seen (cached), and 20 steps of th
 Each change is timed from setting the slider's value to the new PNG being ready: the dashboard's
 observer replays, updates the charts and renders before the assignment returns.
 
-    /work/venv/bin/python benchmarks/bench_dashboard.py [NAME ...]
+    python benchmarks/bench_dashboard.py [NAME ...]
 """
 
 from __future__ import annotations

@@ -486,7 +486,7 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--every", type=_every, metavar="N", help="also snapshot after every N-th operation")
 
     q = sub.add_parser("replay", help="replay a trace and print its snapshots")
-    q.add_argument("trace", help="trace file (TRACE-FORMAT.md); - reads standard input")
+    q.add_argument("trace", help="trace file (docs/trace-format.md); - reads standard input")
     every_option(q)
     q.add_argument("--json", action="store_true", help="print the exact JSON lines")
     q.add_argument("--native", action="store_true", help="run on the real glibc instead of the model")
@@ -495,7 +495,7 @@ def _parser() -> argparse.ArgumentParser:
     q.set_defaults(run=_cmd_replay)
 
     q = sub.add_parser("compare", help="replay on the model and on the real glibc; name the first difference")
-    q.add_argument("trace", help="trace file (TRACE-FORMAT.md); - reads standard input")
+    q.add_argument("trace", help="trace file (docs/trace-format.md); - reads standard input")
     every_option(q)
     glibc_option(q)
     allocator_option(q)

@@ -8,7 +8,7 @@ from typing import Any
 
 __all__ = ["Snapshot", "FIELDS", "COUNTERS"]
 
-#: Keys of a snapshot's JSON line, in order (TRACE-FORMAT.md).
+#: Keys of a snapshot's JSON line, in order (docs/trace-format.md).
 FIELDS = ("op", "label", "brk", "arena", "ordblks", "smblks", "hblks", "hblkhd", "fsmblks",
           "uordblks", "fordblks", "keepcost", "rss")
 #: The numeric fields that describe the heap (everything but op and label).

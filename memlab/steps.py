@@ -11,7 +11,7 @@ A step list is the trace of a scenario with its repetitive stretches written onc
     ("op", OP)                  any other trace operation (a memlab.trace.Op)
 
 `run_steps` numbers operations and takes snapshots exactly as `memlab.replay.replay`
-does for the expanded trace (TRACE-FORMAT.md), splitting a run wherever `every`
+does for the expanded trace (docs/trace-format.md), splitting a run wherever `every`
 asks for a snapshot inside it.
 """
 

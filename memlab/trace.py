@@ -1,6 +1,6 @@
 """Allocation traces: the `Op` record and the text format's parser and writer.
 
-The format (one operation per line) is fixed in TRACE-FORMAT.md and read the
+The format (one operation per line) is fixed in docs/trace-format.md and read the
 same way by the C replayer in ``memlab/native/replay.c``:
 
     a ID SIZE          p[ID] = malloc(SIZE)

@@ -1,7 +1,8 @@
 # Sets up memlab's virtual environment; sourced by scripts/lab.sh and scripts/test.sh.
 #
 # After `memlab_venv`, $MEMLAB_PY is the environment's python, with memlab
-# installed in editable mode together with the `lab` and `test` extras.
+# installed in editable mode together with the `lab` and `test` extras, at the exact
+# versions of constraints.txt.
 #   MEMLAB_VENV=DIR       where the environment lives (default: .venv in the checkout)
 #   MEMLAB_PYTHON=PROG    the Python that creates it (default: python3.11, else python3)
 #   MEMLAB_REINSTALL=1    reinstall even if pyproject.toml has not changed
@@ -75,7 +76,7 @@ _memlab_stamp() {
     {
         printf 'root=%s\nextras=%s\n' "$MEMLAB_ROOT" "$MEMLAB_EXTRAS"
         "$1" -c 'import sys; print("python=" + sys.version)'
-        cat "$MEMLAB_ROOT/pyproject.toml"
+        cat "$MEMLAB_ROOT/pyproject.toml" "$MEMLAB_ROOT/constraints.txt"
     } | sha256sum | cut -d' ' -f1
 }
 
@@ -93,7 +94,7 @@ memlab_venv() {
         _memlab_say "installing memlab and its [$MEMLAB_EXTRAS] extras into $venv (the first time takes a few minutes)"
         rm -f "$stamp_file"
         "$MEMLAB_PY" -m pip install --disable-pip-version-check \
-            -e "$MEMLAB_ROOT[$MEMLAB_EXTRAS]" || return 1
+            -c "$MEMLAB_ROOT/constraints.txt" -e "$MEMLAB_ROOT[$MEMLAB_EXTRAS]" || return 1
         printf '%s\n' "$want" >"$stamp_file"
     fi
     export MEMLAB_PY

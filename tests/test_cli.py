@@ -38,7 +38,7 @@ class TestReplay:
         assert "200,704" in lines[2]
 
     def test_model_replay_of_the_format_example(self):
-        """`replay --json` on the model prints TRACE-FORMAT.md's example line for `a 0 1`, `s first`."""
+        """`replay --json` on the model prints docs/trace-format.md's example line for `a 0 1`, `s first`."""
         status, out = run("replay", DATA / "p01.trace", "--json")
         assert status == 0 and out == (
             '{"op": 1, "label": "first", "brk": 135168, "arena": 135168, "ordblks": 1, "smblks": 0, '

@@ -56,7 +56,7 @@ class TestAppendix:
         assert info(m) == dict(arena=135168, ordblks=1, smblks=0, hblks=0, hblkhd=0, fsmblks=0,
                                uordblks=688, fordblks=134480, keepcost=134480)
         assert m.malloc_usable_size(p) == 24
-        assert m.space.rss == 4096          # TRACE-FORMAT's example snapshot
+        assert m.space.rss == 4096          # docs/trace-format.md's example snapshot
 
     def test_p02_mmap_and_dynamic_threshold(self):
         m = fresh()

@@ -40,7 +40,7 @@ def write(tmp_path: Path, text: str, name: str = "t.trace") -> Path:
 class TestReferenceCases:
     @needs_236
     def test_p01_first_malloc_prints_the_documented_line(self):
-        """`a 0 1` then `s first` prints exactly TRACE-FORMAT.md's example line."""
+        """`a 0 1` then `s first` prints exactly docs/trace-format.md's example line."""
         expected = ('{"op": 1, "label": "first", "brk": 135168, "arena": 135168, "ordblks": 1, "smblks": 0, '
                     '"hblks": 0, "hblkhd": 0, "fsmblks": 0, "uordblks": 688, "fordblks": 134480, '
                     '"keepcost": 134480, "rss": 4096}\n')

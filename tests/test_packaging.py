@@ -1,5 +1,6 @@
 """Checks that packaging, set-up scripts, CI and Binder files agree with one another."""
 
+import ast
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,6 +65,21 @@ def pip_pins(requirements):
     return pins
 
 
+def extra_ranges(extra):
+    """Map package name -> SpecifierSet for one extra of pyproject.toml."""
+    found = {}
+    for text in pyproject()["project"]["optional-dependencies"][extra]:
+        req = Requirement(text)
+        found[req.name.lower()] = req.specifier
+    return found
+
+
+def constraint_lines():
+    """The requirement lines of constraints.txt (comments and blanks left out)."""
+    return [line for line in read("constraints.txt").splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
 class TestEnvironmentFiles:
     """environment.yml, binder/ and pyproject.toml describe the same environment."""
 
@@ -90,16 +107,60 @@ class TestEnvironmentFiles:
         assert "pip" in conda_dependencies(read("environment.yml"))
 
     def test_lab_extra_matches_environment(self):
-        """The lab extra and environment.yml pin the same packages to the same versions."""
+        """environment.yml pins exactly the lab extra's packages, each inside its range, at the
+        versions constraints.txt pins."""
         deps = conda_dependencies(read("environment.yml"))
         conda = {
             CONDA_TO_PYPI.get(name, name).lower(): version
             for name, version in deps.items()
             if name not in ("python", "pip")
         }
-        lab = pip_pins(pyproject()["project"]["optional-dependencies"]["lab"])
-        assert conda == lab
-        assert {"jupyterlab", "ipywidgets", "matplotlib", "numpy"} <= set(lab)
+        lab = extra_ranges("lab")
+        assert set(conda) == set(lab)
+        assert {"jupyterlab", "ipywidgets", "matplotlib", "numpy", "pillow"} <= set(lab)
+        for name, version in conda.items():
+            assert version and lab[name].contains(version), f"{name}={version} is outside {lab[name]}"
+        constraints = pip_pins(constraint_lines())
+        assert {name: constraints[name] for name in conda} == conda
+
+
+class TestConstraints:
+    """constraints.txt pins, for pip, the exact versions of both extras; pyproject states ranges."""
+
+    def test_extras_state_ranges_not_pins(self):
+        """Every extra requirement is a range with a lower and an upper bound, never `==`."""
+        for extra in ("lab", "test"):
+            for name, spec in extra_ranges(extra).items():
+                operators = {s.operator for s in spec}
+                assert "==" not in operators and {">=", "<"} <= operators, f"{extra}: {name} {spec}"
+
+    def test_every_extra_package_is_pinned_inside_its_range(self):
+        pins = pip_pins(constraint_lines())
+        ranges = {**extra_ranges("lab"), **extra_ranges("test")}
+        assert set(pins) == set(ranges)
+        for name, version in pins.items():
+            assert ranges[name].contains(version), f"{name}=={version} is outside {ranges[name]}"
+
+    def test_the_venv_installs_with_the_constraints(self):
+        """scripts/venv.sh installs with `-c constraints.txt`, and a changed pin reinstalls."""
+        venv = read("scripts/venv.sh")
+        assert re.search(r'pip install [^\n]*\\\n\s*-c "\$MEMLAB_ROOT/constraints.txt" -e', venv)
+        assert re.search(r'cat "\$MEMLAB_ROOT/pyproject.toml" "\$MEMLAB_ROOT/constraints.txt"', venv)
+
+    def test_declared_imports(self):
+        """Third-party modules memlab imports are declared: PIL comes from the pillow package."""
+        imported = set()
+        for path in (ROOT / "memlab").rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    imported |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    imported.add(node.module.split(".")[0])
+        third_party = imported - set(sys.stdlib_module_names) - {"memlab", "__future__"}
+        module_to_package = {"PIL": "pillow", "IPython": "ipywidgets", "otter": "otter-grader"}
+        declared = set(extra_ranges("lab")) | set(extra_ranges("test"))
+        for module in third_party:
+            assert module_to_package.get(module, module).lower() in declared, module
 
 
 class TestPyproject:
@@ -114,10 +175,10 @@ class TestPyproject:
         """The simulator core needs only the standard library."""
         assert pyproject()["project"].get("dependencies", []) == []
 
-    def test_test_extra_is_pinned(self):
-        """The test extra pins every package the suite uses."""
-        pins = pip_pins(pyproject()["project"]["optional-dependencies"]["test"])
-        assert {"pytest", "hypothesis", "nbmake", "nbclient", "ipykernel", "playwright"} <= set(pins)
+    def test_test_extra_names_the_suites_packages(self):
+        """The test extra names every package the suite uses."""
+        names = set(extra_ranges("test"))
+        assert {"pytest", "hypothesis", "nbmake", "nbclient", "ipykernel", "playwright"} <= names
 
     def test_version_comes_from_the_package(self):
         """The version has one source: memlab.__version__."""
@@ -192,11 +253,32 @@ class TestReadmeAndCi:
         assert "bash scripts/test.sh" in read("README.md")
         assert any(re.fullmatch(r"(exec )?bash scripts/test\.sh", c) for c in commands)
 
-    @pytest.mark.parametrize("script", ["scripts/lab.sh", "scripts/test.sh", "scripts/venv.sh", ".ci/run"])
+    @pytest.mark.parametrize("script", ["scripts/lab.sh", "scripts/test.sh", "scripts/venv.sh",
+                                        "scripts/browser-deps.sh", ".ci/run"])
     def test_shell_syntax(self, script):
         """Every shell script parses."""
         result = subprocess.run(["bash", "-n", str(ROOT / script)], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
+
+    def test_no_paths_of_a_machine(self):
+        """No tracked file names a folder of one machine (a work tree, a home, a virtualenv)."""
+        pattern = re.compile(r"(?<![\w$}.])/(?:work|root|Users)/|(?<![\w$}])/[\w./-]*venv/bin/")
+        files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                               check=True).stdout.split()
+        found = []
+        for name in files:
+            try:
+                text = (ROOT / name).read_text(encoding="utf-8")
+            except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+                continue
+            found += [f"{name}: {m[0]}" for m in pattern.finditer(text)]
+        assert not found, found
+
+    def test_browser_deps_uses_the_projects_environment(self):
+        """scripts/browser-deps.sh installs into $MEMLAB_PY or the .venv that venv.sh makes."""
+        text = read("scripts/browser-deps.sh")
+        assert 'source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"' in text and "memlab_venv" in text
+        assert '"$MEMLAB_PY" -m pip install' in text
 
     def test_scripts_pass_arguments_on(self):
         """Extra arguments reach JupyterLab and pytest."""

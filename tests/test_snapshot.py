@@ -17,7 +17,7 @@ EXAMPLE = ('{"op": 1, "label": "first", "brk": 135168, "arena": 135168, "ordblks
 
 class TestSnapshot:
     def test_fields_are_the_json_keys_in_order(self):
-        """The dataclass fields are exactly TRACE-FORMAT.md's keys, in order."""
+        """The dataclass fields are exactly docs/trace-format.md's keys, in order."""
         assert tuple(f.name for f in dataclasses.fields(Snapshot)) == FIELDS
         assert COUNTERS == FIELDS[2:]
 

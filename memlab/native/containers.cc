@@ -7,7 +7,7 @@
 //                          that one freed; stages: start, filled, freed, trimmed (malloc_trim(0))
 //
 // One JSON line per stage on stdout: "vmsize" and "vmrss" (bytes, from /proc/self/status:
-// top's VIRT and RES), then the fields of a memlab snapshot (TRACE-FORMAT.md: brk and rss
+// top's VIRT and RES), then the fields of a memlab snapshot (docs/trace-format.md: brk and rss
 // counted from the "start" stage). Under memlab's recorder each stage is also an `s` line of
 // the trace (memlab_snapshot). Output never uses malloc or stdio, so the heap is the program's.
 #include <cstdlib>

@@ -1,4 +1,4 @@
-/* What memlab's C programs share to print snapshots (TRACE-FORMAT.md) without touching
+/* What memlab's C programs share to print snapshots (docs/trace-format.md) without touching
  * the heap they measure: output through a static buffer and write(2), and resident
  * memory as the "Anonymous:" line of /proc/self/smaps_rollup.
  *

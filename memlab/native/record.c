@@ -1,5 +1,5 @@
 /* record: an LD_PRELOAD library that writes every malloc-family call of a
- * program as a memlab trace (TRACE-FORMAT.md).
+ * program as a memlab trace (docs/trace-format.md).
  *
  *   MEMLAB_RECORD=/abs/FILE LD_PRELOAD=record.so PROGRAM ARGS
  *

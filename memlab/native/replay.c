@@ -1,4 +1,4 @@
-/* replay: run an allocation trace (TRACE-FORMAT.md) on this process's real
+/* replay: run an allocation trace (docs/trace-format.md) on this process's real
  * glibc malloc and print heap snapshots as JSON lines on stdout.
  *
  *   replay [--every N] [--rival] TRACE   run TRACE

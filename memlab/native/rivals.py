@@ -1,7 +1,7 @@
 """One trace run on several real allocators: resident memory and the break over the trace, side by side.
 
 Only what every allocator has is kept: the program break's growth and the anonymous resident bytes
-(TRACE-FORMAT.md's ``brk`` and ``rss``). mallinfo2's fields are glibc's own; a preloaded rival does
+(docs/trace-format.md's ``brk`` and ``rss``). mallinfo2's fields are glibc's own; a preloaded rival does
 not implement mallinfo2, so its fields are not measured at all (not shown as zeros), and the
 trace's ``t`` and ``o`` lines, calls into glibc's malloc, are skipped for it.
 

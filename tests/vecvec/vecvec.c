@@ -1,4 +1,4 @@
-/* The vecvec experiment on the real glibc, with memlab's snapshots (TRACE-FORMAT.md).
+/* The vecvec experiment on the real glibc, with memlab's snapshots (docs/trace-format.md).
  *
  *   vecvec N [EVERY [AFTER]]
  *
