@@ -40,6 +40,8 @@ LESSONS = (
            "Why does one malloc of 100 GiB fail while a block grown to 100 GiB succeeds?"),
     Lesson("05", "05_what_top_shows.ipynb", "What top shows",
            "What do top's VIRT, RES and SWAP count, and why does RES stay up after a free?"),
+    Lesson("06", "06_locked_in.ipynb", "Locked in",
+           "Why does one small live block keep megabytes of freed memory, and what frees it?"),
     Lesson("07", "07_finding_a_chunk.ipynb", "How an allocator finds a free chunk",
            "Does malloc search a free list or a tree, and what do jemalloc, tcmalloc and mimalloc "
            "do instead?"),
