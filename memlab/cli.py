@@ -107,22 +107,25 @@ def _real_name(libc_dir) -> str:
 def _native_snapshots(path: str, every: int | None, libc_dir=None) -> list[Snapshot]:
     from memlab.native import replay_native
 
-    return [Snapshot.from_dict(d) for d in replay_native(path, every, libc_dir=libc_dir)]
+    try:
+        raw = replay_native(path, every, libc_dir=libc_dir)
+    except FileNotFoundError:
+        raise MemlabError(f"cannot read trace {path!r}: No such file or directory") from None
+    return [Snapshot.from_dict(d) for d in raw]
 
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
-    ops = _read_ops(args.trace)
     if args.native:      # without --glibc: this machine's own glibc, whatever its release
         libc_dir = None if args.glibc is None else _libc_dir(args.glibc)
-        snaps = _native_snapshots(args.trace, args.every, libc_dir)
+        snaps = _native_snapshots(args.trace, args.every, libc_dir)   # the replayer parses the trace
     else:
         args.glibc = args.glibc or DEFAULT_GLIBC
-        snaps = _model_snapshots(ops, args.every, args.glibc)
+        snaps = _model_snapshots(_read_ops(args.trace), args.every, args.glibc)
     if args.json:
         out.write("".join(s.to_json() + "\n" for s in snaps))
     else:
         source = _real_name(libc_dir) if args.native else f"memlab's model of glibc {args.glibc}"
-        out.write(f"# {args.trace}: {sum(op.kind != 'snapshot' for op in ops)} operations, on {source}\n")
+        out.write(f"# {args.trace}: {snaps[-1].op} operations, on {source}\n")
         out.write(format_table(snaps) + "\n")
     return 0
 
