@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from memlab.errors import TraceError
 from memlab.native import NativeError, build, glibc_version, replay_native, replay_native_raw
@@ -224,6 +224,8 @@ class TestRefusals:
                                      "M_TOP_PAD", "MXFAST", " ", "\t", "\r", "9" * 21, "4294967296", "é",
                                      "2147483648", "-2147483649", "\n", "0X1F", "\x1c", "00"]), max_size=8),
            st.integers(0, 3))
+    @example(["\x1c", "é"], 0)           # both faults on one line: the ASCII one is named
+    @example(["a", "\t"], 0)
     @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     def test_c_and_python_parsers_agree(self, tmp_path, words, before):
         """The replayer accepts exactly the lines parse_trace accepts, and refuses in the same words.

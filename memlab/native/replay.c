@@ -167,13 +167,15 @@ static int parse_line(const char *line, size_t len, struct op *op, int in_header
         op->label_len = (size_t)(e - l);
         return 0;
     }
+    /* The whole line is checked for ASCII before separators, as parse_trace does. */
     for (const char *p = b; p < e; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c >= 0x80) {
+        if ((unsigned char)*p >= 0x80) {
             strcpy(reason_buf, "operation lines must be ASCII");
             return 1;
         }
-        if (c >= 0x1c && c <= 0x1f) {
+    }
+    for (const char *p = b; p < e; p++) {
+        if (*p >= 0x1c && *p <= 0x1f) {
             strcpy(reason_buf, "fields must be separated by blanks (space or tab)");
             return 1;
         }
