@@ -28,7 +28,7 @@ from typing import Sequence, TextIO
 
 from memlab.errors import MemlabError, TraceError
 from memlab.snapshot import FIELDS, Snapshot
-from memlab.trace import Op, parse_trace
+from memlab.trace import Trace, read_trace
 
 __all__ = ["main", "SUPPORTED_GLIBC", "format_table"]
 
@@ -68,15 +68,15 @@ def _model_factory(glibc: str):
     return lambda: Malloc(glibc=glibc)
 
 
-def _read_ops(path: str) -> tuple[Op, ...]:
+def _read_ops(path: str) -> Trace:
     try:
         data = Path(path).read_bytes()
     except OSError as e:
         raise MemlabError(f"cannot read trace {path!r}: {e.strerror}") from None
-    return parse_trace(data)
+    return read_trace(data)
 
 
-def _model_snapshots(ops: tuple[Op, ...], every: int | None, glibc: str) -> list[Snapshot]:
+def _model_snapshots(ops: Trace, every: int | None, glibc: str) -> list[Snapshot]:
     from memlab.replay import replay
 
     return replay(ops, _model_factory(glibc), every)
