@@ -23,6 +23,8 @@ SOURCES: dict[str, tuple[str, ...]] = {
     # a page in the middle of a measured replay.
     "replay": ("-O2", "-Wall", "-Wl,-z,now"),
     "record": ("-O2", "-Wall", "-shared", "-fPIC", "-Wl,-z,now"),
+    # the overcommit probe: reserves memory with malloc and realloc, never writes it
+    "overcommit": ("-O2", "-Wall"),
 }
 
 
