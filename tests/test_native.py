@@ -226,6 +226,7 @@ class TestRefusals:
            st.integers(0, 3))
     @example(["\x1c", "é"], 0)           # both faults on one line: the ASCII one is named
     @example(["a", "\t"], 0)
+    @example(["1", "\n", "a"], 0)       # a short .rep header, then a bad operation: the header is named
     @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     def test_c_and_python_parsers_agree(self, tmp_path, words, before):
         """The replayer accepts exactly the lines parse_trace accepts, and refuses in the same words.
