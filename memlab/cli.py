@@ -1,6 +1,6 @@
 """The command line: `python -m memlab replay | compare | record ...`.
 
-    python -m memlab replay TRACE [--every N] [--json] [--native] [--glibc VERSION]
+    python -m memlab replay TRACE [--every N] [--json] [--native [--allocator NAME]] [--glibc VERSION]
     python -m memlab compare TRACE [--every N] [--glibc VERSION]
     python -m memlab record -o FILE -- PROGRAM ARGS...
     python -m memlab scenario [NAME [PARAM=VALUE ...]] [--glibc VERSION]
@@ -10,7 +10,9 @@
 glibc) and prints its snapshots; `compare` runs both and names the first
 snapshot and field where they differ. --glibc picks the release (2.36, the
 default, 2.41 or 2.43): the real 2.41 and 2.43 are Debian's libc6 packages,
-fetched once into memlab's cache and run through their own loader; `record` writes the
+fetched once into memlab's cache and run through their own loader; --allocator runs a native
+replay on jemalloc, tcmalloc or mimalloc instead, preloaded (only the break and resident
+bytes mean something there); `record` writes the
 malloc-family calls of a real program as a trace; `scenario` prints one of the
 lessons' traces (to replay or compare), or with --n runs it on the model and
 prints its snapshots (vecvec: with bulk steps, so N may be 1e8).
@@ -19,6 +21,7 @@ prints its snapshots (vecvec: with bulk steps, so N may be 1e8).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -27,10 +30,11 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from memlab.errors import MemlabError, TraceError
+from memlab.native.allocators import NAMES
 from memlab.snapshot import FIELDS, Snapshot
-from memlab.trace import Trace, read_trace
+from memlab.trace import Op, Trace, read_trace
 
-__all__ = ["main", "SUPPORTED_GLIBC", "format_table"]
+__all__ = ["main", "SUPPORTED_GLIBC", "format_table", "format_points"]
 
 #: glibc releases the model imitates (`--glibc`); the first is the default.
 SUPPORTED_GLIBC = ("2.36", "2.41", "2.43")
@@ -115,6 +119,8 @@ def _native_snapshots(path: str, every: int | None, libc_dir=None) -> list[Snaps
 
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    if args.allocator not in (None, "glibc"):
+        return _replay_rival(args, _read_ops(args.trace), out)
     if args.native:      # without --glibc: this machine's own glibc, whatever its release
         libc_dir = None if args.glibc is None else _libc_dir(args.glibc)
         snaps = _native_snapshots(args.trace, args.every, libc_dir)   # the replayer parses the trace
@@ -130,7 +136,55 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _replay_rival(args: argparse.Namespace, ops: tuple[Op, ...], out: TextIO) -> int:
+    """`replay --native --allocator NAME`: the trace on a preloaded rival; only brk and rss."""
+    from memlab.native import replay_native
+    from memlab.native.allocators import library
+
+    if not args.native or args.glibc is not None:
+        print(f"memlab: --allocator {args.allocator} runs on the real library: give --native "
+              f"(and no --glibc: it runs over this machine's glibc)", file=sys.stderr)
+        return 2
+    points = replay_native(args.trace, args.every, allocator=args.allocator)
+    skipped = sum(op.kind in ("trim", "mallopt") for op in ops)
+    note = (f"{skipped} t/o line(s) skipped: malloc_trim and mallopt tune glibc's malloc, "
+            f"not {args.allocator}") if skipped else ""
+    if args.json:
+        out.write("".join(json.dumps(p) + "\n" for p in points))
+        if note:
+            print(f"memlab: {note}", file=sys.stderr)
+        return 0
+    out.write(f"# {args.trace}: {sum(op.kind != 'snapshot' for op in ops)} operations, on {args.allocator} "
+              f"({library(args.allocator)}, preloaded) over this machine's glibc\n")
+    out.write(f"# only the break and resident bytes: mallinfo2's fields are glibc's, "
+              f"{args.allocator} does not keep them\n")
+    if note:
+        out.write(f"# {note}\n")
+    out.write(format_points(points) + "\n")
+    return 0
+
+
+def format_points(points: Sequence[dict]) -> str:
+    """A rival allocator's snapshots (op, label, brk, rss) as an aligned table.
+
+    >>> print(format_points([{"op": 1, "label": "first", "brk": 0, "rss": 12288}]))
+    op  label  brk     rss
+     1  first    0  12,288
+    """
+    header = ["op", "label", "brk", "rss"]
+    rows = [[p["label"] if h == "label" else f"{p[h]:,}" for h in header] for p in points]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(c.ljust(w) if h == "label" else c.rjust(w) for c, w, h in zip(r, widths, header))
+             for r in [header, *rows]]
+    return "\n".join(line.rstrip() for line in lines)
+
+
 def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
+    if args.allocator not in (None, "glibc"):
+        print(f"memlab: compare holds memlab's model of glibc against the real glibc; {args.allocator} is "
+              f"another allocator, not comparable with the model (run it with replay --native "
+              f"--allocator {args.allocator})", file=sys.stderr)
+        return 2
     ops = _read_ops(args.trace)
     note = ""
     if args.glibc is None:    # this machine's glibc, against its profile if the model has one
@@ -266,6 +320,11 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"glibc release (one of {', '.join(SUPPORTED_GLIBC)}; the model's default "
                             f"is {DEFAULT_GLIBC}; the real library's is this machine's own)")
 
+    def allocator_option(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--allocator", choices=NAMES, metavar="NAME",
+                       help=f"the real allocator ({', '.join(NAMES)}; default glibc): the others are "
+                            f"preloaded and report only the break and resident bytes")
+
     def every_option(q: argparse.ArgumentParser) -> None:
         q.add_argument("--every", type=int, metavar="N", help="also snapshot after every N-th operation")
 
@@ -274,6 +333,7 @@ def _parser() -> argparse.ArgumentParser:
     every_option(q)
     q.add_argument("--json", action="store_true", help="print the exact JSON lines")
     q.add_argument("--native", action="store_true", help="run on the real glibc instead of the model")
+    allocator_option(q)
     glibc_option(q)
     q.set_defaults(run=_cmd_replay)
 
@@ -281,6 +341,7 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("trace", help="trace file (TRACE-FORMAT.md)")
     every_option(q)
     glibc_option(q)
+    allocator_option(q)
     q.set_defaults(run=_cmd_compare)
 
     q = sub.add_parser("record", help="record a program's malloc calls as a trace",

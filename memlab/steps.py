@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from memlab.glibc import Malloc
+from memlab.glibc.bulk import Block
 from memlab.snapshot import Snapshot
+from memlab.trace import parse_trace
+from memlab.units import PAGE
 
 __all__ = ["run_steps", "steps_from_ops", "replay_bulk"]
-
-_PAGE = 4096
 
 
 class _Runner:
@@ -204,7 +206,6 @@ def _address(blocks: list, i: int) -> int:
 
 def _slice(blocks: list, lo: int, hi: int) -> list:
     """The Blocks covering positions lo..hi-1 of a list of Blocks."""
-    from memlab.glibc.bulk import Block
     out = []
     at = 0
     for b in blocks:
@@ -220,7 +221,7 @@ def _write(space, b, size: int) -> None:
     """The writes of `size` bytes at every address of Block `b`, as one page-exact touch."""
     if not b.addr or not size:
         return
-    if b.stride - size < _PAGE:          # no whole page fits between two writes
+    if b.stride - size < PAGE:          # no whole page fits between two writes
         space.touch(b.addr, (b.count - 1) * b.stride + size)
     else:
         for p in b:
@@ -307,11 +308,8 @@ def replay_bulk(ops: Sequence[Any] | str, malloc_factory: Any = None,
     >>> replay_bulk(vecvec(100), Malloc)[-1].smblks
     93
     """
-    from memlab.trace import parse_trace
-
     if isinstance(ops, str):
         ops = parse_trace(ops)
     if malloc_factory is None:
-        from memlab.glibc import Malloc
         malloc_factory = Malloc
     return run_steps(steps_from_ops(ops), malloc_factory(), every)

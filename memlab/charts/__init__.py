@@ -10,6 +10,8 @@ as a PNG in a notebook.
                                                                               (charts_timeline)
     bin_chart(malloc)         free chunks and bytes per bin class             (charts_bins)
     release_chart(comparison) one experiment's end on several glibc releases  (charts_releases)
+    allocator_chart(runs)     resident memory over one trace on glibc, jemalloc, tcmalloc and
+                              mimalloc (runs: memlab.native.run_allocators)   (charts.allocators)
 
 What they share (colours, byte axes, the handle) lives in ``memlab.charts.base``.
 
@@ -20,6 +22,7 @@ What they share (colours, byte axes, the handle) lives in ``memlab.charts.base``
 
 from __future__ import annotations
 
+from memlab.charts.allocators import AllocatorChart, allocator_chart, allocators_on
 from memlab.charts.base import COLORS, STATES, ChartHandle, fmt_axis_bytes, nice_limit
 from memlab.charts.bins import BinChart, BinCounts, bin_chart
 from memlab.charts.heap import MAX_RUNS, HeapMap, HeapPicture, heap_map
@@ -36,10 +39,13 @@ __all__ = [
     "timeline_chart",
     "bin_chart",
     "release_chart",
+    "allocator_chart",
+    "allocators_on",
     "HeapMap",
     "TimelineChart",
     "BinChart",
     "ReleaseChart",
+    "AllocatorChart",
     "ChartHandle",
     "fmt_axis_bytes",
     "nice_limit",

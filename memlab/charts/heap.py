@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.collections import PolyCollection
+from matplotlib.colors import to_rgba
 from matplotlib.patches import Patch
 
 from memlab.charts.base import COLORS, STATES, ChartHandle, byte_axis, nice_limit
@@ -109,8 +110,6 @@ def _bucket_image(starts, ends, codes, lo, hi, nbuckets, colors) -> np.ndarray:
 
 
 def _rgba(color: str) -> tuple[float, float, float, float]:
-    from matplotlib.colors import to_rgba
-
     return to_rgba(color)
 
 

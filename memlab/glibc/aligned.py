@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import errno
 
-from .chunk import HDR, MASK64, PAGE, PTRDIFF_MAX, as_size_t as _size_t, checked_request2size
+from ..units import PAGE
+from .chunk import (ALIGN, HDR, MASK64, MINSIZE, PTRDIFF_MAX, as_size_t as _size_t,
+                    SIZE_SZ, checked_request2size, is_power_of_two, tcache_index)
 from .heap import INUSE
 
 __all__ = ["AlignedAlloc"]
@@ -37,16 +39,16 @@ class AlignedAlloc:
         return r
 
     def _mid_memalign(self, align: int, n: int) -> int:
-        if align <= 16:
+        if align <= ALIGN:
             nb = checked_request2size(n)
             c = self._malloc_chunk(nb, n) if nb else 0
             return c + HDR if c else NULL
-        if align < 32:
-            align = 32
+        if align < MINSIZE:
+            align = MINSIZE
         if align > (1 << 63):
             return NULL
-        if align & (align - 1):
-            a = 32
+        if not is_power_of_two(align):
+            a = MINSIZE
             while a < align:
                 a <<= 1
             align = a
@@ -65,7 +67,7 @@ class AlignedAlloc:
         tc = self._tcache
         if tc is None or nb > self._tmax:
             return 0
-        tb = tc.bins[(nb - 17) >> 4]
+        tb = tc.bins[tcache_index(nb)]
         for i in range(len(tb) - 1, -1, -1):          # the list's head is the last item
             c = tb[i]
             if not (c + HDR) % align:
@@ -83,7 +85,7 @@ class AlignedAlloc:
         >>> Malloc().aligned_alloc(64, 10) % 64, Malloc(glibc="2.41").aligned_alloc(48, 10)
         (0, 0)
         """
-        if self._rel.aligned_alloc_strict and (align == 0 or align & (align - 1)):
+        if self._rel.aligned_alloc_strict and (align == 0 or not is_power_of_two(align)):
             _size_t("align", align)
             _size_t("n", n)
             self._info = ""
@@ -100,7 +102,7 @@ class AlignedAlloc:
         """
         _size_t("align", align)
         _size_t("n", n)
-        if align % 8 or (align // 8) & (align // 8 - 1) or align == 0:
+        if align % SIZE_SZ or not is_power_of_two(align // SIZE_SZ) or align == 0:
             self._info = ""
             self._note = (f"posix_memalign({align}, {n})", "fail", "EINVAL:")
             return errno.EINVAL, NULL
@@ -126,5 +128,5 @@ class AlignedAlloc:
         _size_t("n", n)
         if n + PAGE - 1 > MASK64:
             return NULL
-        return self.memalign(PAGE, (n + PAGE - 1) & ~(PAGE - 2) & MASK64)
+        return self.memalign(PAGE, (n + PAGE - 1) & -(PAGE - 1) & MASK64)   # glibc's mask, as written
 

@@ -8,9 +8,10 @@ fit, second chunk of an equal size), the next non-empty bin, top, and sysmalloc.
 
 from __future__ import annotations
 
-from .bins import largebin_index
-from .chunk import HDR, MINSIZE, request2size
-from .heap import INUSE, LARGE, SMALL, TCACHE, UNSORTED
+from .bins import NSMALLBINS, bin_index, largebin_index
+from .chunk import (ALIGN, HDR, IS_MMAPPED, MIN_LARGE, MINSIZE, PREV_INUSE, SIZE_SZ, request2size,
+                    tcache_index)
+from .heap import INUSE, LARGE, SMALL, UNSORTED
 from .runs import consolidate_run
 from .system import System
 from .tcache import Tcache
@@ -24,90 +25,24 @@ class Arena(System):
     # --- allocation -------------------------------------------------------------------------
     def _int_malloc(self, nb: int) -> int:
         """Find a chunk of `nb` bytes (already rounded); return its address or 0."""
-        size_of = self._size
-        state = self._state
-        tc = self._tcache
-        rel = self._rel
-        if nb <= self._max_fast:                      # F: pop the fastbin head, refill tcache
-            fi = (nb >> 4) - 2
-            fb = self._fast.bins[fi]
-            if fb:
-                fast = self._fast
-                c = fast.pop(fi, nb)
-                state[c] = INUSE
-                if tc is not None and nb <= self._tmax:
-                    tb = tc.bins[(nb - 17) >> 4]
-                    while len(tb) < tc.limit and fb:
-                        self._tcache_put(fast.pop(fi, nb), (nb - 17) >> 4)
-                self._path = "fastbin"
-                return c
-        bins = self._bins
-        if nb < 1024:                                 # S: oldest chunk of the exact small bin
-            idx = nb >> 4
-            if bins.small_nonempty(idx):
-                c = bins.take_small_tail(idx, nb)
-                del self._free_end[c + nb]
-                state[c] = INUSE
-                if tc is None and self._tcache_pending:
-                    tc = self._lazy_tcache(request2size(rel.tcache_struct_bytes))
-                if tc is not None and nb <= self._tmax:
-                    ti = (nb - 17) >> 4
-                    tb = tc.bins[ti]
-                    while len(tb) < tc.limit and bins.small_nonempty(idx):
-                        v = bins.take_small_tail(idx, nb)
-                        del self._free_end[v + nb]
-                        self._tcache_put(v, ti)
-                self._path = "smallbin"
-                return c
-        else:                                         # large request: fastbins go first
+        if nb <= self._max_fast:
+            fi = (nb >> 4) - 2                        # fastbin_index, inline (hot)
+            if self._fast.bins[fi]:
+                return self._from_fastbin(nb, fi)
+        if nb < MIN_LARGE:
+            idx = nb >> 4                             # smallbin_index, inline (hot)
+            if self._bins.small_nonempty(idx):
+                return self._from_smallbin(nb, idx)
+        else:                                         # a large request: fastbins go first
             idx = largebin_index(nb)
             if self._have_fast:
                 self._consolidate()
-        # exact fits met in the unsorted scan go to this tcache bin while it has room
-        stash_idx = (nb - 17) >> 4 if tc is not None and nb <= self._tmax else -1
-        returned_cached = False
-        unsorted = bins.unsorted
+        bins = self._bins
         while True:
-            iters = 0
-            while unsorted:                           # A: scan unsorted, oldest first
-                c = next(iter(unsorted))
-                size = unsorted[c]
-                if (nb < 1024 and len(unsorted) == 1 and c == self._last_remainder
-                        and size > nb + MINSIZE):     # split the last remainder again
-                    bins.pop_unsorted_tail()
-                    del self._free_end[c + size]
-                    size_of[c] = nb
-                    state[c] = INUSE
-                    rem = c + nb
-                    self._to_unsorted(rem, size - nb)
-                    self._last_remainder = rem
-                    self._path = "last-remainder"
-                    return c
-                bins.pop_unsorted_tail()
-                if size == nb:
-                    del self._free_end[c + size]
-                    if tc is None and self._tcache_pending:
-                        state[c] = INUSE
-                        tc = self._lazy_tcache(request2size(rel.tcache_struct_bytes))
-                        if tc is not None and nb <= self._tmax:
-                            stash_idx = (nb - 17) >> 4
-                    if stash_idx >= 0 and len(tc.bins[stash_idx]) < tc.limit:
-                        self._tcache_put(c, stash_idx)
-                        returned_cached = True
-                        continue
-                    state[c] = INUSE
-                    self._path = "unsorted-exact"
-                    return c
-                state[c] = SMALL if bins.place(c, size) < 64 else LARGE   # sort it into its bin
-                iters += 1
-                if iters >= rel.max_iters:
-                    break
-            if returned_cached:                       # R: hand out the newest stashed chunk
-                c = tc.bins[stash_idx].pop()
-                state[c] = INUSE
-                self._path = "tcache-stash"
+            c = self._scan_unsorted(nb)
+            if c:
                 return c
-            if nb >= 1024:                            # L: best fit in the request's own bin
+            if nb >= MIN_LARGE:                       # L: best fit in the request's own bin
                 c = bins.large_best_fit(idx, nb)
                 if c is not None:
                     self._take_split(c, nb, False)
@@ -116,23 +51,101 @@ class Arena(System):
             b = bins.next_nonempty(idx)               # B: smallest chunk of a bigger bin
             if b is not None:
                 c = bins.tail(b)
-                self._take_split(c, nb, nb < 1024)
+                self._take_split(c, nb, nb < MIN_LARGE)
                 self._path = "binmap"
                 return c
-            top, tsize = self._top, self._top_size     # T: carve top, else consolidate or grow
-            if tsize >= nb + MINSIZE:
-                size_of[top] = nb
-                state[top] = INUSE
-                self._top = top + nb
-                self._top_size = tsize - nb
-                self._touch(top + nb + 8, 8)
+            if self._top_size >= nb + MINSIZE:        # T: carve top, else consolidate or grow
                 self._path = "top"
-                return top
+                return self._carve_top(nb)
             if self._have_fast:
                 self._consolidate()
-                idx = nb >> 4 if nb < 1024 else largebin_index(nb)
+                idx = bin_index(nb)
                 continue
             return self._sysmalloc(nb)
+
+    def _from_fastbin(self, nb: int, fi: int) -> int:
+        """F: pop the head of fastbin `fi`; move what the bin still holds into tcache."""
+        fast = self._fast
+        c = fast.pop(fi, nb)
+        self._state[c] = INUSE
+        tc = self._tcache
+        if tc is not None and nb <= self._tmax:
+            ti = tcache_index(nb)
+            tb, fb = tc.bins[ti], fast.bins[fi]
+            while len(tb) < tc.limit and fb:
+                self._tcache_put(fast.pop(fi, nb), ti)
+        self._path = "fastbin"
+        return c
+
+    def _from_smallbin(self, nb: int, idx: int) -> int:
+        """S: take the oldest chunk of small bin `idx`; move what the bin still holds into tcache."""
+        bins = self._bins
+        c = bins.take_small_tail(idx, nb)
+        del self._free_end[c + nb]
+        self._state[c] = INUSE
+        tc = self._tcache
+        if tc is None and self._tcache_pending:
+            tc = self._lazy_tcache(request2size(self._rel.tcache_struct_bytes))
+        if tc is not None and nb <= self._tmax:
+            ti = tcache_index(nb)
+            tb = tc.bins[ti]
+            while len(tb) < tc.limit and bins.small_nonempty(idx):
+                v = bins.take_small_tail(idx, nb)
+                del self._free_end[v + nb]
+                self._tcache_put(v, ti)
+        self._path = "smallbin"
+        return c
+
+    def _scan_unsorted(self, nb: int) -> int:
+        """A: sort the unsorted chunks into their bins, oldest first, until one serves `nb`:
+        the last remainder split again for a small request, or an exact fit (which goes to
+        tcache instead while its bin has room). R: if exact fits were cached, hand out the
+        newest. Return the chunk, or 0 when the scan found none."""
+        bins = self._bins
+        state = self._state
+        unsorted = bins.unsorted
+        tc = self._tcache
+        # exact fits met in the scan go to this tcache bin while it has room
+        stash_idx = tcache_index(nb) if tc is not None and nb <= self._tmax else -1
+        returned_cached = False
+        iters = 0
+        while unsorted:
+            c = next(iter(unsorted))
+            size = unsorted[c]
+            if (nb < MIN_LARGE and len(unsorted) == 1 and c == self._last_remainder
+                    and size > nb + MINSIZE):         # split the last remainder again
+                bins.pop_unsorted_tail()
+                del self._free_end[c + size]
+                self._size[c] = nb
+                state[c] = INUSE
+                rem = c + nb
+                self._to_unsorted(rem, size - nb)
+                self._last_remainder = rem
+                self._path = "last-remainder"
+                return c
+            bins.pop_unsorted_tail()
+            if size == nb:
+                del self._free_end[c + size]
+                if tc is None and self._tcache_pending:
+                    state[c] = INUSE
+                    tc = self._lazy_tcache(request2size(self._rel.tcache_struct_bytes))
+                    if tc is not None and nb <= self._tmax:
+                        stash_idx = tcache_index(nb)
+                if stash_idx >= 0 and len(tc.bins[stash_idx]) < tc.limit:
+                    self._tcache_put(c, stash_idx)
+                    returned_cached = True
+                    continue
+                state[c] = INUSE
+                self._path = "unsorted-exact"
+                return c
+            state[c] = SMALL if bins.place(c, size) < NSMALLBINS else LARGE   # into its bin
+            iters += 1
+            if iters >= self._rel.max_iters:
+                break
+        if returned_cached:                           # R: hand out the newest stashed chunk
+            self._path = "tcache-stash"
+            return self._tcache_get(stash_idx)
+        return 0
 
     def _lazy_tcache(self, request: int):
         """2.43: make the tcache now, from an `_int_malloc(request)` (tried once only)."""
@@ -147,7 +160,7 @@ class Arena(System):
         return self._tcache
 
     def _take_split(self, c: int, nb: int, remember: bool) -> None:
-        """Take binned chunk `c` for `nb`; a remainder of 32 or more goes to the unsorted head."""
+        """Take binned chunk `c` for `nb`; a remainder of MINSIZE or more goes to the unsorted head."""
         size = self._unbin(c)
         self._state[c] = INUSE
         if size - nb < MINSIZE:
@@ -164,16 +177,14 @@ class Arena(System):
         """Release heap chunk `c` (in use, `size` bytes): tcache, fastbin, or coalesce and bin."""
         tc = self._tcache
         if tc is not None and size <= self._tmax:
-            tb = tc.bins[(size - 17) >> 4]
-            if len(tb) < tc.limit:
-                self._state[c] = TCACHE
-                tb.append(c)
-                self._touch(c + 16, 16)
+            ti = (size - 17) >> 4                     # tcache_index, inline (hot)
+            if len(tc.bins[ti]) < tc.limit:
+                self._tcache_put(c, ti)
                 self._path = "free-tcache"
                 return
         if size <= self._max_fast:
             if self._perturb:
-                self._perturb_fill(c + 16, size - 16)
+                self._perturb_fill(c + HDR, size - HDR)
             self._fast_push(c, size)
             self._path = "free-fastbin"
             return
@@ -182,27 +193,15 @@ class Arena(System):
     def _free_merge(self, c: int, size: int, perturb: bool = True) -> None:
         """Coalesce in-use chunk `c` with free neighbours or top, bin it, maybe trim."""
         if perturb and self._perturb:
-            self._perturb_fill(c + 16, size - 16)
-        size_of = self._size
-        nxt = c + size
-        prev = self._free_end.get(c)
-        del size_of[c]
+            self._perturb_fill(c + HDR, size - HDR)
+        del self._size[c]
         del self._state[c]
-        if prev is not None:
-            self._stale.put(c, size_of[prev])            # absorbed header: footer, size (P clear)
-            self._stale.put(c + 8, size)
-            size += self._unbin(prev)
-            c = prev
-        if nxt == self._top:
-            self._stale.put(nxt + 8, self._top_size | 1)  # the old top-size word stays
-            size += self._top_size
-            self._top = c
-            self._top_size = size
+        merged = self._coalesce(c, size)
+        if merged is None:
+            size = self._top_size
             self._path = "free-top"
         else:
-            if UNSORTED <= self._state.get(nxt, INUSE) <= LARGE:   # (runs are never binned)
-                self._stale.put(nxt + 8, size_of[nxt] | 1)
-                size += self._unbin(nxt)
+            c, size = merged
             self._path = self._to_freed_bin(c, size)
         if size >= self._rel.fastbin_consolidation_threshold:
             if self._have_fast:
@@ -210,6 +209,31 @@ class Arena(System):
             if self._top_size >= self._trim_threshold:
                 if self._systrim(self._top_pad):
                     self._path = "free-top-trim"
+
+    def _coalesce(self, c: int, size: int) -> tuple[int, int] | None:
+        """Merge free chunk `c` (out of the chunk table) with a free chunk below and a free
+        chunk or top above. Return the merged chunk's (address, size) for the caller to bin,
+        or None when top has absorbed it.
+
+        Each absorbed header's words stay in memory (the misuse checks read them).
+        """
+        stale = self._stale
+        prev = self._free_end.get(c)
+        nxt = c + size
+        if prev is not None:                          # consolidate backward
+            stale.put(c, self._size[prev])            # footer, and size with P clear
+            stale.put(c + SIZE_SZ, size)
+            size += self._unbin(prev)
+            c = prev
+        if nxt == self._top:                          # into top: the old top-size word stays
+            stale.put(nxt + SIZE_SZ, self._top_size | PREV_INUSE)
+            self._top = c
+            self._top_size += size
+            return None
+        if UNSORTED <= self._state.get(nxt, INUSE) <= LARGE:   # consolidate forward
+            stale.put(nxt + SIZE_SZ, self._size[nxt] | PREV_INUSE)   # (runs are never binned)
+            size += self._unbin(nxt)
+        return c, size
 
     def _consolidate(self) -> None:
         """malloc_consolidate: empty every fastbin, coalescing each chunk into unsorted or top."""
@@ -219,8 +243,6 @@ class Arena(System):
             return
         size_of = self._size
         state = self._state
-        free_end = self._free_end
-        stale = self._stale
         for fi in range(len(fast.bins)):
             if not fast.bins[fi]:
                 continue
@@ -229,23 +251,9 @@ class Arena(System):
                     c = consolidate_run(self, c)
                 size = size_of.pop(c)
                 del state[c]
-                nxt = c + size
-                prev = free_end.get(c)
-                if prev is not None:
-                    stale.put(c, size_of[prev])
-                    stale.put(c + 8, size)
-                    size += self._unbin(prev)
-                    c = prev
-                if nxt == self._top:
-                    stale.put(nxt + 8, self._top_size | 1)
-                    self._top = c
-                    self._top_size += size
-                else:
-                    s = state.get(nxt, INUSE)
-                    if UNSORTED <= s <= LARGE:
-                        stale.put(nxt + 8, size_of[nxt] | 1)
-                        size += self._unbin(nxt)
-                    self._to_unsorted(c, size)
+                merged = self._coalesce(c, size)
+                if merged is not None:
+                    self._to_unsorted(*merged)
 
     # --- realloc and memalign ---------------------------------------------------------------
     def _int_realloc(self, c: int, oldsize: int, nb: int) -> int:
@@ -256,31 +264,31 @@ class Arena(System):
             self._path = "realloc-inplace"
         elif nxt == self._top and oldsize + self._top_size >= nb + MINSIZE:
             newtop = c + nb
-            self._stale.put(nxt + 8, self._top_size | 1)
+            self._stale.put(nxt + SIZE_SZ, self._top_size | PREV_INUSE)
             self._top_size = oldsize + self._top_size - nb
             self._top = newtop
             self._size[c] = nb
-            self._touch(newtop + 8, 8)
+            self._touch(newtop + SIZE_SZ, SIZE_SZ)
             self._path = "realloc-inplace"
             return c
         elif (nxt != self._top and UNSORTED <= self._state.get(nxt, INUSE) <= LARGE
               and oldsize + self._size[nxt] >= nb):
-            self._stale.put(nxt + 8, self._size[nxt] | 1)
+            self._stale.put(nxt + SIZE_SZ, self._size[nxt] | PREV_INUSE)
             newsize = oldsize + self._unbin(nxt)
             self._path = "realloc-inplace"
         else:
             n = self._int_malloc(nb)
             if not n:
                 return 0
-            self._perturb_after(n, nb - 15)
+            self._perturb_after(n, nb - (ALIGN - 1))     # glibc asks _int_malloc for that much
             if n == nxt:
-                self._stale.put(n + 8, self._size[n] | 1)
+                self._stale.put(n + SIZE_SZ, self._size[n] | PREV_INUSE)
                 newsize = oldsize + self._size.pop(n)
                 del self._state[n]
                 self._path = "realloc-inplace"
             else:
-                self._touch(n + 16, oldsize - 8)          # memcpy of the old contents
-                self._stale.move(c + 16, n + 16, oldsize - 8)
+                self._touch(n + HDR, oldsize - SIZE_SZ)       # memcpy of the old contents
+                self._stale.move(c + HDR, n + HDR, oldsize - SIZE_SZ)
                 self._inner_free(c, oldsize)
                 self._path = "realloc-move"
                 return n
@@ -291,7 +299,7 @@ class Arena(System):
             rem = c + nb
             self._size[rem] = newsize - nb
             self._state[rem] = INUSE
-            self._touch(rem + 8, 8)
+            self._touch(rem + SIZE_SZ, SIZE_SZ)
             path = self._path
             self._inner_free(rem, newsize - nb)
             self._path = path
@@ -313,23 +321,23 @@ class Arena(System):
         path = self._path
         self._perturb_after(c, nb + align + MINSIZE)
         mm = self._mmapped.get(c)
-        if (c + 16) % align:
-            new = ((c + 16 + align - 1) & -align) - 16
+        if (c + HDR) % align:
+            new = ((c + HDR + align - 1) & -align) - HDR
             if new - c < MINSIZE:
                 new += align
             lead = new - c
             if mm is not None:
                 offset, size = self._mmapped.pop(c)
                 self._stale.put(c, offset)                # the old header stays in memory
-                self._stale.put(c + 8, size | 2)
+                self._stale.put(c + SIZE_SZ, size | IS_MMAPPED)
                 self._mmapped[new] = (offset + lead, size - lead)
-                self._touch(new, 16)
+                self._touch(new, HDR)
                 self._path = path
                 return new
             newsize = self._size[c] - lead
             self._size[new] = newsize
             self._state[new] = INUSE
-            self._touch(new + 8, 8)
+            self._touch(new + SIZE_SZ, SIZE_SZ)
             self._size[c] = lead
             if rel.memalign_pieces_to_arena:
                 self._free_merge(c, lead)
@@ -351,7 +359,7 @@ class Arena(System):
                 rem = c + nb
                 self._size[rem] = size - nb
                 self._state[rem] = INUSE
-                self._touch(rem + 8, 8)
+                self._touch(rem + SIZE_SZ, SIZE_SZ)
                 self._size[c] = nb
                 if rel.memalign_pieces_to_arena:
                     self._free_merge(rem, size - nb, perturb=False)
@@ -363,4 +371,4 @@ class Arena(System):
     def _perturb_after(self, c: int, nbytes: int) -> None:
         """alloc_perturb of an `_int_malloc` result (every exit but the stashed-chunk one)."""
         if self._perturb and self._path != "tcache-stash":
-            self._touch(c + 16, nbytes)
+            self._touch(c + HDR, nbytes)

@@ -23,14 +23,16 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import OrderedDict
 
+from .chunk import MIN_LARGE
+
 __all__ = [
-    "UNSORTED", "N_BINS", "MIN_LARGE", "smallbin_index", "largebin_index", "bin_index",
+    "UNSORTED", "N_BINS", "NSMALLBINS", "smallbin_index", "largebin_index", "bin_index",
     "LargeBin", "Bins",
 ]
 
 UNSORTED = 1          #: index of the unsorted bin
 N_BINS = 128          #: bin slots (0 unused, 127 never used)
-MIN_LARGE = 1024      #: smallest chunk size of the large bins
+NSMALLBINS = 64       #: bins below this index are small bins (one chunk size each)
 
 
 def smallbin_index(size: int) -> int:
@@ -67,7 +69,7 @@ def bin_index(size: int) -> int:
     >>> bin_index(48), bin_index(4096)
     (3, 99)
     """
-    return size >> 4 if size < MIN_LARGE else largebin_index(size)
+    return smallbin_index(size) if size < MIN_LARGE else largebin_index(size)
 
 
 class LargeBin:
@@ -126,9 +128,6 @@ class LargeBin:
         for size in reversed(self._sizes):
             yield from self._groups[size]
 
-    def is_sorted_list(self) -> bool:
-        return self._sizes == sorted(set(self._sizes)) and set(self._sizes) == set(self._groups)
-
 
 class Bins:
     """The unsorted bin, 62 small bins and 63 large bins of one arena.
@@ -148,7 +147,7 @@ class Bins:
 
     def __init__(self) -> None:
         self.unsorted: OrderedDict[int, int] = OrderedDict()   # addr -> size; last = head
-        self._small: list[OrderedDict[int, None]] = [OrderedDict() for _ in range(64)]
+        self._small: list[OrderedDict[int, None]] = [OrderedDict() for _ in range(NSMALLBINS)]
         self._large: list[LargeBin] = [LargeBin() for _ in range(N_BINS)]
         self._mask = 0            # bit i set <=> bin i (small or large) holds a chunk
         self.count = 0
@@ -161,10 +160,6 @@ class Bins:
         self.count += 1
         self.bytes += size
 
-    def unsorted_tail(self) -> int:
-        """The oldest unsorted chunk (the next one the scan looks at)."""
-        return next(iter(self.unsorted))
-
     def pop_unsorted_tail(self) -> int:
         addr, size = self.unsorted.popitem(last=False)
         self.count -= 1
@@ -175,7 +170,7 @@ class Bins:
     def place(self, addr: int, size: int) -> int:
         """Put a chunk into its small or large bin; return the bin index."""
         if size < MIN_LARGE:
-            idx = size >> 4
+            idx = size >> 4                       # smallbin_index, inline (hot)
             self._small[idx][addr] = None
         else:
             idx = largebin_index(size)
@@ -190,7 +185,7 @@ class Bins:
         if in_unsorted:
             del self.unsorted[addr]
         elif size < MIN_LARGE:
-            idx = size >> 4
+            idx = size >> 4                       # smallbin_index, inline (hot)
             b = self._small[idx]
             del b[addr]
             if not b:
@@ -229,7 +224,7 @@ class Bins:
 
     def tail(self, idx: int) -> int:
         """The chunk a bin search takes from bin `idx`: its last in list order."""
-        if idx < 64:
+        if idx < NSMALLBINS:
             return next(iter(self._small[idx]))
         return self._large[idx].tail()
 
@@ -237,7 +232,7 @@ class Bins:
         """Addresses in bin `idx` (1 = unsorted), head first."""
         if idx == UNSORTED:
             return list(reversed(self.unsorted))
-        if idx < 64:
+        if idx < NSMALLBINS:
             return list(reversed(self._small[idx]))
         return list(self._large[idx])
 

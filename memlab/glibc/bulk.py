@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .bins import largebin_index
-from .chunk import HDR, MINSIZE, PAGE, PTRDIFF_MAX, as_size_t as _size_t, request2size
-from .heap import FAST, INUSE, UNSORTED
+from ..units import PAGE
+from .bins import bin_index
+from .chunk import (HDR, MIN_LARGE, MINSIZE, PTRDIFF_MAX, SIZE_SZ, as_size_t as _size_t,
+                    fastbin_index, request2size, tcache_index)
+from .heap import FAST, INUSE, STATE_NAMES, UNSORTED
+from .info import ChunkView
 from .runs import Run, RunTable
 
 __all__ = ["Block", "BulkSteps"]
@@ -105,20 +108,14 @@ class BulkSteps:
         if tc is None:
             if self._rel.has_tcache and not self._rel.tcache_lazy:
                 return False                          # the first call creates the tcache
-        elif nb <= self._tmax and tc.bins[(nb - 17) >> 4]:
+        elif nb <= self._tmax and tc.bins[tcache_index(nb)]:
             return False
-        if nb <= self._max_fast and self._fast.bins[(nb >> 4) - 2]:
+        if nb <= self._max_fast and self._fast.bins[fastbin_index(nb)]:
             return False
         bins = self._bins
-        if bins.unsorted:
+        if bins.unsorted or (nb >= MIN_LARGE and self._have_fast):
             return False
-        if nb < 1024:
-            idx = nb >> 4
-        else:
-            if self._have_fast:
-                return False
-            idx = largebin_index(nb)
-        return not bins.nonempty_mask() >> idx
+        return not bins.nonempty_mask() >> bin_index(nb)
 
     def _carve(self, nb: int, want: int, out: list) -> int:
         """Carve up to `want` chunks of nb from top, growing the heap as glibc would."""
@@ -137,7 +134,7 @@ class BulkSteps:
                     run = runs.add(Run(top, nb, k, INUSE))
                 self._top = top + k * nb
                 self._top_size = tsize - k * nb
-                self._touch(top + nb + 8, (k - 1) * nb + 8)      # each new top's size word
+                self._touch(top + nb + SIZE_SZ, (k - 1) * nb + SIZE_SZ)   # each new top's size word
                 _blocks_add(out, top + HDR, nb, k)
                 done += k
                 self._path = "top"
@@ -203,12 +200,11 @@ class BulkSteps:
             size = stride
             r = runs.isolate(runs.find(c), c, k)
             r.state = FAST
-            idx = (size >> 4) - 2
-            runs.push_fast(self._fast, idx, r)
+            runs.push_fast(self._fast, fastbin_index(size), r)
             self._fast.count += k
             self._fast.bytes += k * size
             self._have_fast = True
-            self._touch(c + 16, (k - 1) * size + 8)               # each chunk's fd pointer
+            self._touch(c + HDR, (k - 1) * size + SIZE_SZ)        # each chunk's fd pointer
             self._path = "free-fastbin"
             self._info = ""
             self._note = (("free", (a + (k - 1) * stride,)), "free-fastbin", size)
@@ -228,7 +224,7 @@ class BulkSteps:
         if tc is None:
             if self._rel.has_tcache:
                 return None
-        elif stride <= self._tmax and len(tc.bins[(stride - 17) >> 4]) < tc.limit:
+        elif stride <= self._tmax and len(tc.bins[tcache_index(stride)]) < tc.limit:
             return None
         return r if self._touch_fits(0) else None
 
@@ -243,7 +239,7 @@ class BulkSteps:
         if self._have_fast or stride <= self._max_fast or self._top_size >= self._trim_threshold:
             return 0
         prev = self._free_end.get(c)
-        if prev is None or self._state.get(prev) != UNSORTED or self._size[prev] < 1024:
+        if prev is None or self._state.get(prev) != UNSORTED or self._size[prev] < MIN_LARGE:
             return 0
         r = self._freeable_run(c, stride)
         return 0 if r is None else min(want, (r.end - c) // stride - 1)   # last chunk: single step
@@ -275,8 +271,6 @@ class BulkSteps:
 
     def _chunk_views(self):
         """chunks() when runs exist: runs are expanded one chunk at a time."""
-        from .heap import STATE_NAMES
-        from .info import ChunkView
         top = self._top
         items = self._chunk_items()
         if top:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .bins import UNSORTED as UNSORTED_BIN, bin_index
+from .chunk import MINSIZE, tcache_index
 from .heap import FAST, FENCE, INUSE, LARGE, SMALL, TCACHE, UNSORTED
 
 __all__ = ["check_heap"]
@@ -35,7 +36,7 @@ def check_heap(m) -> None:
     if top:
         if top in size:
             _fail(f"top {top:#x} is also in the chunk table")
-        if top_size < rel.minsize:
+        if top_size < MINSIZE:
             _fail(f"top size {top_size} < MINSIZE")
         if top_size % 16:
             _fail(f"top size {top_size} not a multiple of 16")
@@ -44,7 +45,7 @@ def check_heap(m) -> None:
     for a, s, st, count in items:
         if count > 1 and st not in (INUSE, FAST):
             _fail(f"run at {a:#x} is in state {st}: runs are in use or in a fastbin")
-        if a % 16 or s % 16 or (s < rel.minsize and st != FENCE):
+        if a % 16 or s % 16 or (s < MINSIZE and st != FENCE):
             _fail(f"chunk {a:#x} size {s}: misaligned or too small")
         binned = UNSORTED <= st <= LARGE
         if prev_end is not None and a < prev_end:
@@ -131,7 +132,7 @@ def check_heap(m) -> None:
             if len(lst) > tc.limit:
                 _fail(f"tcache bin {i} holds {len(lst)} > {tc.limit}")
             for c in lst:
-                if state.get(c) != TCACHE or (size[c] - 17) >> 4 != i:
+                if state.get(c) != TCACHE or tcache_index(size[c]) != i:
                     _fail(f"tcache bin {i} holds {c:#x} of wrong size or state")
                 t += 1
     if t != sum(1 for a in addrs if state[a] == TCACHE):

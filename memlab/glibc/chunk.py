@@ -7,19 +7,26 @@ next chunk's prev_size word is lent to it, so its usable size is size - 8.
 
 from __future__ import annotations
 
+from ..units import PAGE
+
 __all__ = [
-    "HDR", "SIZE_SZ", "MINSIZE", "ALIGN", "PAGE", "PTRDIFF_MAX", "MASK64",
+    "HDR", "SIZE_SZ", "MINSIZE", "ALIGN", "MIN_LARGE", "PTRDIFF_MAX", "MASK64",
+    "PREV_INUSE", "IS_MMAPPED", "SIZE_BITS",
     "request2size", "checked_request2size", "tcache_index", "fastbin_index",
-    "align_up", "align_down", "to_signed", "is_power_of_two", "as_size_t",
+    "to_signed", "is_power_of_two", "as_size_t", "mmapped_chunk_ok",
 ]
 
 SIZE_SZ = 8            #: one machine word
 HDR = 16               #: chunk header (prev_size + size); user pointer = chunk + HDR
 MINSIZE = 32           #: smallest chunk
 ALIGN = 16             #: MALLOC_ALIGNMENT
-PAGE = 4096
+MIN_LARGE = 1024       #: smallest chunk size of the large bins (MIN_LARGE_SIZE)
 PTRDIFF_MAX = (1 << 63) - 1
 MASK64 = (1 << 64) - 1
+
+PREV_INUSE = 1         #: size-word flag: the chunk below is in use (or cached)
+IS_MMAPPED = 2         #: size-word flag: the chunk has a mapping of its own
+SIZE_BITS = 7          #: the three flag bits of a size word
 
 
 def request2size(n: int) -> int:
@@ -62,22 +69,17 @@ def fastbin_index(size: int) -> int:
     return (size >> 4) - 2
 
 
-def align_up(n: int, a: int) -> int:
-    """Round `n` up to a multiple of the power of two `a`.
+def mmapped_chunk_ok(c: int, offset: int, total: int) -> bool:
+    """munmap_chunk's and mremap_chunk's test on a chunk at `c` that claims a mapping:
+    the mapping (c - offset, `total` bytes) is page aligned, and the user pointer's offset
+    in its page is 0 or a power of two.
 
-    >>> align_up(4097, 4096)
-    8192
+    >>> mmapped_chunk_ok(0x10000, 0, 8192), mmapped_chunk_ok(0x10010, 0, 8192)
+    (True, False)
+    >>> mmapped_chunk_ok(0x10010, 16, 8192)     # memalign's offset chunk: pointer at +32
+    True
     """
-    return (n + a - 1) & -a
-
-
-def align_down(n: int, a: int) -> int:
-    """Round `n` down (toward minus infinity) to a multiple of the power of two `a`.
-
-    >>> align_down(4097, 4096), align_down(-1, 4096)
-    (4096, -4096)
-    """
-    return n & -a
+    return not ((c - offset) | total) & (PAGE - 1) and is_power_of_two((c + HDR) & (PAGE - 1))
 
 
 def to_signed(n: int) -> int:

@@ -18,7 +18,7 @@ Glossary (all sizes are chunk sizes, headers included):
 from __future__ import annotations
 
 from .bins import Bins
-from .chunk import MASK64
+from .chunk import HDR, MIN_LARGE, SIZE_SZ
 from .release import Release
 from .stale import StaleWords
 from .tcache import FastBins, Tcache
@@ -79,22 +79,22 @@ class Heap:
         self._state[c] = UNSORTED
         self._free_end[c + size] = c
         self._bins.push_unsorted(c, size)
-        self._touch(c + 8, 40 if size >= 1024 else 24)   # size word, fd/bk (+nextsize)
-        if size >= 1024:
+        self._touch(c + SIZE_SZ, 40 if size >= MIN_LARGE else 24)   # size, fd, bk (+nextsize)
+        if size >= MIN_LARGE:
             self._stale.forget(c + 32, c + 48)           # nextsize links cleared
-        self._touch(c + size, 8)                         # footer: next chunk's prev_size
+        self._touch(c + size, SIZE_SZ)                   # footer: next chunk's prev_size
 
     def _to_freed_bin(self, c: int, size: int) -> str:
         """Bin a chunk freed to the arena: unsorted, or (2.41 on) its small bin if small."""
-        if size >= 1024 or not self._rel.small_free_to_smallbin:
+        if size >= MIN_LARGE or not self._rel.small_free_to_smallbin:
             self._to_unsorted(c, size)
             return "free-unsorted"
         self._size[c] = size
         self._state[c] = SMALL
         self._free_end[c + size] = c
         self._bins.place(c, size)
-        self._touch(c + 8, 24)                           # size word, fd/bk
-        self._touch(c + size, 8)                         # footer
+        self._touch(c + SIZE_SZ, 24)                     # size word, fd/bk
+        self._touch(c + size, SIZE_SZ)                   # footer
         return "free-smallbin"
 
     def _unbin(self, c: int) -> int:
@@ -106,21 +106,24 @@ class Heap:
 
     # --- caches -----------------------------------------------------------------------
     def _tcache_put(self, c: int, idx: int) -> None:
+        """tcache_put: chunk `c` goes to the head of tcache bin `idx`."""
         self._state[c] = TCACHE
         self._tcache.bins[idx].append(c)
-        self._touch(c + 16, 16)                          # next pointer and key
+        self._touch(c + HDR, 16)                         # next pointer and key
+
+    def _tcache_get(self, idx: int) -> int:
+        """tcache_get: take the head of tcache bin `idx` (not empty) and mark it in use."""
+        c = self._tcache.bins[idx].pop()
+        self._state[c] = INUSE
+        return c
 
     def _fast_push(self, c: int, size: int) -> None:
         self._state[c] = FAST
         self._fast.push(c, size)
         self._have_fast = True
-        self._touch(c + 16, 8)                           # fd pointer
+        self._touch(c + HDR, SIZE_SZ)                    # fd pointer
 
     # --- helpers ----------------------------------------------------------------------
     def _perturb_fill(self, addr: int, n: int) -> None:
         if self._perturb and n > 0:
             self._touch(addr, n)
-
-    @staticmethod
-    def _u64(n: int) -> int:
-        return n & MASK64

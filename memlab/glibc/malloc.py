@@ -12,25 +12,25 @@
 from __future__ import annotations
 
 from ..errors import MallocAbort
+from ..space import AddressSpace
+from ..units import align_up
 from .aligned import AlignedAlloc
 from .arena import Arena
 from .bulk import BulkSteps
-from .chunk import HDR, MASK64, PAGE, PTRDIFF_MAX, as_size_t as _size_t, checked_request2size
+from .check import check_heap
+from .chunk import (HDR, IS_MMAPPED, MASK64, PTRDIFF_MAX, SIZE_SZ, as_size_t as _size_t,
+                    checked_request2size, mmapped_chunk_ok)
 from .heap import INUSE, LARGE, STATE_NAMES, UNSORTED
 from .info import ChunkView, Mallinfo2, make_mallinfo2, stats_text
+from .mallopt import M_MMAP_MAX, M_MMAP_THRESHOLD, M_MXFAST, M_PERTURB, M_TOP_PAD, M_TRIM_THRESHOLD
 from .misuse import check_free, check_realloc
 from .note import PathNote, describe
-from .release import Release, max_fast_for, release
+from .release import DEFAULT_RELEASE, Release, max_fast_for, release
+from .tcache import Tcache
 
-__all__ = [
-    "Malloc", "Mallinfo2", "ChunkView", "NULL",
-    "M_MXFAST", "M_TRIM_THRESHOLD", "M_TOP_PAD", "M_MMAP_THRESHOLD", "M_MMAP_MAX",
-    "M_CHECK_ACTION", "M_PERTURB", "M_ARENA_TEST", "M_ARENA_MAX",
-]
+__all__ = ["Malloc", "Mallinfo2", "ChunkView", "NULL"]
 
 NULL = 0
-M_MXFAST, M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX = 1, -1, -2, -3, -4
-M_CHECK_ACTION, M_PERTURB, M_ARENA_TEST, M_ARENA_MAX = -5, -6, -7, -8
 _INT_MIN, _INT_MAX = -(1 << 31), (1 << 31) - 1
 
 
@@ -53,9 +53,8 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
     True
     """
 
-    def __init__(self, space=None, glibc: str | Release = "2.36") -> None:
+    def __init__(self, space=None, glibc: str | Release = DEFAULT_RELEASE) -> None:
         if space is None:
-            from ..space import AddressSpace
             space = AddressSpace()
         super().__init__(space, release(glibc))
         self._note = ("", "null", "")
@@ -158,7 +157,6 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
     # --- malloc -------------------------------------------------------------------------------
     def _maybe_init_tcache(self) -> None:
         if self._tcache is None and self._rel.has_tcache and not self._rel.tcache_lazy:
-            from .tcache import Tcache
             rel = self._rel
             if not rel.tcache_in_heap:            # bookkeeping outside the arena
                 self._tcache = Tcache(0, rel.tcache_bins, rel.tcache_count)
@@ -178,7 +176,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         self._info = ""
         if n.__class__ is not int or n < 0 or n > MASK64:
             _size_t("n", n)
-        nb = 32 if n < 25 else (n + 23) & ~15
+        nb = 32 if n < 25 else (n + 23) & ~15    # request2size, inline (hot)
         if n > PTRDIFF_MAX:
             self._note = (("malloc", (n,)), "fail", "")
             return NULL
@@ -187,29 +185,23 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         return c + HDR if c else NULL
 
     def _tcache_take(self, nb: int) -> int:
-        """Pop the tcache bin of chunk size `nb` and mark the chunk in use; 0 if it is empty
-        (calloc's path; malloc's hot path does the same inline)."""
+        """The head of the tcache bin of chunk size `nb`, now in use; 0 if that bin is empty
+        or there is none."""
         tc = self._tcache
         if tc is not None and nb <= self._tmax:
-            tb = tc.bins[(nb - 17) >> 4]
-            if tb:
-                c = tb.pop()
-                self._state[c] = INUSE
-                return c
+            ti = (nb - 17) >> 4                  # tcache_index, inline (hot)
+            if tc.bins[ti]:
+                return self._tcache_get(ti)
         return 0
 
     def _malloc_chunk(self, nb: int, n: int) -> int:
         """__libc_malloc after the size check: tcache init, tcache hit, else _int_malloc."""
         if self._tcache is None:
             self._maybe_init_tcache()
-        tc = self._tcache                        # inline: the hottest path of all
-        if tc is not None and nb <= self._tmax:
-            tb = tc.bins[(nb - 17) >> 4]
-            if tb:
-                c = tb.pop()
-                self._state[c] = INUSE
-                self._path = "tcache"
-                return c
+        c = self._tcache_take(nb)
+        if c:
+            self._path = "tcache"
+            return c
         c = self._int_malloc(nb)
         if c and self._perturb:
             self._perturb_after(c, n)
@@ -249,7 +241,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
 
     def _free_mmapped(self, c: int) -> None:
         offset, size = self._mmapped[c]
-        word = size | 2
+        word = size | IS_MMAPPED
         if not self._no_dyn_threshold and self._mmap_threshold < word <= self._rel.mmap_threshold_max:
             self._mmap_threshold = size
             self._trim_threshold = 2 * size
@@ -306,7 +298,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         if mm is not None:
             usable = self._mmapped_usable(mm[1])
         elif self._state.get(c) == INUSE:
-            usable = self._size[c] - 8
+            usable = self._size[c] - SIZE_SZ
         else:
             return False
         if n > usable:
@@ -318,15 +310,15 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
     def _mmapped_usable(self, size: int) -> int:
         """Usable bytes of an mmapped chunk of `size`: size - 16; with a header-sized tail
         after the chunk (2.43) its first word is usable too, as a heap chunk's neighbour's."""
-        return size - (8 if self._rel.mmap_chunk_tail else HDR)
+        return size - (SIZE_SZ if self._rel.mmap_chunk_tail else HDR)
 
     def _realloc_mmapped(self, c: int, n: int, nb: int) -> int:
         offset, size = self._mmapped[c]
         tail = self._rel.mmap_chunk_tail
         block, total = c - offset, offset + size + tail
-        if (block | total) & (PAGE - 1) or ((c + HDR) & (PAGE - 1)) & (((c + HDR) & (PAGE - 1)) - 1):
+        if not mmapped_chunk_ok(c, offset, total):
             raise MallocAbort("mremap_chunk(): invalid pointer")
-        new_len = (nb + offset + 8 + PAGE - 1) & -PAGE
+        new_len = align_up(nb + offset + SIZE_SZ)
         if new_len == total:
             self._path = "mremap"
             return c + HDR
@@ -339,14 +331,14 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
             del self._mmapped[c]
             new_c = new_block + offset
             self._mmapped[new_c] = (offset, new_len - offset - tail)
-            self._touch(new_c + 8, 8)
+            self._touch(new_c + SIZE_SZ, SIZE_SZ)
             self._mmapped_mem += new_len - total + self._rel.mremap_hblkhd_drift
             self._mmapped_drift += self._rel.mremap_hblkhd_drift
             self._max_mmapped_mem = max(self._max_mmapped_mem, self._mmapped_mem)
             self._path = "mremap"
             return new_c + HDR
         if (n <= self._mmapped_usable(size) if self._rel.mremap_failure_checks_request
-                else size - 8 >= nb):
+                else size - SIZE_SZ >= nb):
             self._path = "realloc-inplace"
             return c + HDR
         r = self.malloc(n)
@@ -381,7 +373,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
             self._maybe_init_tcache()
             c = self._tcache_take(nb)
             if c:
-                self._touch(c + HDR, self._size[c] - 8)         # the whole block is cleared
+                self._touch(c + HDR, self._size[c] - SIZE_SZ)   # the whole block is cleared
                 self._note = (call, "tcache", nb)
                 return c + HDR
         self._maybe_init_tcache()
@@ -405,8 +397,8 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         csz = self._size[c]
         if not self._perturb and c == oldtop and csz > oldtopsize:
             csz = oldtopsize
-        self._touch(c + HDR, csz - 8)
-        self._stale.forget(c + HDR, c + csz + 8)
+        self._touch(c + HDR, csz - SIZE_SZ)
+        self._stale.forget(c + HDR, c + csz + SIZE_SZ)
         return c + HDR
 
     # --- maintenance --------------------------------------------------------------------------
@@ -478,7 +470,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
             state = self._state[c]
         if state is None or UNSORTED <= state <= LARGE:
             return 0
-        return self._size[c] - 8
+        return self._size[c] - SIZE_SZ
 
     # --- statistics ---------------------------------------------------------------------------
     def mallinfo2(self) -> Mallinfo2:
@@ -531,5 +523,4 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
 
     def check(self) -> None:
         """Verify the heap's invariants; AssertionError names the first one broken."""
-        from .check import check_heap
         check_heap(self)

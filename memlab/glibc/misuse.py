@@ -18,13 +18,13 @@ from __future__ import annotations
 import copy
 
 from ..errors import MallocAbort, MemlabError
+from ..space import SegmentationFault
 from .bins import largebin_index
-from .chunk import MASK64, MINSIZE, PAGE, checked_request2size, is_power_of_two
+from .chunk import (ALIGN, HDR, IS_MMAPPED, MASK64, MIN_LARGE, MINSIZE, PREV_INUSE, SIZE_BITS,
+                    SIZE_SZ, checked_request2size, fastbin_index, mmapped_chunk_ok, tcache_index)
 from .heap import INUSE, LARGE, TCACHE, UNSORTED
 
 __all__ = ["UndefinedBehavior", "segfault", "read_word", "check_free", "check_realloc"]
-
-_PREV_INUSE, _IS_MMAPPED = 1, 2
 
 
 class UndefinedBehavior(MemlabError):
@@ -37,7 +37,6 @@ class UndefinedBehavior(MemlabError):
 
 def segfault(addr: int) -> MemlabError:
     """The exception for glibc reading the unmapped word at `addr`."""
-    from ..space import SegmentationFault
     return SegmentationFault(addr, "read")
 
 
@@ -54,19 +53,19 @@ def read_word(m, a: int, over: dict[int, int] | None = None) -> int:
     a &= MASK64
     if over and a in over:
         return over[a]
-    c = a - 8                                    # a size word?
+    c = a - SIZE_SZ                              # a size word?
     s = m._size.get(c)
     if s is None and m._runs is not None:        # a chunk of a run (in use or fast)
         r = m._runs.find(c)
         if r is not None and r.start <= c:
             s = r.size
     if s is not None:
-        return s if c in m._free_end else s | _PREV_INUSE
+        return s if c in m._free_end else s | PREV_INUSE
     if c == m._top and c:
-        return m._top_size | _PREV_INUSE
+        return m._top_size | PREV_INUSE
     mm = m._mmapped.get(c)
     if mm is not None:
-        return mm[1] | _IS_MMAPPED
+        return mm[1] | IS_MMAPPED
     owner = m._free_end.get(a)                   # a footer (prev_size of the next chunk)?
     if owner is not None:
         return m._size[owner]
@@ -77,7 +76,7 @@ def read_word(m, a: int, over: dict[int, int] | None = None) -> int:
         raise segfault(a)
     for q in (a - 32, a - 40):                   # a large free chunk's nextsize links?
         st = m._state.get(q)
-        if (st == UNSORTED or st == LARGE) and m._size[q] >= 1024:
+        if (st == UNSORTED or st == LARGE) and m._size[q] >= MIN_LARGE:
             return 0 if st == UNSORTED else _nextsize_link(m, q, a - q == 40)
     w = m._stale.get(a)
     return 0 if w is None else w
@@ -119,9 +118,9 @@ def check_free(m, p: int, c: int) -> int:
     """
     if m._state.get(c) == INUSE:
         return m._size[c]
-    word = read_word(m, c + 8)
+    word = read_word(m, c + SIZE_SZ)
     call = f"free({p:#x})"
-    if word & _IS_MMAPPED:
+    if word & IS_MMAPPED:
         _check_munmap(m, c, word)
         raise _undefined(call, "glibc would unmap memory that is not a mapped chunk")
     _int_free_checks(m, c, word, call)
@@ -130,40 +129,39 @@ def check_free(m, p: int, c: int) -> int:
 
 def _check_munmap(m, c: int, word: int) -> None:
     prev = read_word(m, c)
-    block, total = (c - prev) & MASK64, (prev + (word & ~7)) & MASK64
-    if (block | total) & (PAGE - 1) or not is_power_of_two((c + 16) & (PAGE - 1)):
+    if not mmapped_chunk_ok(c, prev, prev + (word & ~SIZE_BITS)):
         raise MallocAbort("munmap_chunk(): invalid pointer")
 
 
 def _int_free_checks(m, c: int, word: int, call: str, over: dict[int, int] | None = None) -> None:
     """The checks of glibc's _int_free on chunk `c` whose size word reads `word`; they always
     raise here, since the model only runs them for a chunk that is not in use."""
-    size = word & ~7
+    size = word & ~SIZE_BITS
     if m._rel.free_checks_size_first:            # the alignment alone, then size and overflow
-        if c & 15:
+        if c & (ALIGN - 1):
             raise MallocAbort("free(): invalid pointer")
         if size < MINSIZE or c + size - MINSIZE > MASK64:
             raise MallocAbort("free(): invalid size")
-    if c > (-size & MASK64) or c & 15:
+    if c > (-size & MASK64) or c & (ALIGN - 1):
         raise MallocAbort("free(): invalid pointer")
-    if size < MINSIZE or size & 15:
+    if size < MINSIZE or size & (ALIGN - 1):
         raise MallocAbort("free(): invalid size")
     state = m._state.get(c)
     tc = m._tcache
     if tc is not None and size <= m._tmax:
-        tb = tc.bins[(size - 17) >> 4]
+        tb = tc.bins[tcache_index(size)]
         if state == TCACHE and c in tb:          # its key word is set: glibc walks the bin
             raise MallocAbort("free(): double free detected in tcache 2")
         if len(tb) < tc.limit:
             raise _undefined(call, "a chunk that is not in use would be cached in tcache")
     if size <= m._max_fast:
-        nw = read_word(m, c + size + 8, over)
-        if nw <= 16 or nw & ~7 >= m._system_mem:
+        nw = read_word(m, c + size + SIZE_SZ, over)
+        if nw <= HDR or nw & ~SIZE_BITS >= m._system_mem:
             raise MallocAbort("free(): invalid next size (fast)")
-        if m._fast.head((size >> 4) - 2) == c:
+        if m._fast.head(fastbin_index(size)) == c:
             raise MallocAbort("double free or corruption (fasttop)")
         raise _undefined(call, "a chunk that is not in use would be put in a fastbin")
-    if word & _IS_MMAPPED:
+    if word & IS_MMAPPED:
         raise _undefined(call, "glibc ignores a chunk that claims to be mmapped here")
     top = m._top
     if c == top and top:
@@ -171,19 +169,19 @@ def _int_free_checks(m, c: int, word: int, call: str, over: dict[int, int] | Non
     nxt = c + size
     if m._contiguous and top and nxt >= top + m._top_size:
         raise MallocAbort("double free or corruption (out)")
-    nw = read_word(m, nxt + 8, over)
-    if not nw & _PREV_INUSE:
+    nw = read_word(m, nxt + SIZE_SZ, over)
+    if not nw & PREV_INUSE:
         raise MallocAbort("double free or corruption (!prev)")
-    nsize = nw & ~7
-    if nw <= 16 or nsize >= m._system_mem:
+    nsize = nw & ~SIZE_BITS
+    if nw <= HDR or nsize >= m._system_mem:
         raise MallocAbort("free(): invalid next size (normal)")
-    if not word & _PREV_INUSE:                   # consolidate backward
+    if not word & PREV_INUSE:                   # consolidate backward
         prevsize = read_word(m, c, over)
         q = (c - prevsize) & MASK64
-        if read_word(m, q + 8, over) & ~7 != prevsize:
+        if read_word(m, q + SIZE_SZ, over) & ~SIZE_BITS != prevsize:
             raise MallocAbort("corrupted size vs. prev_size while consolidating")
         _check_unlink(m, q, call, over)
-    if nxt != top and not read_word(m, nxt + nsize + 8, over) & _PREV_INUSE:
+    if nxt != top and not read_word(m, nxt + nsize + SIZE_SZ, over) & PREV_INUSE:
         _check_unlink(m, nxt, call, over)       # consolidate forward
     raise _undefined(call, "a chunk that is not in use would be binned again")
 
@@ -191,7 +189,7 @@ def _int_free_checks(m, c: int, word: int, call: str, over: dict[int, int] | Non
 def _check_unlink(m, q: int, call: str, over: dict[int, int] | None = None) -> None:
     """unlink_chunk's checks on chunk `q`: they pass for a chunk really in a bin; for any
     other chunk its link words are followed as glibc does (0 where the model knows none)."""
-    size = read_word(m, q + 8, over) & ~7
+    size = read_word(m, q + SIZE_SZ, over) & ~SIZE_BITS
     if read_word(m, (q + size) & MASK64, over) != size:
         raise MallocAbort("corrupted size vs. prev_size")
     state = m._state.get(q)
@@ -221,32 +219,31 @@ def check_realloc(m, p: int, c: int, n: int) -> None:
     if m._state.get(c) == INUSE:
         return
     call = f"realloc({p:#x}, {n})"
-    word = read_word(m, c + 8)
-    oldsize = word & ~7
-    if c > (-oldsize & MASK64) or c & 15:
+    word = read_word(m, c + SIZE_SZ)
+    oldsize = word & ~SIZE_BITS
+    if c > (-oldsize & MASK64) or c & (ALIGN - 1):
         raise MallocAbort("realloc(): invalid pointer")
     nb = checked_request2size(n)
     if not nb:
         return
-    if word & _IS_MMAPPED:
+    if word & IS_MMAPPED:
         prev = read_word(m, c)
-        block, total = (c - prev) & MASK64, (prev + oldsize) & MASK64
-        if (block | total) & (PAGE - 1) or not is_power_of_two((c + 16) & (PAGE - 1)):
+        if not mmapped_chunk_ok(c, prev, prev + oldsize):
             raise MallocAbort("mremap_chunk(): invalid pointer")
         raise _undefined(call, "glibc would remap memory that is not a mapped chunk")
-    if word <= 16 or oldsize >= m._system_mem:
+    if word <= HDR or oldsize >= m._system_mem:
         raise MallocAbort("realloc(): invalid old size")
     nxt = c + oldsize
-    nw = read_word(m, nxt + 8)
-    nsize = nw & ~7
-    if nw <= 16 or nsize >= m._system_mem:
+    nw = read_word(m, nxt + SIZE_SZ)
+    nsize = nw & ~SIZE_BITS
+    if nw <= HDR or nsize >= m._system_mem:
         raise MallocAbort("realloc(): invalid next size")
     if oldsize >= nb:
         _check_split(m, c, word, oldsize, nb, call)
     top = m._top
     if nxt == top and oldsize + nsize >= nb + MINSIZE:
         raise _undefined(call, "a chunk that is not in use would grow into top")
-    if nxt != top and not read_word(m, nxt + nsize + 8) & _PREV_INUSE and oldsize + nsize >= nb:
+    if nxt != top and not read_word(m, nxt + nsize + SIZE_SZ) & PREV_INUSE and oldsize + nsize >= nb:
         _check_unlink(m, nxt, call)
         _check_split(m, c, word, oldsize + nsize, nb, call)
     _check_move(m, c, oldsize, nb, nxt, call)
@@ -259,9 +256,9 @@ def _check_split(m, c: int, word: int, newsize: int, nb: int, call: str) -> None
     if rsize >= MINSIZE:
         rem = c + nb
         end = c + newsize
-        over = {c + 8: nb | (word & 7), rem + 8: rsize | _PREV_INUSE}
-        over[end + 8] = read_word(m, end + 8, over) | _PREV_INUSE
-        _int_free_checks(m, rem, rsize | _PREV_INUSE, call, over)
+        over = {c + SIZE_SZ: nb | (word & SIZE_BITS), rem + SIZE_SZ: rsize | PREV_INUSE}
+        over[end + SIZE_SZ] = read_word(m, end + SIZE_SZ, over) | PREV_INUSE
+        _int_free_checks(m, rem, rsize | PREV_INUSE, call, over)
     raise _undefined(call, "a chunk that is not in use would be resized in place")
 
 
@@ -274,8 +271,8 @@ def _check_move(m, c: int, oldsize: int, nb: int, nxt: int, call: str) -> None:
         if not new:
             raise _undefined(call, "the allocation failed after a chunk that is not in use was read")
         if new == nxt:
-            _check_split(m, c, read_word(m, c + 8), oldsize + m._size[new], nb, call)
-        word = read_word(m, c + 8)
+            _check_split(m, c, read_word(m, c + SIZE_SZ), oldsize + m._size[new], nb, call)
+        word = read_word(m, c + SIZE_SZ)
         if m._state.get(c) == INUSE:
             raise _undefined(call, "glibc would free the block it has just handed out")
         _int_free_checks(m, c, word, call)

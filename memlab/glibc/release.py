@@ -4,27 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Release", "GLIBC_2_36", "GLIBC_2_41", "GLIBC_2_43", "RELEASES", "release",
-           "max_fast_for"]
+from .chunk import ALIGN, MINSIZE, SIZE_SZ, request2size
+
+__all__ = ["Release", "GLIBC_2_36", "GLIBC_2_41", "GLIBC_2_43", "RELEASES", "DEFAULT_RELEASE",
+           "release", "max_fast_for"]
 
 
 @dataclass(frozen=True, slots=True)
 class Release:
     """Every number and switch of one glibc release's malloc (x86-64, main arena).
 
-    The model reads its constants only from here, so a later release is a new
-    `Release` value plus code behind its switches (`has_fastbins`, ...).
+    The chunk layout that no release changes (word size, alignment, MINSIZE, the bin
+    sizes) is in `memlab.glibc.chunk`; everything else the model reads from here, so a
+    later release is a new `Release` value plus code behind its switches (`has_fastbins`, ...).
 
-    >>> GLIBC_2_36.minsize, GLIBC_2_36.tcache_max_size, GLIBC_2_36.default_max_fast
-    (32, 1040, 128)
+    >>> GLIBC_2_36.tcache_max_size, GLIBC_2_36.tcache_chunk_size, GLIBC_2_36.default_max_fast
+    (1040, 656, 128)
     """
 
     name: str
-    size_sz: int = 8                      # one machine word
-    alignment: int = 16                   # MALLOC_ALIGNMENT
-    minsize: int = 32                     # smallest chunk: prev_size, size, fd, bk
-    page: int = 4096
-    ptrdiff_max: int = (1 << 63) - 1      # larger requests fail with ENOMEM
     # tcache
     has_tcache: bool = True
     tcache_bins: int = 64                 # chunk sizes 32..1040
@@ -38,8 +36,6 @@ class Release:
     max_fast_size: int = 160              # largest M_MXFAST value accepted
     fastbin_consolidation_threshold: int = 65536
     # regular bins
-    nbins: int = 128
-    min_large_size: int = 1024            # chunks >= this live in large bins
     max_iters: int = 10000                # unsorted chunks binned per malloc, at most
     # system memory
     mmap_threshold: int = 128 * 1024
@@ -81,13 +77,12 @@ class Release:
     @property
     def tcache_max_size(self) -> int:
         """Largest chunk size the tcache holds (1040 for 64 bins)."""
-        return self.minsize + (self.tcache_bins - 1) * self.alignment
+        return MINSIZE + (self.tcache_bins - 1) * ALIGN
 
     @property
     def tcache_chunk_size(self) -> int:
         """Chunk size of the tcache bookkeeping block (656 for 640 bytes)."""
-        n = self.tcache_struct_bytes + self.size_sz + self.alignment - 1
-        return max(self.minsize, n & ~(self.alignment - 1))
+        return request2size(self.tcache_struct_bytes)
 
     @property
     def default_max_fast(self) -> int:
@@ -101,9 +96,9 @@ def max_fast_for(rel: Release, value: int) -> int:
     >>> [max_fast_for(GLIBC_2_36, v) for v in (0, 7, 8, 64, 100, 120, 160)]
     [16, 16, 16, 64, 96, 128, 160]
     """
-    if value <= rel.alignment - 1 - rel.size_sz:
-        return rel.minsize // 2
-    return (value + rel.size_sz) & ~(rel.alignment - 1)
+    if value <= ALIGN - 1 - SIZE_SZ:
+        return MINSIZE // 2
+    return (value + SIZE_SZ) & ~(ALIGN - 1)
 
 
 #: glibc 2.36 as shipped by Debian 12 (2.36-9+deb12u14).
@@ -131,6 +126,9 @@ GLIBC_2_43 = Release(
 
 #: Releases the model knows, by version string.
 RELEASES: dict[str, Release] = {"2.36": GLIBC_2_36, "2.41": GLIBC_2_41, "2.43": GLIBC_2_43}
+
+#: The release a model, scenario or command uses when none is named.
+DEFAULT_RELEASE = GLIBC_2_36.name
 
 
 def release(name: str | Release) -> Release:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_right, insort
 
+from .chunk import MIN_LARGE, SIZE_SZ, fastbin_index
 from .heap import FAST, INUSE, LARGE, UNSORTED
 
 __all__ = ["Run", "RunTable", "consolidate_run"]
@@ -80,9 +81,6 @@ class RunTable:
         by = self._by_start
         return (by[s] for s in self._starts)
 
-    def chunk_count(self) -> int:
-        return sum(r.count for r in self._by_start.values())
-
     # --- table ----------------------------------------------------------------------------
     def add(self, run: Run) -> Run:
         insort(self._starts, run.start)
@@ -120,7 +118,7 @@ class RunTable:
         r.count = k
         self.add(upper)
         if r.state == FAST:
-            deep = self.deep[(r.size >> 4) - 2]
+            deep = self.deep[fastbin_index(r.size)]
             j = _index(deep, r)
             deep.insert(j + 1, upper)
         return upper
@@ -143,7 +141,7 @@ class RunTable:
         self._state[c] = r.state
         self.remove(r)
         if r.state == FAST:
-            deep = self.deep[(r.size >> 4) - 2]
+            deep = self.deep[fastbin_index(r.size)]
             deep[_index(deep, r)] = c
         return True
 
@@ -211,13 +209,13 @@ def _stale_row_into_unsorted(m, low: int, size: int, n: int, extra: int, nxt_fre
     """
     # step i (n - 1 down to 1) bins a chunk of (n - i) * size + extra bytes; from 1024 on,
     # that clears the words at c_i + 32 and c_i + 40 (i = 1 .. deepest)
-    deepest = min(n - 1, n + (extra - 1024) // size)
+    deepest = min(n - 1, n + (extra - MIN_LARGE) // size)
     if deepest >= 1:
         m._stale.forget_row(low + 32, size, deepest)
         m._stale.forget_row(low + 40, size, deepest)
     first, last = 2, n if nxt_free else n - 1
-    if size == 32:                      # kept only where (n - j + 1) * 32 + extra < 1024
-        first = max(first, n + 2 + (extra - 1024) // 32)
+    if size == 32:                      # kept only where (n - j + 1) * 32 + extra < MIN_LARGE
+        first = max(first, n + 2 + (extra - MIN_LARGE) // 32)
     if first <= last:
         word = ((n - first) * size + extra) | 1
         m._stale.put_row(low + (first - 1) * size + 8, size, last - first + 1, word, -size)
@@ -258,7 +256,7 @@ def consolidate_run(m, r: Run) -> int:
                 merged += extra
             m._to_unsorted(low, total)
             # every step wrote a header (and links) at its chunk: the highest one's reach
-            m._touch(low + 8, high - low + (40 if merged >= 1024 else 24))
+            m._touch(low + SIZE_SZ, high - low + (40 if merged >= MIN_LARGE else 24))
     m._size[start] = size
     m._state[start] = FAST
     return start

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from ..errors import MallocAbort, SyscallError
-from .chunk import MASK64, MINSIZE, PAGE, align_down, align_up, to_signed
+from ..space import MADV_DONTNEED
+from ..units import PAGE, align_down, align_up
+from .bins import N_BINS, UNSORTED as UNSORTED_BIN, bin_index
+from .chunk import ALIGN, HDR, MASK64, MINSIZE, SIZE_SZ, mmapped_chunk_ok, to_signed
 from .heap import FENCE, INUSE, Heap
 
-__all__ = ["System", "MADV_DONTNEED"]
+__all__ = ["System"]
 
-MADV_DONTNEED = 4
+CHUNK_STRUCT = 48      #: sizeof(struct malloc_chunk): what malloc_trim leaves at a chunk's start
 
 
 class System(Heap):
@@ -17,13 +20,13 @@ class System(Heap):
     # --- mmapped chunks -----------------------------------------------------------------
     def _mmap_chunk(self, nb: int) -> int:
         """Map a chunk of its own for `nb`; 0 if the kernel refuses."""
-        size = align_up(nb + 8, PAGE)
+        size = align_up(nb + SIZE_SZ)
         try:
             mm = self._space.mmap(size)
         except SyscallError:
             return 0
         self._mmapped[mm] = (0, size - self._rel.mmap_chunk_tail)
-        self._touch(mm, 16)                       # prev_size 0 and the size word
+        self._touch(mm, HDR)                      # prev_size 0 and the size word
         self._mmapped_mem += size
         self._max_n_mmaps = max(self._max_n_mmaps, len(self._mmapped))
         self._max_mmapped_mem = max(self._max_mmapped_mem, self._mmapped_mem)
@@ -34,7 +37,7 @@ class System(Heap):
     def _munmap_chunk(self, c: int) -> None:
         offset, size = self._mmapped[c]
         block, total = c - offset, offset + size + self._rel.mmap_chunk_tail
-        if (block | total) & (PAGE - 1) or ((c + 16) & (PAGE - 1)) & (((c + 16) & (PAGE - 1)) - 1):
+        if not mmapped_chunk_ok(c, offset, total):
             raise MallocAbort("munmap_chunk(): invalid pointer")
         del self._mmapped[c]
         self._mmapped_mem -= total
@@ -54,7 +57,7 @@ class System(Heap):
         size = nb + self._top_pad + MINSIZE
         if self._contiguous:
             size -= old_size
-        size = to_signed(align_up(size & MASK64, PAGE))
+        size = to_signed(align_up(size & MASK64))
         brk = snd_brk = None
         if size > 0:
             try:
@@ -81,21 +84,25 @@ class System(Heap):
             else:
                 self._new_top_region(brk, size, snd_brk, old_top, old_size, old_end)
         self._max_system_mem = max(self._max_system_mem, self._system_mem)
-        top, tsize = self._top, self._top_size
-        if tsize >= nb + MINSIZE:
-            self._size[top] = nb
-            self._state[top] = INUSE
-            self._top = top + nb
-            self._top_size = tsize - nb
-            self._touch(top + nb + 8, 8)
-            return top
+        if self._top_size >= nb + MINSIZE:
+            return self._carve_top(nb)
         return 0
+
+    def _carve_top(self, nb: int) -> int:
+        """Split `nb` bytes off the bottom of top (which has at least nb + MINSIZE); return them."""
+        top = self._top
+        self._size[top] = nb
+        self._state[top] = INUSE
+        self._top = top + nb
+        self._top_size -= nb
+        self._touch(top + nb + SIZE_SZ, SIZE_SZ)      # the new top's size word
+        return top
 
     def _mmap_fallback(self, size: int, nb: int, old_size: int) -> tuple[int, int] | None:
         """sbrk failed: map a region to serve as the new top (heap becomes non-contiguous)."""
         rule, unit = self._rel.mmap_fallback, self._rel.mmap_as_morecore_size
         if rule == "request":                     # 2.43: what sbrk was asked for, old top aside
-            size = align_up((nb + self._top_pad + MINSIZE) & MASK64, PAGE) & MASK64
+            size = align_up((nb + self._top_pad + MINSIZE) & MASK64) & MASK64
             if size < unit:
                 size = unit
         else:
@@ -126,13 +133,13 @@ class System(Heap):
         if self._contiguous:
             if old_size:
                 self._system_mem += brk - old_end
-            misalign = (brk + 16) & 15
+            misalign = (brk + HDR) & (ALIGN - 1)
             if misalign:
-                correction = 16 - misalign
+                correction = ALIGN - misalign
                 aligned += correction
             correction += old_size
             end = brk + size + correction
-            correction += align_up(end, PAGE) - end
+            correction += align_up(end) - end
             try:
                 snd_brk = space.sbrk(correction)
             except SyscallError:
@@ -142,17 +149,17 @@ class System(Heap):
             snd_brk = space.brk
         self._top = aligned
         self._top_size = snd_brk - aligned + correction
-        self._touch(aligned + 8, 8)
+        self._touch(aligned + SIZE_SZ, SIZE_SZ)
         self._system_mem += correction
         if old_size:
-            old_size = (old_size - 2 * 16) & ~15
-            fence = old_top + old_size
-            self._size[fence] = 16
+            old_size = (old_size - 2 * HDR) & ~(ALIGN - 1)
+            fence = old_top + old_size                # two header-sized fenceposts
+            self._size[fence] = HDR
             self._state[fence] = FENCE
-            self._size[fence + 16] = 16
-            self._state[fence + 16] = FENCE
-            self._touch(old_top + 8, 8)
-            self._touch(fence + 8, 24)
+            self._size[fence + HDR] = HDR
+            self._state[fence + HDR] = FENCE
+            self._touch(old_top + SIZE_SZ, SIZE_SZ)
+            self._touch(fence + SIZE_SZ, HDR + SIZE_SZ)
             if old_size >= MINSIZE:
                 self._size[old_top] = old_size
                 self._state[old_top] = INUSE
@@ -169,7 +176,7 @@ class System(Heap):
         pad &= MASK64
         if (top_area & MASK64) <= pad:
             return 0
-        extra = align_down(to_signed(top_area - pad), PAGE)
+        extra = align_down(to_signed(top_area - pad))
         if extra == 0:
             return 0
         space = self._space
@@ -187,7 +194,7 @@ class System(Heap):
             self._top_size = top_size - released
             self._stale.forget(current - released, current)
             if released < 0:
-                self._touch(self._top + 8, 8)
+                self._touch(self._top + SIZE_SZ, SIZE_SZ)
             return 1
         return 0
 
@@ -197,16 +204,17 @@ class System(Heap):
         result = 0
         bins = self._bins
         advised = 0
-        for idx in [1] + list(range(99, 127)):
+        # only the unsorted bin and the bins of chunks that can hold a whole page
+        for idx in [UNSORTED_BIN] + list(range(bin_index(PAGE), N_BINS - 1)):
             for c in bins.chunks(idx):
                 size = self._size[c]
-                if size > PAGE - 1 + 48:
-                    start = align_up(c + 48, PAGE)
-                    rest = size - (start - c)
-                    if rest > PAGE - 1:
-                        self._space.madvise(start, rest & ~(PAGE - 1), MADV_DONTNEED)
-                        self._stale.forget(start, start + (rest & ~(PAGE - 1)))
-                        advised += rest & ~(PAGE - 1)
+                if size > PAGE - 1 + CHUNK_STRUCT:
+                    start = align_up(c + CHUNK_STRUCT)
+                    whole = align_down(size - (start - c))
+                    if whole > 0:
+                        self._space.madvise(start, whole, MADV_DONTNEED)
+                        self._stale.forget(start, start + whole)
+                        advised += whole
                         result = 1
         trimmed = self._systrim(pad)
         if advised:

@@ -6,6 +6,8 @@ coalesce while cached, and mallinfo2 counts tcache chunks as in use.
 
 from __future__ import annotations
 
+from .chunk import fastbin_index
+
 __all__ = ["Tcache", "FastBins"]
 
 
@@ -13,8 +15,8 @@ class Tcache:
     """64 LIFO bins of at most `limit` chunks, plus the address of its bookkeeping chunk.
 
     >>> t = Tcache(0x10, bins=64, limit=7)
-    >>> t.put(0x500, 1); t.put(0x600, 1); t.get(1), t.count(1)
-    (1536, 1)
+    >>> t.bins[1] += [0x500, 0x600]; list(t)      # each bin's head (its last item) first
+    [1536, 1280]
     """
 
     __slots__ = ("addr", "bins", "limit")
@@ -23,18 +25,6 @@ class Tcache:
         self.addr = addr                      # chunk holding the bookkeeping struct
         self.bins: list[list[int]] = [[] for _ in range(bins)]
         self.limit = limit
-
-    def put(self, chunk: int, idx: int) -> None:
-        self.bins[idx].append(chunk)
-
-    def get(self, idx: int) -> int:
-        return self.bins[idx].pop()
-
-    def count(self, idx: int) -> int:
-        return len(self.bins[idx])
-
-    def has_room(self, idx: int) -> bool:
-        return len(self.bins[idx]) < self.limit
 
     def __iter__(self):
         for b in self.bins:
@@ -58,7 +48,7 @@ class FastBins:
         self.runs = None                      # RunTable holding deep parts (memlab.glibc.runs)
 
     def push(self, chunk: int, size: int) -> None:
-        self.bins[(size >> 4) - 2].append(chunk)
+        self.bins[fastbin_index(size)].append(chunk)
         self.count += 1
         self.bytes += size
 

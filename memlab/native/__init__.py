@@ -1,6 +1,9 @@
-"""memlab's bridge to the machine's real glibc: a trace replayer and an allocation recorder, in C."""
+"""memlab's bridge to the machine's real glibc: a trace replayer and an allocation recorder, in C,
+and the rival allocators (jemalloc, tcmalloc, mimalloc) preloaded under the replayer."""
 
+from memlab.native.allocators import ALLOCATORS, AllocatorMissing
 from memlab.native.build import NativeUnavailable, build, cache_dir
+from memlab.native.rivals import AllocatorRuns, run_allocators
 from memlab.native.runner import NativeError, glibc_version, replay_native, replay_native_raw
 
 __all__ = [
@@ -11,4 +14,8 @@ __all__ = [
     "replay_native",
     "replay_native_raw",
     "glibc_version",
+    "ALLOCATORS",
+    "AllocatorMissing",
+    "AllocatorRuns",
+    "run_allocators",
 ]

@@ -20,6 +20,9 @@ static size_t out_len;
 static char smaps_buf[16384];
 static uintptr_t brk_base;
 static long long anon_base;
+/* 0: the malloc family is another allocator's, whose state mallinfo2 cannot see;
+ * snapshots then carry only brk and rss. */
+static int measure_mallinfo = 1;
 
 static inline void write_all(int fd, const char *s, size_t n)
 {
@@ -107,10 +110,13 @@ static inline long long anonymous_bytes(void)
     return kb * 1024;
 }
 
-/* The rest of a snapshot line after its label: brk, mallinfo2's fields, rss. */
+/* The rest of a snapshot line after its label: brk, mallinfo2's fields, rss
+ * (brk and rss alone when measure_mallinfo is 0). */
 static inline void out_measures(void)
 {
-    struct mallinfo2 mi = mallinfo2();
+    struct mallinfo2 mi = {0};
+    if (measure_mallinfo)
+        mi = mallinfo2();
     long long brk = (long long)((uintptr_t)sbrk(0) - brk_base);
     long long rss = anonymous_bytes() - anon_base;
     const char *names[] = {"brk", "arena", "ordblks", "smblks", "hblks", "hblkhd", "fsmblks",
@@ -118,8 +124,11 @@ static inline void out_measures(void)
     long long values[] = {brk, (long long)mi.arena, (long long)mi.ordblks, (long long)mi.smblks,
                           (long long)mi.hblks, (long long)mi.hblkhd, (long long)mi.fsmblks,
                           (long long)mi.uordblks, (long long)mi.fordblks, (long long)mi.keepcost, rss};
+    const size_t count = sizeof values / sizeof values[0];
     out_str("\"");
-    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+    for (size_t i = 0; i < count; i++) {
+        if (!measure_mallinfo && i != 0 && i != count - 1)
+            continue;
         out_str(", \"");
         out_str(names[i]);
         out_str("\": ");

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 from memlab.errors import MemlabError
+from memlab.native.runner import glibc_version
 
 __all__ = ["RealTiming", "glibc_version", "time_allocators"]
 
@@ -33,22 +34,6 @@ def _libc() -> ctypes.CDLL:
     libc.labs.restype = ctypes.c_long
     libc.labs.argtypes = [ctypes.c_long]
     return libc
-
-
-def glibc_version() -> str:
-    """The release of the GNU C library this Python runs on, from ``gnu_get_libc_version()``.
-
-    >>> glibc_version().split(".")[0]
-    '2'
-    """
-    libc = _libc()
-    try:
-        fn = libc.gnu_get_libc_version
-    except AttributeError:
-        raise MemlabError("this C library is not glibc (no gnu_get_libc_version)") from None
-    fn.restype = ctypes.c_char_p
-    fn.argtypes = []
-    return fn().decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,13 @@
 /* replay: run an allocation trace (TRACE-FORMAT.md) on this process's real
  * glibc malloc and print heap snapshots as JSON lines on stdout.
  *
- *   replay [--every N] TRACE      run TRACE
- *   replay --version              print gnu_get_libc_version()
+ *   replay [--every N] [--rival] TRACE   run TRACE
+ *   replay --version                     print gnu_get_libc_version()
+ *
+ * --rival: the malloc family is another allocator's, preloaded.  Its first
+ * call (a malloc(1), freed) starts it before the baseline, snapshots carry only
+ * brk and rss (mallinfo2 would read glibc's unused arena), and t and o lines,
+ * glibc's own calls, are skipped.
  *
  * The replayer leaves the heap to the trace alone: the trace is mapped read
  * only, the pointer table lives in an anonymous mapping made and written
@@ -493,6 +498,8 @@ static struct slot *slot_of(uint64_t id)
     return &slots[j];
 }
 
+static int rival;
+
 static void run(unsigned long long every)
 {
     unsigned long long ops = 0, last_snap = 0;
@@ -548,10 +555,12 @@ static void run(unsigned long long every)
                     memset(s->p, 0xA5, s->size);
                 break;
             case K_TRIM:
-                malloc_trim(op.a);
+                if (!rival)
+                    malloc_trim(op.a);
                 break;
             case K_MALLOPT:
-                mallopt((int)(int64_t)op.a, (int)(int64_t)op.b);
+                if (!rival)
+                    mallopt((int)(int64_t)op.a, (int)(int64_t)op.b);
                 break;
             default:
                 break;
@@ -576,7 +585,7 @@ static void run(unsigned long long every)
 
 static int usage(void)
 {
-    err_str("usage: replay [--every N] TRACE | replay --version\n");
+    err_str("usage: replay [--every N] [--rival] TRACE | replay --version\n");
     return 2;
 }
 
@@ -598,6 +607,9 @@ int main(int argc, char **argv)
                 return 2;
             }
             every = v;
+        } else if (strcmp(argv[i], "--rival") == 0) {
+            rival = 1;
+            measure_mallinfo = 0;
         } else if (path == NULL && argv[i][0] != '-') {
             path = argv[i];
         } else {
@@ -665,7 +677,13 @@ int main(int argc, char **argv)
     memset(out_buf, 0, sizeof out_buf);
     memset(smaps_buf, 0, sizeof smaps_buf);
     memset(reason_buf, 0, sizeof reason_buf);
-    (void)mallinfo2(); /* initialises malloc's state without touching the heap */
+    if (rival) {
+        /* the allocator starts on its first call: its own set-up is not the trace's
+         * (volatile: the compiler may otherwise drop a malloc freed at once) */
+        void *volatile first = malloc(1);
+        free(first);
+    } else
+        (void)mallinfo2(); /* initialises malloc's state without touching the heap */
     anonymous_bytes();
 
     brk_base = (uintptr_t)sbrk(0);

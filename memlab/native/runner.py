@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from memlab.errors import MemlabError, TraceError
+from memlab.native.allocators import allocator as _allocator, preload_prefix
 from memlab.native.build import build
 from memlab.trace import Op, format_trace
 
@@ -45,9 +46,14 @@ def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _command(libc_dir: str | Path | None) -> list[str]:
-    """The replayer's command line prefix, through another release's loader if asked."""
+def _command(libc_dir: str | Path | None, allocator: str = "glibc") -> list[str]:
+    """The replayer's command line prefix, through another release's loader or with a rival
+    allocator preloaded (then with --rival: see replay.c) if asked."""
     program = str(build("replay"))
+    if _allocator(allocator).rival:
+        if libc_dir is not None:
+            raise ValueError(f"{allocator} runs on this machine's glibc only, not with libc_dir")
+        return preload_prefix(allocator) + [program, "--rival"]
     if libc_dir is None:
         return [program]
     lib = Path(libc_dir) / _LIBDIR
@@ -62,10 +68,12 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[bytes]:
 
 
 def replay_native_raw(trace: str | Path | Sequence[Op], every: int | None = None,
-                      libc_dir: str | Path | None = None) -> str:
+                      libc_dir: str | Path | None = None, allocator: str = "glibc") -> str:
     """Replay a trace file (or a sequence of Ops) on real glibc; return the JSON lines printed.
 
-    A trace that does not parse raises TraceError naming the line; nothing runs.
+    A trace that does not parse raises TraceError naming the line; nothing runs. `allocator`
+    names another real allocator to preload (memlab.native.allocators): its lines carry only
+    op, label, brk and rss, and its `t` and `o` lines, glibc's own calls, are skipped.
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "one.trace"
@@ -83,7 +91,7 @@ def replay_native_raw(trace: str | Path | Sequence[Op], every: int | None = None
         else:
             path = Path(tmp) / "ops.trace"
             path.write_text(format_trace(trace))
-        args = _command(libc_dir) + (["--every", str(every)] if every else []) + [str(path)]
+        args = _command(libc_dir, allocator) + (["--every", str(every)] if every else []) + [str(path)]
         result = _run(args)
         if result.returncode == 2:
             raise _trace_error(path, result.stderr.decode("utf-8", "replace"))
@@ -110,8 +118,9 @@ def _trace_error(path: Path, stderr: str) -> Exception:
 
 
 def replay_native(trace: str | Path | Sequence[Op], every: int | None = None,
-                  libc_dir: str | Path | None = None) -> list[dict]:
-    """Replay a trace on real glibc; one dict per snapshot, keys as in TRACE-FORMAT.md.
+                  libc_dir: str | Path | None = None, allocator: str = "glibc") -> list[dict]:
+    """Replay a trace on real glibc (or on a preloaded `allocator`: "jemalloc", "tcmalloc",
+    "mimalloc"); one dict per snapshot, keys as in TRACE-FORMAT.md (a rival's: op, label, brk, rss).
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "one.trace"
@@ -120,7 +129,7 @@ def replay_native(trace: str | Path | Sequence[Op], every: int | None = None,
     >>> snap["label"], snap["uordblks"], snap["brk"]
     ('first', 688, 135168)
     """
-    return [json.loads(line) for line in replay_native_raw(trace, every, libc_dir).splitlines()]
+    return [json.loads(line) for line in replay_native_raw(trace, every, libc_dir, allocator).splitlines()]
 
 
 def glibc_version(libc_dir: str | Path | None = None) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from memlab.trace import parse_trace
+
 __all__ = [
     "Param",
     "Scenario",
@@ -106,8 +108,6 @@ class Scenario:
 
     def build(self, **given: int) -> tuple:
         """The trace as a tuple of ``Op`` records (parsed by ``memlab.trace.parse_trace``)."""
-        from memlab.trace import parse_trace
-
         return parse_trace(self.text(**given))
 
     def with_max(self, **maxima: int) -> "Scenario":

@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass
 from typing import Iterable
 
+from memlab.glibc import DEFAULT_RELEASE, Malloc
 from memlab.units import PAGE, align_up
 
 __all__ = [
@@ -114,14 +115,12 @@ def _syscall_count(space) -> int:
     return sum(calls.get(name, 0) for name in SYSCALLS)
 
 
-def malloc_cost(sizes: Iterable[int], glibc: str = "2.36") -> MallocCost:
+def malloc_cost(sizes: Iterable[int], glibc: str = DEFAULT_RELEASE) -> MallocCost:
     """Malloc every size on the model, write each block, then free them all; count the cost.
 
     >>> malloc_cost([1]).peak_heap
     135168
     """
-    from memlab.glibc import Malloc
-
     sizes = _sizes(sizes)
     m = Malloc(glibc=glibc)
     before = _syscall_count(m.space)

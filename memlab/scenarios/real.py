@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from memlab.errors import MemlabError
+from memlab.glibc import DEFAULT_RELEASE
+from memlab import native
 from memlab.scenarios.catalog import Scenario
 from memlab.scenarios.report import FIELDS, run_scenario
+from memlab.trace import parse_trace
 
 __all__ = ["Comparison", "compare_real"]
 
@@ -84,21 +88,18 @@ def compare_real(scenario: Scenario, settings: Mapping[str, int] | None = None,
     >>> c.error is not None or c.rows[0][:2] == ("built", "brk")
     True
     """
-    from memlab.errors import MemlabError
-    from memlab.native import glibc_version, replay_native
-    from memlab.trace import parse_trace
-
     settings = dict(settings or {})
     values = scenario.values(**values)
     model = run_scenario(scenario, settings, **values)
     ops = parse_trace("".join(f"o {k} {v}\n" for k, v in settings.items())
                       + scenario.text(**values))
     try:
-        real = replay_native(ops, libc_dir=libc_dir)
-        release = glibc_version(libc_dir)
+        real = native.replay_native(ops, libc_dir=libc_dir)
+        release = native.glibc_version(libc_dir)
     except (MemlabError, OSError) as exc:
-        return Comparison(scenario.name, tuple(values.items()), "2.36", "?", (), str(exc))
+        return Comparison(scenario.name, tuple(values.items()), DEFAULT_RELEASE, "?", (), str(exc))
     rows = []
     for (label, snap), got in zip(model.snapshots, real):
         rows += [(label, f, snap[f], got[f]) for f in fields]
-    return Comparison(scenario.name, tuple(values.items()), "2.36", release, tuple(rows), None)
+    return Comparison(scenario.name, tuple(values.items()), DEFAULT_RELEASE, release, tuple(rows),
+                      None)

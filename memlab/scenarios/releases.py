@@ -6,7 +6,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping
 
+from memlab.glibc import DEFAULT_RELEASE, RELEASES, Malloc
 from memlab.scenarios.catalog import Scenario
+from memlab.steps import run_steps, steps_from_ops
+from memlab.trace import parse_trace
 
 __all__ = [
     "FIELDS", "PLACES", "ReleaseEnd", "ReleaseComparison", "modelled", "bracket", "release_note",
@@ -140,8 +143,6 @@ def modelled(releases=None) -> tuple[str, ...]:
     >>> modelled(("2.36", "1.0"))
     ('2.36',)
     """
-    from memlab.glibc.release import RELEASES
-
     if releases is None:
         return tuple(RELEASES)
     return tuple(r for r in releases if r in RELEASES)
@@ -194,10 +195,6 @@ def release_note(version: str, releases=None) -> str:
 
 def _end(scenario: Scenario, release: str, values: Mapping[str, int],
          settings: Mapping[str, int]) -> ReleaseEnd:
-    from memlab.glibc import Malloc
-    from memlab.steps import run_steps, steps_from_ops
-    from memlab.trace import parse_trace
-
     pre = "".join(f"o {name} {value}\n" for name, value in settings.items())
     m = Malloc(glibc=release)
     run_steps(steps_from_ops(parse_trace(pre + scenario.text(**values))), m)   # bulk steps
@@ -214,7 +211,7 @@ def _end(scenario: Scenario, release: str, values: Mapping[str, int],
     return ReleaseEnd(release, fields, tuple((p, places[p]) for p in PLACES), largest)
 
 
-def compare_releases(scenario: Scenario, releases=("2.36", "2.43"), *,
+def compare_releases(scenario: Scenario, releases=(DEFAULT_RELEASE, "2.43"), *,
                      settings: Mapping[str, int] | None = None, skip_missing: bool = False,
                      **values: int) -> ReleaseComparison:
     """Replay ``scenario`` with ``values`` on a fresh model of each release; compare the ends.

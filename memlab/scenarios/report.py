@@ -7,7 +7,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping
 
+from memlab.glibc import DEFAULT_RELEASE, Malloc
+from memlab.replay import Replayer
 from memlab.scenarios.catalog import Scenario
+from memlab.trace import parse_trace
 from memlab.units import fmt_bytes
 
 __all__ = [
@@ -142,14 +145,12 @@ class Outcome:
 
 
 def _ops(scenario: Scenario, settings: Mapping[str, int], values: Mapping[str, int]) -> tuple:
-    from memlab.trace import parse_trace
-
     pre = "".join(f"o {name} {value}\n" for name, value in settings.items())
     return parse_trace(pre + scenario.text(**values))
 
 
 def run_scenario(scenario: Scenario, settings: Mapping[str, int] | None = None,
-                 glibc: str = "2.36", **values: int) -> Outcome:
+                 glibc: str = DEFAULT_RELEASE, **values: int) -> Outcome:
     """Replay ``scenario`` (after mallopt calls for ``settings``) on a fresh model.
 
     >>> from memlab.scenarios import RESERVE
@@ -157,9 +158,6 @@ def run_scenario(scenario: Scenario, settings: Mapping[str, int] | None = None,
     >>> o.malloc_paths, o.free_paths, o.released_munmap
     ((('mmap', 1),), (('munmap', 1),), 401408)
     """
-    from memlab.glibc import Malloc
-    from memlab.replay import Replayer
-
     settings = dict(settings or {})
     values = scenario.values(**values)
     ops = _ops(scenario, settings, values)
@@ -186,7 +184,7 @@ def run_scenario(scenario: Scenario, settings: Mapping[str, int] | None = None,
                    space.released_madvise)
 
 
-def seconds_for(scenario: Scenario, glibc: str = "2.36", **values: int) -> float:
+def seconds_for(scenario: Scenario, glibc: str = DEFAULT_RELEASE, **values: int) -> float:
     """Wall-clock seconds the model takes to replay ``scenario`` with these values."""
     return run_scenario(scenario, glibc=glibc, **values).seconds
 
@@ -217,7 +215,7 @@ class Reach:
 
 
 def largest_within(scenario: Scenario, name: str, budget: float = 1.0, start: int = 1000,
-                   glibc: str = "2.36") -> Reach:
+                   glibc: str = DEFAULT_RELEASE) -> Reach:
     """The largest ``name`` (doubling from ``start``) whose replay fits in ``budget`` seconds.
 
     Stops at the parameter's maximum, or once the next doubling would clearly overrun (the

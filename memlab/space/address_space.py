@@ -9,7 +9,7 @@ from .memory import Memory
 from .overcommit import OVERCOMMIT_ALWAYS, OVERCOMMIT_GUESS, OVERCOMMIT_NEVER, Overcommit
 from .records import Event, Mapping, SpaceState
 from .views import SpaceViews
-from ..units import GiB, PAGE, align_up
+from ..units import GiB, PAGE, align_down, align_up
 
 __all__ = [
     "AddressSpace",
@@ -51,7 +51,7 @@ def _size(name: str, value: int | None, minimum: int) -> int | None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name} must be None or an int >= {minimum} (bytes), got {value!r}")
-    return value - value % PAGE
+    return align_down(value)
 
 
 class AddressSpace(SpaceViews):
@@ -298,7 +298,7 @@ class AddressSpace(SpaceViews):
             if length == 0:
                 return
             raise ValueError(f"touch: length must be >= 0, got {length}")
-        start, end = addr & -PAGE, (addr + length + PAGE - 1) & -PAGE   # PAGE is a power of two
+        start, end = addr & -PAGE, (addr + length + PAGE - 1) & -PAGE   # align_down/up, inline (hot)
         hot = self._mem.refresh(start, end)   # resident pages are mapped: no checks needed
         if hot is not None:
             self._hot_lo, self._hot_hi = hot
@@ -327,7 +327,7 @@ class AddressSpace(SpaceViews):
         if length < 0:
             raise ValueError(f"read: length must be >= 0, got {length}")
         if length:
-            self._pieces(addr - addr % PAGE, align_up(addr + length), addr, "read")
+            self._pieces(align_down(addr), align_up(addr + length), addr, "read")
 
     # --- invariants -------------------------------------------------------------------------
     def check(self) -> None:

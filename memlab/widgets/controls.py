@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import ipywidgets as w
 
@@ -53,8 +54,6 @@ def as_param(spec):
     >>> p.name, p.min, p.max, p.step, p.default
     ('n', 1, 10, 1, 4)
     """
-    from types import SimpleNamespace
-
     keys = ("name", "min", "max", "step", "default", "description")
     if isinstance(spec, dict):
         values = {"step": 1, "description": "", **spec}

@@ -14,6 +14,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Callable
 
+from memlab.glibc import Malloc
+from memlab.replay import Replayer, timeline
+from memlab.trace import parse_trace
+
 __all__ = ["Engine", "Run", "Runs", "preamble"]
 
 
@@ -44,20 +48,14 @@ class Engine:
 
     def parse(self, text: str) -> tuple:
         """Trace text -> Op records."""
-        from memlab.trace import parse_trace
-
         return parse_trace(text)
 
     def new_malloc(self):
         """A fresh model of glibc's malloc in a fresh address space."""
-        from memlab.glibc import Malloc
-
         return Malloc(glibc=self._glibc)
 
     def timeline(self, ops: tuple):
         """The Timeline of a whole replay of ``ops`` on a fresh model, and that model at the end."""
-        from memlab.replay import timeline
-
         made = []
 
         def factory():
@@ -69,8 +67,6 @@ class Engine:
 
     def replayer(self, ops: tuple):
         """A step-wise replayer of ``ops`` on a fresh model, before its first operation."""
-        from memlab.replay import Replayer
-
         return Replayer(ops, self.new_malloc())
 
 
