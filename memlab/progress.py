@@ -88,13 +88,13 @@ def terminal(what: str, stream: Any = None) -> Progress | None:
 
 def notebook(what: str) -> Progress | None:
     """A widget bar if this process is a Jupyter kernel with tqdm and ipywidgets, else None."""
-    if "ipykernel" not in sys.modules or _terminal_bar is None:
+    ipython = sys.modules.get("IPython")      # a kernel has loaded it; memlab never does
+    if "ipykernel" not in sys.modules or ipython is None or _terminal_bar is None:
+        return None
+    if not hasattr(ipython.get_ipython(), "kernel"):
         return None
     try:
-        from IPython import get_ipython
-        if get_ipython() is None or not hasattr(get_ipython(), "kernel"):
-            return None
-        # Imported here: it loads ipywidgets, which the simulator core never needs otherwise.
+        # Imported here, in a kernel only: it loads ipywidgets, which the core never needs.
         from tqdm.notebook import IProgress, tqdm as notebook_bar
     except ImportError:
         return None
