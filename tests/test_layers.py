@@ -7,10 +7,10 @@ Layers, from the top (imported by everything below) to the bottom:
     glibc, allocators       allocator models
     trace, snapshot         the trace format, snapshots
     replay, steps           replaying traces on a model
-    native                  the real glibc (C replayer, recorder, timings)
-    charts                  matplotlib pictures
-    widgets                 ipywidgets dashboards
+    native                  the real glibc and other allocators (C replayer, probes, timings)
     scenarios               the lessons' named traces and what they compute
+    charts                  matplotlib pictures
+    widgets                 ipywidgets dashboards (a lesson's dashboard runs its scenario)
     cli, __main__, memlab   the command line; the package's re-exports
 
 Imports are read from the source (ast), those inside functions included. The core (down to
@@ -36,9 +36,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("memlab.trace", "memlab.snapshot"),
     ("memlab.replay", "memlab.steps"),
     ("memlab.native",),
+    ("memlab.scenarios",),
     ("memlab.charts",),
     ("memlab.widgets",),
-    ("memlab.scenarios",),
     ("memlab.cli", "memlab.__main__", "memlab"),
 )
 CORE_DEPTH = 4                     # layers 0..4: units .. replay, steps
