@@ -21,24 +21,58 @@ prints its snapshots (vecvec: with bulk steps, so N may be 1e8).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
-import re
-import subprocess
+import signal
 import sys
+import traceback
+from collections import deque
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import Any, Callable, Iterator, Sequence, TextIO
 
-from memlab.errors import MemlabError, TraceError
+from memlab.errors import MemlabError, TraceError, UsageError
 from memlab.native.allocators import NAMES
+from memlab.progress import AUTO, auto, shown
 from memlab.snapshot import FIELDS, Snapshot
-from memlab.trace import Op, Trace, read_trace
+from memlab.units import PAGE
+from memlab.trace import MALLOPT_PARAMS, Op, Trace, read_trace
 
-__all__ = ["main", "SUPPORTED_GLIBC", "format_table", "format_points"]
+__all__ = ["main", "SUPPORTED_GLIBC", "format_table", "format_points", "TableWriter"]
 
 #: glibc releases the model imitates (`--glibc`); the first is the default.
 SUPPORTED_GLIBC = ("2.36", "2.41", "2.43")
 DEFAULT_GLIBC = SUPPORTED_GLIBC[0]
+
+#: A message on stderr is at most this long; echoed input is cut to ECHO characters.
+MESSAGE = 300
+ECHO = 80
+#: Set to 1 to see the traceback of an unexpected error instead of its one-line summary.
+DEBUG_VARIABLE = "MEMLAB_DEBUG"
+#: `replay -` and `compare -` read the trace from standard input.
+STDIN = "-"
+#: Size of a vecvec's outer element (a std::vector: three pointers).
+_VECTOR = 24
+_SIZE_LIMIT = 2**64
+_M_TOP_PAD = MALLOPT_PARAMS["M_TOP_PAD"]
+
+
+def cut(text: str, limit: int = ECHO) -> str:
+    """`text` as echoed in a message: at most `limit` characters, an ellipsis where it was cut.
+
+    >>> cut("a" * 100, 10)
+    'aaaaaaa...'
+    """
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _say(message: str) -> None:
+    """Print one line on stderr, prefixed `memlab: ` (control characters escaped, length capped)."""
+    line = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(message))
+    try:
+        print(f"memlab: {cut(line, MESSAGE)}", file=sys.stderr)
+    except (OSError, ValueError):   # stderr itself is gone: nothing more to say
+        pass
 
 
 def format_table(snapshots: Sequence[Snapshot], names: Sequence[str] | None = None) -> str:
@@ -64,6 +98,59 @@ def format_table(snapshots: Sequence[Snapshot], names: Sequence[str] | None = No
     return "\n".join(line.rstrip() for line in lines)
 
 
+class TableWriter:
+    """Writes snapshot rows as they come, so that memory does not grow with their number.
+
+    The first HOLD rows are held back to size the columns (a short table is exactly
+    `format_table`); later rows keep those widths, and a wider value widens its column
+    from that row on.
+
+    >>> out = io.StringIO(); w = TableWriter(out)
+    >>> w.add(Snapshot(1, "first", 135168, 135168, 1, 0, 0, 0, 0, 688, 134480, 134480, 4096)); w.close()
+    >>> out.getvalue().splitlines()[1].split()[:3]
+    ['1', 'first', '135,168']
+    """
+
+    HOLD = 1000
+
+    def __init__(self, out: TextIO, named: bool = False) -> None:
+        self._out = out
+        self._named = named
+        self._held: list[tuple[Snapshot, str | None]] = []
+        self._widths: list[int] | None = None
+        self._header = (["source"] if named else []) + list(FIELDS)
+
+    def add(self, snapshot: Snapshot, name: str | None = None) -> None:
+        if self._widths is None:
+            self._held.append((snapshot, name))
+            if len(self._held) >= self.HOLD:
+                self._release()
+            return
+        self._write(self._cells(snapshot, name))
+
+    def close(self) -> None:
+        if self._widths is None:
+            self._release()
+
+    def _cells(self, s: Snapshot, name: str | None) -> list[str]:
+        cells = [s.label if f == "label" else f"{getattr(s, f):,}" for f in FIELDS]
+        return ([name or ""] if self._named else []) + cells
+
+    def _release(self) -> None:
+        rows = [self._cells(s, n) for s, n in self._held]
+        self._held = []
+        self._widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(self._header)]
+        for r in [self._header, *rows]:
+            self._write(r)
+
+    def _write(self, row: list[str]) -> None:
+        widths, left = self._widths, ("label", "source")
+        for i, c in enumerate(row):
+            widths[i] = max(widths[i], len(c))
+        cells = [c.ljust(w) if h in left else c.rjust(w) for c, w, h in zip(row, widths, self._header)]
+        self._out.write("  ".join(cells).rstrip() + "\n")
+
+
 def _model_factory(glibc: str):
     try:
         from memlab.glibc import Malloc
@@ -72,18 +159,25 @@ def _model_factory(glibc: str):
     return lambda: Malloc(glibc=glibc)
 
 
-def _read_ops(path: str) -> Trace:
+def _read_bytes(path: str) -> bytes:
+    """The trace's bytes, read once: a file, a pipe, /dev/stdin, or `-` (standard input)."""
+    if path == STDIN:
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:
+            raise UsageError("no standard input to read the trace from")
+        return stream.read()
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            return f.read()
     except OSError as e:
-        raise MemlabError(f"cannot read trace {path!r}: {e.strerror}") from None
-    return read_trace(data)
+        raise UsageError(f"cannot read trace {cut(path)!r}: {e.strerror}") from None
 
 
-def _model_snapshots(ops: Trace, every: int | None, glibc: str) -> list[Snapshot]:
-    from memlab.replay import replay
+def _model_run(ops: Trace | Sequence[Op], every: int | None, glibc: str, sink: Callable[[Snapshot], Any]):
+    """A Replayer of the trace on the model that hands each snapshot to `sink`."""
+    from memlab.replay import Replayer
 
-    return replay(ops, _model_factory(glibc), every)
+    return Replayer(ops, _model_factory(glibc)(), every, sink=sink)
 
 
 def _libc_dir(glibc: str):
@@ -108,53 +202,79 @@ def _real_name(libc_dir) -> str:
     return f"the real glibc {glibc_version(libc_dir)} (unpacked in {libc_dir})"
 
 
-def _native_snapshots(path: str, every: int | None, libc_dir=None) -> list[Snapshot]:
-    from memlab.native import replay_native
+def _native_snapshots(data: bytes, every: int | None, libc_dir=None) -> Iterator[Snapshot]:
+    """The real replayer's snapshots of the trace `data`, one at a time."""
+    from memlab.native import iter_native
 
-    try:
-        raw = replay_native(path, every, libc_dir=libc_dir)
-    except FileNotFoundError:
-        raise MemlabError(f"cannot read trace {path!r}: No such file or directory") from None
-    return [Snapshot.from_dict(d) for d in raw]
+    return (Snapshot.from_dict(d) for d in iter_native(data, every, libc_dir=libc_dir))
+
+
+def _printer(out: TextIO, as_json: bool) -> tuple[Callable[[Snapshot], None], Callable[[], None]]:
+    """A sink that prints each snapshot as it comes (JSON lines or a table), and its closing call."""
+    if as_json:
+        return (lambda s: out.write(s.to_json() + "\n")), (lambda: None)
+    table = TableWriter(out)
+    return table.add, table.close
 
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    data = _read_bytes(args.trace)
     if args.allocator not in (None, "glibc"):
-        return _replay_rival(args, _read_ops(args.trace), out)
+        return _replay_rival(args, data, read_trace(data), out)
     if args.native:      # without --glibc: this machine's own glibc, whatever its release
         libc_dir = None if args.glibc is None else _libc_dir(args.glibc)
-        snaps = _native_snapshots(args.trace, args.every, libc_dir)   # the replayer parses the trace
+        # The C replayer checks the trace itself (in parse_trace's words): it is not parsed here.
+        snaps = _native_snapshots(data, args.every, libc_dir)
+        if not args.json:    # the header's operation count is the end snapshot's
+            snaps = list(snaps)
+            out.write(f"# {cut(args.trace)}: {snaps[-1].op} operations, on {_real_name(libc_dir)}\n")
+        emit, close = _printer(out, args.json)
+        for s in snaps:
+            emit(s)
     else:
         args.glibc = args.glibc or DEFAULT_GLIBC
-        snaps = _model_snapshots(_read_ops(args.trace), args.every, args.glibc)
-    if args.json:
-        out.write("".join(s.to_json() + "\n" for s in snaps))
-    else:
-        source = _real_name(libc_dir) if args.native else f"memlab's model of glibc {args.glibc}"
-        out.write(f"# {args.trace}: {snaps[-1].op} operations, on {source}\n")
-        out.write(format_table(snaps) + "\n")
+        ops = read_trace(data)
+        if not args.json:
+            out.write(f"# {cut(args.trace)}: {ops.count} operations, on memlab's model of glibc {args.glibc}\n")
+        emit, close = _printer(out, args.json)
+        with shown(AUTO, "replay") as progress:
+            _model_run(ops, args.every, args.glibc, emit).run(progress=progress)
+    close()
     return 0
 
 
-def _replay_rival(args: argparse.Namespace, ops: tuple[Op, ...], out: TextIO) -> int:
+def _deviation(ops: tuple[Op, ...], field: str) -> str | None:
+    """The documented deviation (DESIGN.md, "Known deviations") that explains a difference, if any."""
+    for op in ops:
+        if op.kind == "mallopt" and op.param == _M_TOP_PAD and op.value < 0:
+            return ("known deviation: with a negative M_TOP_PAD the real glibc's sbrk request wraps "
+                    "round; when its mmap fallback cannot serve either it opens a second arena, which "
+                    "the model (main arena only) does not")
+    if field != "op" and any(op.kind == "memalign" and op.align > PAGE for op in ops):
+        return ("known deviation: memalign with an alignment above 4096 depends on the absolute "
+                "(randomised) address of the heap; the model's is exact only for a break starting "
+                "at its heap_start")
+    return None
+
+
+def _replay_rival(args: argparse.Namespace, data: bytes, ops: tuple[Op, ...], out: TextIO) -> int:
     """`replay --native --allocator NAME`: the trace on a preloaded rival; only brk and rss."""
     from memlab.native import replay_native
     from memlab.native.allocators import library
 
     if not args.native or args.glibc is not None:
-        print(f"memlab: --allocator {args.allocator} runs on the real library: give --native "
-              f"(and no --glibc: it runs over this machine's glibc)", file=sys.stderr)
-        return 2
-    points = replay_native(args.trace, args.every, allocator=args.allocator)
+        raise UsageError(f"--allocator {args.allocator} runs on the real library: give --native "
+                         f"(and no --glibc: it runs over this machine's glibc)")
+    points = replay_native(data, args.every, allocator=args.allocator)
     skipped = sum(op.kind in ("trim", "mallopt") for op in ops)
     note = (f"{skipped} t/o line(s) skipped: malloc_trim and mallopt tune glibc's malloc, "
             f"not {args.allocator}") if skipped else ""
     if args.json:
         out.write("".join(json.dumps(p) + "\n" for p in points))
         if note:
-            print(f"memlab: {note}", file=sys.stderr)
+            _say(note)
         return 0
-    out.write(f"# {args.trace}: {sum(op.kind != 'snapshot' for op in ops)} operations, on {args.allocator} "
+    out.write(f"# {cut(args.trace)}: {sum(op.kind != 'snapshot' for op in ops)} operations, on {args.allocator} "
               f"({library(args.allocator)}, preloaded) over this machine's glibc\n")
     out.write(f"# only the break and resident bytes: mallinfo2's fields are glibc's, "
               f"{args.allocator} does not keep them\n")
@@ -181,11 +301,11 @@ def format_points(points: Sequence[dict]) -> str:
 
 def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     if args.allocator not in (None, "glibc"):
-        print(f"memlab: compare holds memlab's model of glibc against the real glibc; {args.allocator} is "
-              f"another allocator, not comparable with the model (run it with replay --native "
-              f"--allocator {args.allocator})", file=sys.stderr)
-        return 2
-    ops = _read_ops(args.trace)
+        raise UsageError(f"compare holds memlab's model of glibc against the real glibc; {args.allocator} is "
+                         f"another allocator, not comparable with the model (run it with replay --native "
+                         f"--allocator {args.allocator})")
+    data = _read_bytes(args.trace)
+    ops = read_trace(data)
     note = ""
     if args.glibc is None:    # this machine's glibc, against its profile if the model has one
         from memlab.native import glibc_version
@@ -198,53 +318,75 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
         libc_dir = None
     else:
         libc_dir = _libc_dir(args.glibc)
-    model = _model_snapshots(ops, args.every, args.glibc)
-    native = _native_snapshots(args.trace, args.every, libc_dir)
-    rows, names = [], []
-    for m, n in zip(model, native):
-        rows += [m, n]
-        names += ["model", "native"]
-    out.write(f"# {args.trace}: memlab's model of glibc {args.glibc} against {_real_name(libc_dir)}\n")
+    out.write(f"# {cut(args.trace)}: memlab's model of glibc {args.glibc} against {_real_name(libc_dir)}\n")
     out.write(note)
-    out.write(format_table(rows, names) + "\n")
-    for m, n in zip(model, native):
-        diff = m.first_difference(n)
-        if diff:
-            field, mine, theirs = diff
-            out.write(f"DIFFER at the snapshot after op {n.op} (label {n.label!r}): {field} is {mine!r} "
-                      f"in the model, {theirs!r} on the real glibc\n")
-            return 1
-    if len(model) != len(native):
-        out.write(f"DIFFER: the model took {len(model)} snapshots, the real glibc {len(native)}\n")
-        return 1
-    out.write(f"AGREE: all {len(model)} snapshots are identical\n")
-    return 0
+    table = TableWriter(out, named=True)
+    model: deque[Snapshot] = deque()
+    replayer = _model_run(ops, args.every, args.glibc, model.append)
+    progress = auto("compare")        # a bar on stderr if it is a terminal, else None
+    first = None
+    counts = [0, 0]
+    for n in _native_snapshots(data, args.every, libc_dir):
+        counts[1] += 1
+        if not model and not replayer.done:
+            replayer.run(until=n.op, progress=progress)
+        while not model and not replayer.done:   # `s` lines before the first operation
+            replayer.step()
+        if not model:
+            table.add(n, "native")
+            continue
+        m = model.popleft()
+        counts[0] += 1
+        table.add(m, "model")
+        table.add(n, "native")
+        if first is None:
+            diff = m.first_difference(n)
+            if diff:
+                first = (n, diff)
+    replayer.run(progress=progress)
+    if progress is not None:
+        progress.close()
+    counts[0] += len(model)
+    for m in model:
+        table.add(m, "model")
+    table.close()
+    if first is not None:
+        n, (field, mine, theirs) = first
+        line = (f"DIFFER at the snapshot after op {n.op} (label {cut(n.label)!r}): {field} is {mine!r} "
+                f"in the model, {theirs!r} on the real glibc")
+    elif counts[0] != counts[1]:
+        field = "op"
+        line = f"DIFFER: the model took {counts[0]} snapshots, the real glibc {counts[1]}"
+    else:
+        out.write(f"AGREE: all {counts[0]} snapshots are identical\n")
+        return 0
+    why = _deviation(ops, field)
+    out.write(line + (f" ({why})" if why else "") + "\n")
+    return 1
 
 
 def _cmd_record(args: argparse.Namespace, out: TextIO) -> int:
-    from memlab.native.build import build
-    from memlab.native.runner import clean_environment
+    from memlab.native.recorder import record
 
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
     if not command:
-        raise MemlabError("record needs a program to run: python -m memlab record -o FILE -- PROGRAM ARGS")
-    target = Path(args.output).resolve()
-    library = build("record")
-    if target.exists():
-        target.unlink()
-    env = clean_environment({"LD_PRELOAD": str(library), "MEMLAB_RECORD": str(target)})
-    try:
-        status = subprocess.run(command, env=env).returncode
-    except OSError as e:
-        raise MemlabError(f"cannot run {command[0]!r}: {e.strerror}") from None
-    pattern = re.compile(re.escape(target.name) + r"\.\d+(\.\d+)?")
-    others = sorted(p.name for p in target.parent.iterdir() if pattern.fullmatch(p.name))
-    files = [target.name] if target.exists() else []
-    print(f"memlab: recorded {', '.join(files + others) or 'nothing'} in {target.parent}"
-          f" (program exit status {status})", file=sys.stderr)
-    return status
+        raise UsageError("record needs a program to run: python -m memlab record -o FILE -- PROGRAM ARGS")
+    return record(command, args.output, say=_say)
+
+
+def _parse_values(items: Sequence[str]) -> dict[str, int]:
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        digits = value[1:] if value[:1] == "-" else value
+        if not sep or not (digits.isascii() and digits.isdigit()):
+            raise UsageError(f"scenario values are PARAM=INTEGER, not {cut(item)!r}")
+        if len(digits) > 20:
+            raise UsageError(f"{cut(name)} = {cut(value, 30)} is out of range")
+        values[name] = int(value)
+    return values
 
 
 def _cmd_scenario(args: argparse.Namespace, out: TextIO) -> int:
@@ -257,62 +399,85 @@ def _cmd_scenario(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     if args.n is not None or args.json or args.every is not None:
         return _run_scenario(args, out)
+    values = _parse_values(args.values)
     try:
         chosen = scenario(args.name)
-        values = {}
-        for item in args.values:
-            name, sep, value = item.partition("=")
-            if not sep or not value.lstrip("-").isdigit():
-                raise ValueError(f"scenario values are PARAM=INTEGER, not {item!r}")
-            values[name] = int(value)
-        out.write(chosen.text(**values))
+        text = chosen.text(**values)
     except (KeyError, TypeError, ValueError) as e:
-        print(f"memlab: {e.args[0] if e.args else e}", file=sys.stderr)
-        return 2
+        raise UsageError(e.args[0] if e.args else e) from None
+    out.write(text)
     return 0
 
 
+def _step_ops(steps: Sequence[tuple]) -> int:
+    """Operations in a list of bulk steps (memlab.steps).
+
+    >>> _step_ops([("a", 0, 72), ("w", 0), ("aw", 1, 3, 4), ("s", "built"), ("f*", 1, 3), ("f", 0)])
+    12
+    """
+    total = 0
+    for step in steps:
+        kind = step[0]
+        total += 2 * step[2] if kind == "aw" else step[2] if kind == "f*" else 0 if kind == "s" else 1
+    return total
+
+
 def _run_scenario(args: argparse.Namespace, out: TextIO) -> int:
-    """Run a scenario on the model and print its snapshots as `replay` does."""
+    """Run a scenario on the model and print its snapshots as `replay` does, as they are taken."""
     from memlab.scenarios import scenario
-    from memlab.scenarios.bulk import parse_count, run_vecvec
+    from memlab.scenarios.bulk import parse_count, run_vecvec, vecvec_steps
 
     try:
         chosen = scenario(args.name)
         n = parse_count(args.n) if args.n is not None else None
-        if args.values:
-            raise ValueError("give --n, not PARAM=VALUE, when running a scenario")
     except (KeyError, TypeError, ValueError) as e:
-        print(f"memlab: {e.args[0] if e.args else e}", file=sys.stderr)
-        return 2
+        raise UsageError(e.args[0] if e.args else e) from None
+    if args.values:
+        raise UsageError("give --n, not PARAM=VALUE, when running a scenario")
+    emit, close = _printer(out, args.json)
     if chosen.name == "vecvec":
-        snaps = run_vecvec(n if n is not None else chosen.values()["n"], args.every,
-                           _model_factory(args.glibc)())
-        ops = f"{snaps[-1].op:,}"
+        n = n if n is not None else chosen.values()["n"]
+        if _VECTOR * n >= _SIZE_LIMIT:
+            raise UsageError(f"--n {cut(args.n, 30)} is too large: vecvec's outer array of n vectors needs "
+                             f"{_VECTOR}*n bytes, which must be below 2**64 (n below "
+                             f"{-(-_SIZE_LIMIT // _VECTOR):,})")
+        ops = _step_ops(vecvec_steps(n))
+        run = lambda progress: run_vecvec(n, args.every, _model_factory(args.glibc)(), sink=emit)  # noqa: E731
     else:
-        from memlab.replay import replay
-
         names = [p.name for p in chosen.params]
         given = {names[0]: n} if n is not None and names else {}
         try:
             trace = chosen.build(**given)
         except (TypeError, ValueError) as e:
-            print(f"memlab: {e.args[0] if e.args else e}", file=sys.stderr)
-            return 2
-        snaps = replay(trace, _model_factory(args.glibc), args.every)
-        ops = f"{snaps[-1].op:,}"
-    if args.json:
-        out.write("".join(s.to_json() + "\n" for s in snaps))
-    else:
+            raise UsageError(e.args[0] if e.args else e) from None
+        ops = sum(op.kind != "snapshot" for op in trace)
+        run = lambda progress: _model_run(trace, args.every, args.glibc, emit).run(progress=progress)  # noqa: E731
+    if not args.json:
         label = f"n={n:,}" if n is not None else "defaults"
-        out.write(f"# scenario {chosen.name} ({label}): {ops} operations, "
+        out.write(f"# scenario {chosen.name} ({label}): {ops:,} operations, "
                   f"on memlab's model of glibc {args.glibc}\n")
-        out.write(format_table(snaps) + "\n")
+    with shown(AUTO, "scenario") as progress:
+        run(progress)
+    close()
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its refusals raised as one-line UsageErrors instead of usage text and exit."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _every(text: str) -> int:
+    """--every's value: a whole number from 1 to 2**63 - 1."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or not 1 <= int(text) < 2**63:
+        raise argparse.ArgumentTypeError(f"needs a whole number from 1 to 2**63-1, not {cut(text, 30)!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m memlab", description="memlab: glibc malloc, simulated and real.")
+    p = _Parser(prog="python -m memlab", description="memlab: glibc malloc, simulated and real.")
     sub = p.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
 
     def glibc_option(q: argparse.ArgumentParser) -> None:
@@ -326,10 +491,10 @@ def _parser() -> argparse.ArgumentParser:
                             f"preloaded and report only the break and resident bytes")
 
     def every_option(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--every", type=int, metavar="N", help="also snapshot after every N-th operation")
+        q.add_argument("--every", type=_every, metavar="N", help="also snapshot after every N-th operation")
 
     q = sub.add_parser("replay", help="replay a trace and print its snapshots")
-    q.add_argument("trace", help="trace file (TRACE-FORMAT.md)")
+    q.add_argument("trace", help="trace file (TRACE-FORMAT.md); - reads standard input")
     every_option(q)
     q.add_argument("--json", action="store_true", help="print the exact JSON lines")
     q.add_argument("--native", action="store_true", help="run on the real glibc instead of the model")
@@ -338,7 +503,7 @@ def _parser() -> argparse.ArgumentParser:
     q.set_defaults(run=_cmd_replay)
 
     q = sub.add_parser("compare", help="replay on the model and on the real glibc; name the first difference")
-    q.add_argument("trace", help="trace file (TRACE-FORMAT.md)")
+    q.add_argument("trace", help="trace file (TRACE-FORMAT.md); - reads standard input")
     every_option(q)
     glibc_option(q)
     allocator_option(q)
@@ -348,7 +513,10 @@ def _parser() -> argparse.ArgumentParser:
                        description="Run PROGRAM with memlab's recorder preloaded. The first program writes FILE; "
                                    "every other process or exec'd program it starts writes FILE.<pid> "
                                    "(FILE.<pid>.<n> for later images of the same pid). MALLOC_* and "
-                                   "GLIBC_TUNABLES are removed from the environment, as for replays.")
+                                   "GLIBC_TUNABLES are removed from the environment, as for replays. "
+                                   "Each call is written as it is made, so a program that crashes or is "
+                                   "killed keeps its calls; the trace then ends with a comment naming the "
+                                   "signal, and record exits with 128 + its number, as a shell does.")
     q.add_argument("-o", "--output", required=True, metavar="FILE", help="trace file to write")
     q.add_argument("command", nargs=argparse.REMAINDER, metavar="-- PROGRAM ARGS", help="the program to run")
     q.set_defaults(run=_cmd_record)
@@ -365,29 +533,71 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _run(argv: Sequence[str] | None, out: TextIO) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:            # --help
+        return e.code if isinstance(e.code, int) else 0
+    if getattr(args, "glibc", None) not in (None, *SUPPORTED_GLIBC):
+        raise UsageError(f"--glibc {cut(args.glibc, 30)} is not modelled; choose one of {', '.join(SUPPORTED_GLIBC)}")
+    if hasattr(args, "glibc") and args.glibc is None and args.run not in (_cmd_replay, _cmd_compare):
+        args.glibc = DEFAULT_GLIBC
+    try:
+        return args.run(args, out)
+    except TraceError as e:
+        raise UsageError(f"{cut(args.trace)}: line {e.lineno}: {e.reason}: {cut(repr(e.line))}; "
+                         "nothing was replayed") from None
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null, so that Python's final flush says nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 1 differ/failed, 2 bad input).
+
+    Every refusal is one line on stderr, never a traceback: an unexpected error is
+    summed up in one line with status 1 (MEMLAB_DEBUG=1 raises it instead). A closed
+    output pipe ends the run quietly with 141 (128 + SIGPIPE), as Unix tools do.
 
     >>> main(["replay", "--glibc", "2.99", "x.trace"])
     2
     """
     out = out or sys.stdout
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "glibc", None) not in (None, *SUPPORTED_GLIBC):
-        print(f"memlab: --glibc {args.glibc} is not modelled; choose one of {', '.join(SUPPORTED_GLIBC)}",
-              file=sys.stderr)
-        return 2
-    if hasattr(args, "glibc") and args.glibc is None and args.run not in (_cmd_replay, _cmd_compare):
-        args.glibc = DEFAULT_GLIBC
-    if getattr(args, "every", None) is not None and args.every < 1:
-        print(f"memlab: --every needs a positive number, not {args.every}", file=sys.stderr)
-        return 2
     try:
-        return args.run(args, out)
-    except TraceError as e:
-        print(f"memlab: {args.trace}: {e}; nothing was replayed", file=sys.stderr)
+        try:
+            return _run(argv, out)
+        finally:
+            if out is sys.stdout:
+                out.flush()        # a closed pipe shows here, inside the handlers below
+    except UsageError as e:
+        _say(e)
         return 2
+    except BrokenPipeError:
+        if out is sys.stdout:
+            _quiet_stdout()
+        return 128 + signal.SIGPIPE
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return 128 + signal.SIGINT
     except MemlabError as e:
-        print(f"memlab: {e}", file=sys.stderr)
+        _say(e)
+        return 1
+    except OSError as e:
+        if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
+            raise
+        _say(f"{e.strerror or e}" + (f": {cut(str(e.filename))}" if e.filename else ""))
+        return 1
+    except Exception as e:
+        if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
+            raise
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        _say(f"internal error, please report it: {type(e).__name__}: {cut(str(e))} "
+             f"(at {Path(where.filename).name}:{where.lineno}; {DEBUG_VARIABLE}=1 shows the traceback)")
         return 1

@@ -8,6 +8,7 @@ __all__ = [
     "OutOfMemoryKill",
     "MallocAbort",
     "TraceError",
+    "UsageError",
 ]
 
 
@@ -53,3 +54,11 @@ class TraceError(MemlabError, ValueError):
         self.lineno = lineno
         self.line = line
         self.reason = reason
+
+
+class UsageError(MemlabError):
+    """Bad usage or input refused before anything runs (the command line exits with status 2).
+
+    >>> str(UsageError("no folder 'x' for the trace"))
+    "no folder 'x' for the trace"
+    """

@@ -58,7 +58,9 @@ class Replayer:
     (2, 0, ['one', 'end'])
     """
 
-    def __init__(self, ops: Sequence[Op] | Trace | str, malloc: Any, every: int | None = None) -> None:
+    def __init__(self, ops: Sequence[Op] | Trace | str, malloc: Any, every: int | None = None,
+                 sink: Callable[[Snapshot], Any] | None = None) -> None:
+        """`sink`, when given, receives each snapshot as it is taken instead of `snapshots`."""
         if every is not None and (type(every) is not int or every < 1):
             raise ValueError(f"every must be a positive int or None (got {every!r})")
         self._trace = _as_trace(ops)
@@ -69,6 +71,7 @@ class Replayer:
         self._live: dict[int, tuple[int, int]] = {}   # ID -> (pointer, requested size)
         self._held = 0
         self._snapshots: list[Snapshot] = []
+        self._sink = sink or self._snapshots.append
         self._last_snapshot: int | None = None        # op count of the latest snapshot
         self._finished = False
         self._marks: list[int] | None = None          # indices of `s` lines, found on first use
@@ -156,7 +159,7 @@ class Replayer:
     def run(self, until: int | None = None, progress: Callable[[int, int], None] | None = None) -> None:
         """Step until `until` operations have run (or to the end when None).
 
-        `progress`, if given, is called as ``progress(operations run, operations to run)``
+        `progress`, if given, is called as ``progress(operations run, operations in the trace)``
         about every 65,536 operations (`memlab.progress` has displays for it).
         """
         if until is not None and (type(until) is not int or until < 0):
@@ -184,7 +187,7 @@ class Replayer:
         # collector would only walk the model's (large) state again and again, so it waits.
         collecting = gc.isenabled()
         gc.disable()
-        first = self._op
+        total = self.total
         try:
             while self._next < end and self._op < limit:
                 i, count = self._next, self._op
@@ -200,7 +203,7 @@ class Replayer:
                 elif every and self._op % every == 0:
                     self._take("")
                 if progress is not None:
-                    progress(self._op - first, limit - first)
+                    progress(self._op, total)
         finally:
             if collecting:
                 gc.enable()
@@ -288,7 +291,7 @@ class Replayer:
         return took
 
     def _take(self, label: str) -> None:
-        self._snapshots.append(Snapshot.from_model(self._op, label, self._malloc))
+        self._sink(Snapshot.from_model(self._op, label, self._malloc))
         self._last_snapshot = self._op
 
     def _finish(self) -> None:

@@ -17,7 +17,7 @@ asks for a snapshot inside it.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from memlab.glibc import Malloc
 from memlab.glibc.bulk import Block
@@ -29,18 +29,19 @@ __all__ = ["run_steps", "steps_from_ops", "replay_bulk"]
 
 
 class _Runner:
-    def __init__(self, malloc: Any, every: int | None) -> None:
+    def __init__(self, malloc: Any, every: int | None, sink: Any = None) -> None:
         self.m = malloc
         self.every = every
         self.op = 0
         self.snapshots: list[Snapshot] = []
+        self.sink = sink or self.snapshots.append
         self.last: int | None = None
         self.live: dict[int, tuple[int, int]] = {}          # single IDs: (pointer, size)
         self.runs: list[tuple[int, int, list]] = []         # (first ID, size, [Block, ...])
 
     # snapshots ---------------------------------------------------------------------
     def take(self, label: str) -> None:
-        self.snapshots.append(Snapshot.from_model(self.op, label, self.m))
+        self.sink(Snapshot.from_model(self.op, label, self.m))
         self.last = self.op
 
     def tick(self) -> None:
@@ -228,8 +229,11 @@ def _write(space, b, size: int) -> None:
             space.touch(p, size)
 
 
-def run_steps(steps: Sequence[tuple], malloc: Any, every: int | None = None) -> list[Snapshot]:
+def run_steps(steps: Sequence[tuple], malloc: Any, every: int | None = None,
+              sink: Callable[[Snapshot], Any] | None = None) -> list[Snapshot]:
     """Replay steps on `malloc` (a memlab.glibc.Malloc); the snapshots `replay` would take.
+
+    With a `sink`, each snapshot goes to it as it is taken, and the list returned is empty.
 
     >>> from memlab.glibc import Malloc
     >>> steps = [("a", 0, 24000), ("w", 0), ("aw", 1, 1000, 4), ("s", "built"), ("f*", 1, 1000), ("f", 0)]
@@ -238,7 +242,7 @@ def run_steps(steps: Sequence[tuple], malloc: Any, every: int | None = None) -> 
     """
     if every is not None and (type(every) is not int or every < 1):
         raise ValueError(f"every must be a positive int or None (got {every!r})")
-    r = _Runner(malloc, every)
+    r = _Runner(malloc, every, sink)
     steps = list(steps)
     for k, step in enumerate(steps):
         kind = step[0]

@@ -177,14 +177,22 @@ class Op:
         return " ".join([_LETTER[kind], *(str(getattr(self, n)) for n in _FIELDS[kind])])
 
 
+_DIGITS = 40            # digits beyond every field's range (2**64 has 20)
+_TOO_BIG = 1 << 256     # what a longer number reads as: out of every range
+
+
 def _number(token: str, lineno: int, line: str, name: str, *, signed: bool = False) -> int:
     """Read one number field: decimal or 0x hex (a leading '-' only if signed)."""
     body = token[1:] if signed and token[:1] == "-" else token
     if body.isascii():
+        # more digits than any field can hold read as a value every range check refuses
+        # (and stay clear of int()'s limit on long decimal strings)
         if body.isdigit():
-            n = int(body)
+            digits = body.lstrip("0") or "0"
+            n = int(digits) if len(digits) <= _DIGITS else _TOO_BIG
         elif body[:2] in ("0x", "0X") and len(body) > 2 and all(c in "0123456789abcdefABCDEF" for c in body[2:]):
-            n = int(body[2:], 16)
+            digits = body[2:].lstrip("0") or "0"
+            n = int(digits, 16) if len(digits) <= _DIGITS else _TOO_BIG
         else:
             n = None
         if n is not None:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-__all__ = ["sizes", "alignments", "mallopts", "ops", "traces", "random_trace"]
+__all__ = ["sizes", "alignments", "mallopts", "ops", "traces", "random_trace", "hostile_numbers",
+           "hostile_lines", "hostile_traces", "cli_arguments"]
 
 #: mallopt parameters a trace may use, with glibc's numbers.
 _PARAMS = ("M_MXFAST", "M_TRIM_THRESHOLD", "M_TOP_PAD", "M_MMAP_THRESHOLD", "M_MMAP_MAX")
@@ -138,3 +139,71 @@ def random_trace(n_ops: int, seed: int = 0, n_ids: int = 200, max_size: int = 30
         else:
             lines.append(f"t {rng.choice([0, 4096, 131072])}")
     return "".join(line + "\n" for line in lines)
+
+
+# --- hostile input: what a careless or mischievous user types (not valid on purpose) -----------
+
+def hostile_numbers(max_digits: int = 5000) -> st.SearchStrategy[str]:
+    """Number fields of every shape: in and out of range, thousands of digits (past Python's
+    int-conversion limit), signs, hex, exponents, non-ASCII digits."""
+    return st.one_of(
+        st.integers(-2**70, 2**70).map(str),
+        st.sampled_from(["0", "-0", "2147483647", "-2147483648", "2147483648", "18446744073709551615",
+                         "18446744073709551616", str(2**63), "0x10", "0X", "0xffffffffffffffff",
+                         "1e3", "1.5", "-1", "+5", "٣", "²", "nan", "inf", "", "00000000001"]),
+        st.integers(1, max_digits).map(lambda n: "9" * n),
+        st.integers(1, max_digits).map(lambda n: "0" * n + "7"),
+        st.integers(1, 40).map(lambda n: "0x" + "f" * n),
+    )
+
+
+@st.composite
+def hostile_lines(draw, max_digits: int = 5000) -> str:
+    """One trace line, valid or not: right and wrong letters and field counts, odd numbers and blanks,
+    comments, long labels, control and non-ASCII characters."""
+    shape = draw(st.integers(0, 5))
+    if shape == 0:
+        return draw(ops(n_ids=8, max_size=1 << 20))
+    if shape == 1:
+        letter = draw(st.sampled_from(list("afrcmwtosxA") + ["aa", "", "#", "s"]))
+        fields = draw(st.lists(hostile_numbers(max_digits), max_size=4))
+        blank = draw(st.sampled_from([" ", "\t", "  ", " \t "]))
+        return blank.join([letter, *fields])
+    if shape == 2:
+        param = draw(st.sampled_from(["M_TOP_PAD", "M_MXFAST", "MMAP_MAX", "-3", "1", "M_NOPE", "M_ARENA_MAX"]))
+        return f"o {param} {draw(hostile_numbers(max_digits))}"
+    if shape == 3:
+        return "s " + draw(st.text(max_size=3000))
+    if shape == 4:
+        return draw(st.sampled_from(["#", "# comment", "", "   ", "\r", "a 0 1\r", "\x00", "a\x000 1"]))
+    return draw(st.text(max_size=50))
+
+
+def hostile_traces(max_lines: int = 12, max_digits: int = 5000) -> st.SearchStrategy[str]:
+    """Trace text of hostile lines."""
+    return st.lists(hostile_lines(max_digits), max_size=max_lines).map("\n".join)
+
+
+@st.composite
+def cli_arguments(draw) -> list[str]:
+    """Arguments of `python -m memlab` with odd values; "TRACE" stands for a trace file path."""
+    every = st.sampled_from(["--every"]).flatmap(lambda o: hostile_numbers(5000).map(lambda v: [o, v]))
+    glibc = st.sampled_from(["2.36", "2.41", "2.99", "", "x" * 500, "2.36.0"]).map(lambda v: ["--glibc", v])
+    extra = st.lists(st.one_of(every, glibc, st.just(["--json"]), st.just(["--bogus"]),
+                               st.text(max_size=20).map(lambda t: [t])), max_size=3)
+    command = draw(st.sampled_from(["replay", "compare", "scenario", "scenario-run", "other"]))
+    rest = [x for part in draw(extra) for x in part]
+    if command in ("replay", "compare"):
+        return [command, draw(st.sampled_from(["TRACE", "TRACE", "/nonexistent/t", "/", ""])), *rest]
+    if command == "scenario":
+        name = draw(st.sampled_from(["vecvec", "reserve", "push_back", "nope", ""]))
+        values = draw(st.lists(st.one_of(hostile_numbers(5000).map(lambda v: "n=" + v),
+                                         st.text(max_size=10)), max_size=2))
+        return ["scenario", name, *values]
+    if command == "scenario-run":
+        name = draw(st.sampled_from(["vecvec", "reserve", "small_requests", "nope"]))
+        # (no count that runs long: a real 10**12-vector run with --every 1 would take days)
+        n = draw(st.one_of(st.sampled_from(["1e18", "1e999999", "3", "1e3", "0", "-5", "2.5", "x", ""]),
+                           st.integers(21, 5000).map(lambda k: "9" * k), st.integers(-10**6, 10**4).map(str)))
+        return ["scenario", name, "--n", n, *rest]
+    return draw(st.lists(st.text(max_size=30), max_size=4))

@@ -11,6 +11,7 @@ Layers, from the top (imported by everything below) to the bottom:
     scenarios               the lessons' named traces and what they compute
     charts                  matplotlib pictures
     widgets                 ipywidgets dashboards (a lesson's dashboard runs its scenario)
+    homework                graded assignments: per-student problems, goals, Otter commands
     cli, __main__, memlab   the command line; the package's re-exports
 
 Imports are read from the source (ast), those inside functions included. The core (down to
@@ -39,6 +40,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("memlab.scenarios",),
     ("memlab.charts",),
     ("memlab.widgets",),
+    ("memlab.homework",),
     ("memlab.cli", "memlab.__main__", "memlab"),
 )
 CORE_DEPTH = 4                     # layers 0..4: units .. replay, steps
@@ -49,7 +51,7 @@ def layer_of(module: str) -> int:
     """The row of the layer table a memlab module (or package) belongs to.
 
     >>> layer_of("memlab.glibc.arena"), layer_of("memlab"), layer_of("memlab.space")
-    (2, 9, 1)
+    (2, 10, 1)
     """
     for depth, names in enumerate(LAYERS):
         for name in names:

@@ -4,7 +4,7 @@ and the rival allocators (jemalloc, tcmalloc, mimalloc) preloaded under the repl
 from memlab.native.allocators import ALLOCATORS, AllocatorMissing
 from memlab.native.build import NativeUnavailable, build, cache_dir
 from memlab.native.rivals import AllocatorRuns, run_allocators
-from memlab.native.runner import NativeError, glibc_version, replay_native, replay_native_raw
+from memlab.native.runner import NativeError, glibc_version, iter_native, replay_native, replay_native_raw
 
 __all__ = [
     "NativeUnavailable",
@@ -13,6 +13,7 @@ __all__ = [
     "cache_dir",
     "replay_native",
     "replay_native_raw",
+    "iter_native",
     "glibc_version",
     "ALLOCATORS",
     "AllocatorMissing",

@@ -48,6 +48,19 @@ def cache_dir() -> Path:
     return Path(base) / "memlab"
 
 
+def _cache_origin() -> str:
+    """Which variable chose the cache folder, for messages.
+
+    >>> os.environ["MEMLAB_CACHE"] = "/x"; _cache_origin(); del os.environ["MEMLAB_CACHE"]
+    'set by MEMLAB_CACHE'
+    """
+    if os.environ.get("MEMLAB_CACHE"):
+        return "set by MEMLAB_CACHE"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return "set by XDG_CACHE_HOME"
+    return "the default, ~/.cache/memlab"
+
+
 def find_compiler() -> str:
     """Path of the system C compiler (`cc`, else `gcc`); NativeUnavailable if there is none.
 
@@ -83,8 +96,14 @@ def build(name: str) -> Path:
     target = cache_dir() / f"{name}-{digest}{suffix}"
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}-", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}-", dir=target.parent)
+    except OSError as e:
+        folder = target.parent
+        why = "it is not a folder" if folder.exists() and not folder.is_dir() else f"{e.strerror} ({e.filename})"
+        raise NativeUnavailable(f"cannot use {str(folder)!r} as memlab's cache folder ({_cache_origin()}): "
+                                f"{why}; point MEMLAB_CACHE at a writable folder") from None
     os.close(fd)
     try:
         result = subprocess.run([cc, *flags, "-o", tmp, str(source)], capture_output=True, text=True)

@@ -13,8 +13,10 @@
  * so the program behaves as without the recorder.  The recorder never
  * allocates with malloc: blocks are found by an open-addressing table
  * pointer -> ID in mmap'd memory, freed IDs are reused from a stack (also
- * mmap'd), and the trace is buffered in static memory and written with
- * write(2).  At the end (a destructor, or _exit) it writes `s exit` and a
+ * mmap'd), and each call's line is written with write(2) as the call is
+ * made: nothing waits in a user-space buffer, so when the program crashes,
+ * aborts or is killed (even with SIGKILL) the kernel keeps every line written
+ * so far.  At the end (a destructor, or _exit) it writes `s exit` and a
  * comment line with what it could not record.
  *
  * Calls it cannot record are still forwarded, and counted: calls nested in
@@ -67,11 +69,10 @@ static unsigned long n_unready, n_nested, n_unknown_free, n_unknown_realloc, n_o
 
 /* ---------- output ---------- */
 
-static char out_buf[1 << 20];
-static size_t out_len;
 static int out_fd = -1;
 static char path_buf[4096];
 static int finished;
+static int opening, tried;
 
 static void write_all(int fd, const char *s, size_t n)
 {
@@ -107,28 +108,20 @@ static size_t put_s(char *at, const char *s)
 
 static void open_output(void);
 
-static void flush(void)
+/* Hand finished lines to the kernel at once (opening the file on first use). */
+static void put_lines(const char *s, size_t n)
 {
-    if (out_fd < 0)
+    int saved = errno; /* the program sees the errno of its own call */
+    if (out_fd < 0 && !opening)
         open_output();
     if (out_fd >= 0)
-        write_all(out_fd, out_buf, out_len);
-    out_len = 0;
+        write_all(out_fd, s, n);
+    errno = saved;
 }
-
-/* Make room for lines of up to `room` bytes in all. */
-static char *room_for(size_t room)
-{
-    if (out_len + room > sizeof out_buf)
-        flush();
-    return out_buf + out_len;
-}
-
-static char *line_start(void) { return room_for(200); }
 
 static void emit(char kind, unsigned long long a, int na, unsigned long long b, unsigned long long c)
 {
-    char *p = line_start(), *s = p;
+    char line[100], *p = line;
     *p++ = kind;
     *p++ = ' ';
     p += put_u(p, a);
@@ -141,9 +134,7 @@ static void emit(char kind, unsigned long long a, int na, unsigned long long b, 
         p += put_u(p, c);
     }
     *p++ = '\n';
-    out_len += (size_t)(p - s);
-    if (finished)
-        flush(); /* after the end lines: write at once, nothing else will */
+    put_lines(line, (size_t)(p - line));
 }
 
 /* Claim FILE, else FILE.<pid>, else FILE.<pid>.<n>, with O_EXCL. */
@@ -176,12 +167,20 @@ static int claim(const char *base, int first)
     return -1;
 }
 
+static void header(void);
+
+/* Claim the trace file and write its header line first. */
 static void open_output(void)
 {
     const char *base = getenv("MEMLAB_RECORD");
-    if (!base || !*base)
+    if (!base || !*base || tried)
         return;
+    tried = 1; /* once per program image: a refused file is not retried on every call */
+    opening = 1;
     out_fd = claim(base, 1);
+    if (out_fd >= 0)
+        header();
+    opening = 0;
 }
 
 /* ---------- pointer -> ID table (open addressing, linear probing) ---------- */
@@ -474,7 +473,7 @@ int mallopt(int param, int value)
     if (!enter())
         return __libc_mallopt(param, value);
     int r = __libc_mallopt(param, value);
-    char *p = line_start(), *s = p;
+    char line[200], *p = line;
     if (param == M_MXFAST || param == M_TRIM_THRESHOLD || param == M_TOP_PAD || param == M_MMAP_THRESHOLD ||
         param == M_MMAP_MAX) {
         p += put_s(p, "o ");
@@ -503,7 +502,7 @@ int mallopt(int param, int value)
         p += put_u(p, (unsigned long long)mxfast);
     }
     *p++ = '\n';
-    out_len += (size_t)(p - s);
+    put_lines(line, (size_t)(p - line));
     leave();
     return r;
 }
@@ -512,7 +511,7 @@ int mallopt(int param, int value)
 
 static void header(void)
 {
-    char *p = room_for(300), *s = p;
+    char line[300], *p = line;
     p += put_s(p, "# memlab record: pid ");
     p += put_u(p, (unsigned long long)getpid());
     p += put_s(p, ", program ");
@@ -520,12 +519,12 @@ static void header(void)
     if (n > 0)
         p += n;
     *p++ = '\n';
-    out_len += (size_t)(p - s);
+    write_all(out_fd, line, (size_t)(p - line));
 }
 
 static void trailer(const char *label)
 {
-    char *p = room_for(512), *s = p;
+    char line[512], *p = line;
     p += put_s(p, "s ");
     p += put_s(p, label);
     p += put_s(p, "\n# memlab record: skipped ");
@@ -541,8 +540,7 @@ static void trailer(const char *label)
     p += put_s(p, " other mallopt calls as o M_MXFAST; ");
     p += put_u(p, n_other_thread);
     p += put_s(p, " calls came from other threads (other arenas)\n");
-    out_len += (size_t)(p - s);
-    flush();
+    put_lines(line, (size_t)(p - line));
 }
 
 __attribute__((constructor)) static void start(void)
@@ -558,15 +556,7 @@ __attribute__((constructor)) static void start(void)
     if (!ready)
         setup();
     if (out_fd < 0)
-        open_output();
-    /* the header goes first: move anything recorded before it */
-    static char early[1 << 16];
-    size_t n = out_len < sizeof early ? out_len : 0;
-    memcpy(early, out_buf, n);
-    out_len -= n;
-    header();
-    memcpy(out_buf + out_len, early, n);
-    out_len += n;
+        open_output(); /* the header goes first, and is written at once */
     unlock();
 }
 
@@ -595,7 +585,6 @@ pid_t fork(void)
     if (!real_fork)
         real_fork = (pid_t(*)(void))dlsym(RTLD_NEXT, "fork");
     lock();
-    flush();
     char parent[sizeof path_buf];
     memcpy(parent, path_buf, sizeof path_buf);
     pid_t pid = real_fork();
@@ -607,17 +596,19 @@ pid_t fork(void)
         out_fd = base ? claim(base, 0) : -1;
         int in = open(parent, O_RDONLY | O_CLOEXEC);
         if (out_fd >= 0 && in >= 0) {
+            static char copy[1 << 16];
             ssize_t k;
-            while ((k = read(in, out_buf, sizeof out_buf)) > 0)
-                write_all(out_fd, out_buf, (size_t)k);
+            while ((k = read(in, copy, sizeof copy)) > 0)
+                write_all(out_fd, copy, (size_t)k);
         }
         if (in >= 0)
             close(in);
-        char *p = out_buf, *s = p;
+        char line[100], *p = line;
         p += put_s(p, "# memlab record: forked child pid ");
         p += put_u(p, (unsigned long long)getpid());
         p += put_s(p, " continues from here\n");
-        out_len = (size_t)(p - s);
+        if (out_fd >= 0)
+            write_all(out_fd, line, (size_t)(p - line));
     }
     unlock();
     return pid;

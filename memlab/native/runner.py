@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from memlab.errors import MemlabError, TraceError
 from memlab.native.allocators import allocator as _allocator, preload_prefix
 from memlab.native.build import build
 from memlab.trace import Op, format_trace
 
-__all__ = ["NativeError", "replay_native", "replay_native_raw", "glibc_version", "clean_environment"]
+__all__ = ["NativeError", "replay_native", "replay_native_raw", "iter_native", "glibc_version", "clean_environment"]
 
 _LIBDIR = Path("usr/lib/x86_64-linux-gnu")
 _LOADER = "ld-linux-x86-64.so.2"
@@ -67,9 +68,46 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(args, capture_output=True, env=clean_environment())
 
 
-def replay_native_raw(trace: str | Path | Sequence[Op], every: int | None = None,
+def _trace_file(trace: str | Path | bytes | Sequence[Op], tmp: str) -> Path:
+    """A regular file holding the trace: the path itself, or a copy in `tmp`.
+
+    Bytes are written as they are; a path that is not a regular file (a pipe,
+    /dev/stdin) is read once and copied, so that the replayer, and the re-reading
+    of a refused line, see the same bytes; Ops are formatted.
+    """
+    copy = Path(tmp) / "trace"
+    if isinstance(trace, (bytes, bytearray, memoryview)):
+        copy.write_bytes(trace)
+        return copy
+    if isinstance(trace, (str, Path)):
+        path = Path(trace)
+        try:
+            if stat.S_ISREG(path.stat().st_mode):
+                return path
+            copy.write_bytes(path.read_bytes())
+        except OSError as e:
+            raise FileNotFoundError(f"cannot read trace {str(path)!r}: {e.strerror}") from None
+        return copy
+    copy.write_text(format_trace(trace))
+    return copy
+
+
+def _check_every(every: int | None) -> None:
+    if every is not None and (type(every) is not int or not 1 <= every < 2**63):
+        raise ValueError(f"every must be an int in 1..2**63-1 or None (got {every!r})")
+
+
+def _failure(path: Path, status: int, stderr: bytes) -> Exception:
+    """The exception for a replayer that ended with `status` (2: a refused trace line)."""
+    if status == 2:
+        return _trace_error(path, stderr.decode("utf-8", "replace"))
+    how = f"signal {-status}" if status < 0 else f"exit status {status}"
+    return NativeError(f"the real replayer ended with {how}: {stderr.decode(errors='replace').strip()}")
+
+
+def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
                       libc_dir: str | Path | None = None, allocator: str = "glibc") -> str:
-    """Replay a trace file (or a sequence of Ops) on real glibc; return the JSON lines printed.
+    """Replay a trace file (or its bytes, or a sequence of Ops) on real glibc; return the JSON lines printed.
 
     A trace that does not parse raises TraceError naming the line; nothing runs. `allocator`
     names another real allocator to preload (memlab.native.allocators): its lines carry only
@@ -81,24 +119,42 @@ def replay_native_raw(trace: str | Path | Sequence[Op], every: int | None = None
     >>> replay_native_raw(path).startswith('{"op": 1, "label": "end", "brk": ')
     True
     """
-    if every is not None and (type(every) is not int or every < 1):
-        raise ValueError(f"every must be a positive int or None (got {every!r})")
+    _check_every(every)
     with tempfile.TemporaryDirectory(prefix="memlab-") as tmp:
-        if isinstance(trace, (str, Path)):
-            path = Path(trace)
-            if not path.is_file():
-                raise FileNotFoundError(f"no trace file {str(path)!r}")
-        else:
-            path = Path(tmp) / "ops.trace"
-            path.write_text(format_trace(trace))
+        path = _trace_file(trace, tmp)
         args = _command(libc_dir, allocator) + (["--every", str(every)] if every else []) + [str(path)]
         result = _run(args)
-        if result.returncode == 2:
-            raise _trace_error(path, result.stderr.decode("utf-8", "replace"))
         if result.returncode != 0:
-            how = f"signal {-result.returncode}" if result.returncode < 0 else f"exit status {result.returncode}"
-            raise NativeError(f"the real replayer ended with {how}: {result.stderr.decode(errors='replace').strip()}")
+            raise _failure(path, result.returncode, result.stderr)
         return result.stdout.decode("utf-8")
+
+
+def iter_native(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
+                libc_dir: str | Path | None = None, allocator: str = "glibc") -> Iterator[dict]:
+    """replay_native's snapshots one at a time, as the replayer prints them (memory stays flat).
+
+    A failure of the replayer is raised after the snapshots it printed.
+
+    >>> [s["label"] for s in iter_native(b"a 0 1\\ns one\\nf 0\\n")]
+    ['one', 'end']
+    """
+    _check_every(every)
+    with tempfile.TemporaryDirectory(prefix="memlab-") as tmp, tempfile.TemporaryFile() as errors:
+        path = _trace_file(trace, tmp)
+        args = _command(libc_dir, allocator) + (["--every", str(every)] if every else []) + [str(path)]
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors, env=clean_environment())
+        try:
+            for line in proc.stdout:
+                yield json.loads(line)
+            status = proc.wait()
+        finally:
+            if proc.poll() is None:     # the reader stopped early: end the replayer
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        if status != 0:
+            errors.seek(0)
+            raise _failure(path, status, errors.read())
 
 
 def _trace_error(path: Path, stderr: str) -> Exception:
@@ -117,7 +173,7 @@ def _trace_error(path: Path, stderr: str) -> Exception:
     return TraceError(lineno, line, reason)
 
 
-def replay_native(trace: str | Path | Sequence[Op], every: int | None = None,
+def replay_native(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
                   libc_dir: str | Path | None = None, allocator: str = "glibc") -> list[dict]:
     """Replay a trace on real glibc (or on a preloaded `allocator`: "jemalloc", "tcmalloc",
     "mimalloc"); one dict per snapshot, keys as in TRACE-FORMAT.md (a rival's: op, label, brk, rss).

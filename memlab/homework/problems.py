@@ -1,0 +1,271 @@
+"""One problem per assignment: a student's own numbers, the traces to predict, the goals to reach.
+
+Each problem is drawn from `student_rng(seed, student, ASSIGNMENT)`, so every student of
+a class gets other numbers and the grader, given the same seed and ID, the same ones.
+The expected answers are never stored here: an assignment's tests replay the problem's
+traces on the model (``memlab.replay``), and a trace a student writes is judged by the
+``missed_*`` method of its question, which replays it and names the first goal it misses
+(an empty string when it reaches them all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from memlab.glibc import Malloc
+from memlab.glibc.chunk import request2size
+from memlab.homework.attempt import Attempt, attempt
+from memlab.homework.seeds import student_rng
+from memlab.scenarios import PUSH_BACK, VECVEC
+from memlab.units import KiB
+
+__all__ = ["StartHere", "WhyAllocators", "TwoSources", "VectorOfVectors", "ASSIGNMENTS",
+           "tcache_chunk"]
+
+GLIBC = "2.36"      # the release every assignment runs on (the model's default)
+
+
+def tcache_chunk(glibc: str = GLIBC) -> int:
+    """Bytes of the chunk glibc allocates for its tcache on the first call (0 if it has none then).
+
+    >>> tcache_chunk("2.36"), tcache_chunk("2.43")
+    (656, 0)
+    """
+    rel = Malloc(glibc=glibc).release
+    if not rel.has_tcache or rel.tcache_lazy or not rel.tcache_in_heap:
+        return 0
+    return request2size(rel.tcache_struct_bytes)
+
+
+def _mallocs(sizes) -> str:
+    return "".join(f"a {i} {size}\n" for i, size in enumerate(sizes))
+
+
+def _only(a: Attempt, kinds: set[str]) -> str:
+    """The first operation of another kind than `kinds`, as a reason; "" if none."""
+    for i, op in enumerate(a.ops, 1):
+        if op.kind not in kinds:
+            return f"operation {i} ({op}) is not allowed here: use only {', '.join(sorted(kinds))}"
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class StartHere:
+    """Lesson 00: a first heap, chunk sizes, mallinfo2's counters.
+
+    >>> p = StartHere(size=100, block=1000, count=3, blocks=2, target=656 + 160)
+    >>> p.first_trace, p.count_trace.count("\\n")
+    ('a 0 100\\n', 3)
+    >>> p.missed_target("a 0 40\\na 1 100")          # chunks of 48 and 112 bytes
+    ''
+    >>> p.missed_target("a 0 100")
+    'the trace makes 1 malloc call(s), not 2'
+    """
+
+    ASSIGNMENT = "00_start_here"
+
+    size: int        # q1: one malloc(size) in a fresh process; predict uordblks
+    block: int       # q2: `count` mallocs of `block` bytes; predict arena
+    count: int
+    blocks: int      # q3: exactly `blocks` mallocs that leave uordblks == target
+    target: int
+
+    @classmethod
+    def for_student(cls, seed: int, student: str) -> StartHere:
+        rng = student_rng(seed, student, cls.ASSIGNMENT)
+        blocks = rng.randint(2, 5)
+        return cls(size=rng.randint(1, 1000), block=rng.randint(1000, 4000),
+                   count=rng.randint(20, 80), blocks=blocks,
+                   target=tcache_chunk() + 16 * rng.randint(2 * blocks + 1, 300))
+
+    @property
+    def first_trace(self) -> str:
+        return _mallocs([self.size])
+
+    @property
+    def count_trace(self) -> str:
+        return _mallocs([self.block] * self.count)
+
+    def missed_target(self, trace: object) -> str:
+        """Exactly `blocks` mallocs (and nothing else) after which uordblks is `target`."""
+        a = attempt(trace, GLIBC)
+        if a.error:
+            return a.error
+        if (why := _only(a, {"malloc"})):
+            return why
+        if len(a.ops) != self.blocks:
+            return f"the trace makes {len(a.ops)} malloc call(s), not {self.blocks}"
+        if a.end.hblks:
+            return "a block was mmapped: keep every request on the heap"
+        if a.end.uordblks != self.target:
+            return f"uordblks ends at {a.end.uordblks:,}, not {self.target:,}"
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class WhyAllocators:
+    """Lesson 01: whole pages for each mapping, chunks cut from a heap taken in bulk.
+
+    >>> p = WhyAllocators(sizes=(24, 5000), count=2, waste=40)
+    >>> p.sizes_trace
+    'a 0 24\\na 1 5000\\n'
+    >>> p.missed_overhead("a 0 1\\na 1 24")           # 32 - 1 + 32 - 24 = 39
+    'the chunks cover 39 bytes more than the 25 requested, not 40'
+    >>> p.missed_overhead("a 0 0\\na 1 24")
+    ''
+    """
+
+    ASSIGNMENT = "01_why_allocators"
+
+    sizes: tuple[int, ...]   # q1: one mmap per request, bytes mapped; q2: uordblks after mallocs
+    count: int               # q3: `count` mallocs whose chunks cover `waste` bytes more than asked
+    waste: int
+
+    @classmethod
+    def for_student(cls, seed: int, student: str) -> WhyAllocators:
+        rng = student_rng(seed, student, cls.ASSIGNMENT)
+        sizes = tuple(rng.randint(1, 9000) for _ in range(6))
+        count = rng.randint(3, 6)
+        return cls(sizes=sizes, count=count, waste=rng.randint(8 * count, 23 * count))
+
+    @property
+    def sizes_trace(self) -> str:
+        return _mallocs(self.sizes)
+
+    def missed_overhead(self, trace: object) -> str:
+        """Exactly `count` mallocs of distinct IDs whose chunks exceed the requests by `waste`."""
+        a = attempt(trace, GLIBC)
+        if a.error:
+            return a.error
+        if (why := _only(a, {"malloc"})):
+            return why
+        if len(a.ops) != self.count:
+            return f"the trace makes {len(a.ops)} malloc call(s), not {self.count}"
+        if len({op.id for op in a.ops}) != len(a.ops):
+            return "give every block its own ID (a malloc to a live ID loses the old block)"
+        if a.end.hblks:
+            return "a block was mmapped: keep every request on the heap"
+        requested = sum(op.size for op in a.ops)
+        extra = a.end.uordblks - tcache_chunk() - requested
+        if extra != self.waste:
+            return (f"the chunks cover {extra:,} bytes more than the {requested:,} requested, "
+                    f"not {self.waste:,}")
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class TwoSources:
+    """Lesson 02: the mmap threshold, the dynamic threshold, trimming and resident pages.
+
+    >>> p = TwoSources(big=200_000, again=1_048_576, nth=2, largest=30_000, first=300_000)
+    >>> print(p.again_trace, end="")
+    a 0 1048576
+    f 0
+    a 1 1048576
+    >>> p.missed_first_mmap("a 0 16\\na 1 30000")
+    'malloc 2 came from the heap (top), not from a mapping of its own'
+    >>> p.missed_first_mmap("o M_TOP_PAD 0\\no M_MMAP_THRESHOLD 30000\\na 0 16\\na 1 30000")
+    ''
+    """
+
+    ASSIGNMENT = "02_two_sources"
+
+    big: int        # q1: malloc(big) in a fresh process; predict hblkhd
+    again: int      # q2: malloc, free, malloc of `again` bytes; predict arena
+    nth: int        # q3: the nth malloc is the first served by mmap, none above `largest` bytes
+    largest: int
+    first: int      # q4: a heap block of `first` bytes and a small one, both freed; predict rss
+
+    @classmethod
+    def for_student(cls, seed: int, student: str) -> TwoSources:
+        rng = student_rng(seed, student, cls.ASSIGNMENT)
+        return cls(big=rng.randint(140_000, 2_000_000), again=rng.randint(200_000, 8_000_000),
+                   nth=rng.randint(2, 5), largest=rng.randint(20_000, 60_000),
+                   first=rng.randint(200_000, 900_000))
+
+    @property
+    def big_trace(self) -> str:
+        return _mallocs([self.big])
+
+    @property
+    def again_trace(self) -> str:
+        return f"a 0 {self.again}\nf 0\na 1 {self.again}\n"
+
+    @property
+    def freed_trace(self) -> str:
+        return (f"o M_MMAP_THRESHOLD {1024 * KiB}\na 0 {self.first}\nw 0\n"
+                "a 1 2000\nw 1\nf 0\nf 1\n")
+
+    def missed_first_mmap(self, trace: object) -> str:
+        """Malloc number `nth` is the first operation served by mmap; no request above `largest`."""
+        a = attempt(trace, GLIBC)
+        if a.error:
+            return a.error
+        if (why := _only(a, {"malloc", "free", "mallopt", "write", "trim"})):
+            return why
+        for i, op in enumerate(a.ops, 1):
+            if op.kind == "malloc" and op.size > self.largest:
+                return f"operation {i} ({op}) asks for more than {self.largest:,} bytes"
+        at = a.nth("malloc", self.nth)
+        if at is None:
+            return f"the trace has fewer than {self.nth} malloc calls"
+        for i in range(at):
+            if a.after[i].hblks:
+                return f"operation {i + 1} ({a.ops[i]}) already left a mapping"
+        if a.paths[at] != "mmap":
+            return (f"malloc {self.nth} came from the heap ({a.paths[at]}), "
+                    "not from a mapping of its own")
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class VectorOfVectors:
+    """Lesson 03: many tiny blocks keep the heap; one big block goes back.
+
+    >>> p = VectorOfVectors(n=3, pushed=100)
+    >>> p.missed_release(VECVEC.text(n=3) + "t 0\\n")
+    ''
+    >>> p.missed_release("t 0")
+    'the trace must start with the vector of 3 vectors, line for line'
+    """
+
+    ASSIGNMENT = "03_vector_of_vectors"
+    #: q3's goal: at most this many resident bytes at the end.
+    RESIDENT_GOAL = 16 * KiB
+    #: q3: at most this many operations after the program's own.
+    EXTRA_OPS = 3
+
+    n: int          # q1, q2, q3: N one-int vectors built and destroyed
+    pushed: int     # q4: one vector grown by push_back to this many ints; predict peak hblkhd
+
+    @classmethod
+    def for_student(cls, seed: int, student: str) -> VectorOfVectors:
+        rng = student_rng(seed, student, cls.ASSIGNMENT)
+        return cls(n=rng.randint(1000, 10_000), pushed=rng.randint(20_000, 3_000_000))
+
+    @property
+    def vecvec_trace(self) -> str:
+        return VECVEC.text(n=self.n)
+
+    @property
+    def push_back_trace(self) -> str:
+        return PUSH_BACK.text(n=self.pushed)
+
+    def missed_release(self, trace: object) -> str:
+        """The vector of `n` vectors, then at most EXTRA_OPS operations, ending with little resident."""
+        a = attempt(trace, GLIBC)
+        program = [op for op in VECVEC.build(n=self.n) if op.kind != "snapshot"]
+        if list(a.ops[:len(program)]) != program:
+            return a.error or f"the trace must start with the vector of {self.n} vectors, line for line"
+        if a.error:
+            return a.error
+        extra = len(a.ops) - len(program)
+        if extra > self.EXTRA_OPS:
+            return f"{extra} operations follow the program; at most {self.EXTRA_OPS} may"
+        if a.end.rss > self.RESIDENT_GOAL:
+            return f"{a.end.rss:,} bytes stay resident, more than {self.RESIDENT_GOAL:,}"
+        return ""
+
+
+#: Each assignment's problem, by the assignment's name (the master notebook's file name).
+ASSIGNMENTS = {p.ASSIGNMENT: p for p in (StartHere, WhyAllocators, TwoSources, VectorOfVectors)}
