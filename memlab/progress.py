@@ -16,15 +16,12 @@ time left); without tqdm installed nothing is shown.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-try:                           # optional: the `lab` extra installs it
-    from tqdm import tqdm as _terminal_bar
-except ImportError:            # pragma: no cover - depends on the environment
-    _terminal_bar = None
 
 __all__ = ["Progress", "TERMINAL_DELAY", "NOTEBOOK_DELAY", "terminal", "notebook", "auto", "shown", "AUTO"]
 
@@ -81,15 +78,15 @@ class Progress:
 def terminal(what: str, stream: Any = None) -> Progress | None:
     """A display on stderr if it is a terminal (and tqdm is installed), else None."""
     stream = sys.stderr if stream is None else stream
-    if _terminal_bar is None or not _isatty(stream):
+    if not _isatty(stream) or not _have_tqdm():
         return None
-    return Progress(what, lambda **kw: _terminal_bar(file=stream, **kw), TERMINAL_DELAY)
+    return Progress(what, lambda **kw: _tqdm()(file=stream, **kw), TERMINAL_DELAY)
 
 
 def notebook(what: str) -> Progress | None:
     """A widget bar if this process is a Jupyter kernel with tqdm and ipywidgets, else None."""
     ipython = sys.modules.get("IPython")      # a kernel has loaded it; memlab never does
-    if "ipykernel" not in sys.modules or ipython is None or _terminal_bar is None:
+    if "ipykernel" not in sys.modules or ipython is None or not _have_tqdm():
         return None
     if not hasattr(ipython.get_ipython(), "kernel"):
         return None
@@ -124,6 +121,18 @@ def shown(progress: Any, what: str) -> Iterator[Any]:
     finally:
         if display is not None:
             display.close()
+
+
+def _have_tqdm() -> bool:
+    """Whether tqdm (optional: the `lab` extra) is installed, without importing it."""
+    return importlib.util.find_spec("tqdm") is not None
+
+
+def _tqdm() -> Any:
+    """tqdm's terminal bar, imported when a bar is first shown (its import costs a tenth of a second)."""
+    from tqdm import tqdm
+
+    return tqdm
 
 
 def _isatty(stream: Any) -> bool:
