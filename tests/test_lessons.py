@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = ["00_start_here", "01_why_allocators", "02_two_sources", "03_vector_of_vectors",
-           "04_overcommit"]
+           "04_overcommit", "05_what_top_shows"]
 MAX_CODE_LINES = 12
 MAX_MARKDOWN_LINES = 24
 MAX_LINE = 100

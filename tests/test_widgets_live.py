@@ -8,7 +8,7 @@ from memlab.errors import MemlabError
 from memlab.scenarios.overcommit import Machine
 from memlab.units import GiB
 from memlab.widgets.live import LiveChart, int_slider
-from memlab.widgets.overcommit import overcommit_dashboard
+from memlab.widgets.lesson_dashboards import overcommit_dashboard
 
 
 def bars(fig, n):

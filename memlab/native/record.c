@@ -24,6 +24,8 @@
  * mallopt parameters the trace format lacks (those are written as an
  * equivalent `o M_MXFAST <current>`: every mallopt consolidates the fastbins
  * first, and re-setting M_MXFAST to its current value does only that).
+ *
+ * A program can mark stages of its run with `s LABEL` lines: see memlab_snapshot.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -505,6 +507,25 @@ int mallopt(int param, int value)
     put_lines(line, (size_t)(p - line));
     leave();
     return r;
+}
+
+/* A program may mark points of its run in the trace: it declares
+ *     extern "C" void memlab_snapshot(const char *label) __attribute__((weak));
+ * and calls it when the pointer is not null (under the recorder only); the trace gets
+ * `s LABEL` there.  Blanks in the label become '_'; it is cut at 100 bytes. */
+void memlab_snapshot(const char *label)
+{
+    if (!enter())
+        return;
+    char *p = line_start(), *s = p;
+    *p++ = 's';
+    *p++ = ' ';
+    for (int i = 0; label && label[i] && i < 100; i++)
+        *p++ = (label[i] == ' ' || label[i] == '\t' || label[i] == '\n' || label[i] == '\r')
+                   ? '_' : label[i];
+    *p++ = '\n';
+    out_len += (size_t)(p - s);
+    leave();
 }
 
 /* ---------- start, end, fork and exec ---------- */
