@@ -1,6 +1,6 @@
 """All of memlab's performance figures in one run: replay time and peak memory, model against real glibc.
 
-    python benchmarks/run_all.py [--runs N] [--no-dashboard] [--only-replay] [--baseline DIR]
+    python benchmarks/run_all.py [--runs N] [--no-dashboard] [--only-replay] [--baseline DIR] [--trace FILE]
 
 On the recorded Python trace of bench_replay.py (about 1.8 million operations), each
 figure as a ratio to the bare native replayer (the C program on the real glibc, whole
@@ -328,6 +328,8 @@ def main() -> None:
     parser.add_argument("--child-model", metavar="TRACE", help=argparse.SUPPRESS)
     parser.add_argument("--child-parse", metavar="TRACE", help=argparse.SUPPRESS)
     parser.add_argument("--only-replay", action="store_true", help="only the recorded trace's figures")
+    parser.add_argument("--trace", type=Path, metavar="FILE",
+                        help="use this trace instead of bench_replay.py's recorded one")
     args = parser.parse_args()
     if args.child_model:
         child_model(args.child_model)
@@ -338,7 +340,7 @@ def main() -> None:
     from bench_replay import recorded_trace
 
     print(f"machine: {machine()}", flush=True)
-    trace = recorded_trace()
+    trace = args.trace or recorded_trace()
     bench_replay(trace, args.runs, args.baseline)
     if args.only_replay:
         return
