@@ -480,7 +480,7 @@ def read_trace(text: str | bytes, progress: Callable[[int, int], None] | None = 
     if isinstance(text, (bytes, bytearray)):
         text = _decode(bytes(text))
     reader = _Reader()
-    # Each chunk makes a tuple per line, none in a cycle: the cyclic collector waits.
+    # Each chunk makes a list per line, none in a cycle: the cyclic collector waits.
     collecting = gc.isenabled()
     gc.disable()
     try:
