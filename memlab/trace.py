@@ -242,6 +242,9 @@ _AS_JSON = [("\n" + letter + ",", f"],[{ord(letter)},") for letter in "afrwcm"]
 _TWO_NUMBERS = re.compile("[cm]")
 _CHUNK = 1 << 20       # characters read by one regular-expression pass (about 100,000 lines)
 _COLUMN_KINDS = "afrwcm"     # kinds kept in the columns alone; the others keep their Op
+_SIZED_LETTERS = "arcm"
+_SLOT_SETTERS = tuple(getattr(Op, name).__set__ for name in (
+    "kind", "id", "size", "nmemb", "align", "pad", "param", "value", "label"))
 
 
 class Trace(Sequence):
@@ -344,9 +347,32 @@ class Trace(Sequence):
         return Op(kind, self.ids[k], self.sizes[k] if letter in "ar" else None)
 
     def ops(self) -> tuple[Op, ...]:
-        """Every entry as an Op record (made once, then kept)."""
+        """Every entry as an Op record (made once, then kept; equal entries share one Op).
+
+        The columns were checked when read, so the records are made without `Op`'s checks.
+        """
         if self._ops is None:
-            self._ops = tuple(map(self.op, range(len(self.kinds))))
+            new, (set_kind, set_id, set_size, set_nmemb, set_align, *others) = object.__new__, _SLOT_SETTERS
+            rare, shared, out = self.rare, {}, []
+            append, get = out.append, shared.get
+            for k, letter, ident, size, arg in zip(range(len(self.kinds)), self.kinds, self.ids, self.sizes,
+                                                   self.args):
+                if letter not in _COLUMN_KINDS:
+                    append(rare[k])
+                    continue
+                key = (letter, ident, size, arg)
+                op = get(key)
+                if op is None:
+                    op = shared[key] = new(Op)
+                    set_kind(op, KINDS[letter])
+                    set_id(op, ident)
+                    set_size(op, size if letter in _SIZED_LETTERS else None)
+                    set_nmemb(op, arg if letter == "c" else None)
+                    set_align(op, arg if letter == "m" else None)
+                    for setter in others:         # pad, param, value, label
+                        setter(op, None)
+                append(op)
+            self._ops = tuple(out)
         return self._ops
 
     def marks(self) -> list[int]:
