@@ -517,14 +517,14 @@ void memlab_snapshot(const char *label)
 {
     if (!enter())
         return;
-    char *p = line_start(), *s = p;
+    char line[110], *p = line;
     *p++ = 's';
     *p++ = ' ';
     for (int i = 0; label && label[i] && i < 100; i++)
         *p++ = (label[i] == ' ' || label[i] == '\t' || label[i] == '\n' || label[i] == '\r')
                    ? '_' : label[i];
     *p++ = '\n';
-    out_len += (size_t)(p - s);
+    put_lines(line, (size_t)(p - line));
     leave();
 }
 
