@@ -1,10 +1,22 @@
-"""Options shared by the whole test run: opt-in slow tests and Hypothesis settings."""
+"""Fixtures that reach the real side, opt-in slow tests and Hypothesis settings.
+
+Every fixture here that needs the real side (the C compiler, the machine's glibc, a fetched glibc
+release) raises memlab.native.NativeUnavailable, with its reason, when it cannot be had, and
+nothing else: the root conftest.py turns that into a skip, or into a failure under CI=true.
+"""
 
 import os
 
 import pytest
 
+from memlab import native
+from memlab.native import NativeUnavailable
+from memlab.native.glibc_releases import ensure_release
+
 __all__ = []
+
+#: The release the hand-written traces, the reference numbers and the misuse messages are of.
+REFERENCE_GLIBC = "2.36"
 
 try:
     from hypothesis import settings
@@ -38,3 +50,46 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def real_glibc() -> str:
+    """The machine's glibc release, as the real replayer reports it (built on first use)."""
+    return native.glibc_version()
+
+
+@pytest.fixture(scope="session")
+def glibc_236(real_glibc) -> str:
+    """The machine's glibc, which must be 2.36: the release the reference traces were written for."""
+    if real_glibc != REFERENCE_GLIBC:
+        raise NativeUnavailable(f"this machine runs glibc {real_glibc}; these checks compare with "
+                                f"the real glibc {REFERENCE_GLIBC}")
+    return real_glibc
+
+
+@pytest.fixture(scope="session")
+def recorder():
+    """memlab's LD_PRELOAD recorder, built."""
+    return native.build("record")
+
+
+@pytest.fixture(scope="session")
+def release_root():
+    """A function: release -> the unpacked root of that real glibc, fetched once and run once."""
+    found = {}
+
+    def root(release: str):
+        if release not in found:
+            try:
+                path = ensure_release(release)
+                got = native.glibc_version(path)
+                if got != release:
+                    raise NativeUnavailable(f"the library unpacked for glibc {release} says {got}")
+                found[release] = path
+            except NativeUnavailable as exc:
+                found[release] = exc
+        if isinstance(found[release], NativeUnavailable):
+            raise found[release]
+        return found[release]
+
+    return root

@@ -1,29 +1,42 @@
-"""Hypothesis strategies for allocation traces: random, valid trace text using every operation.
+"""Every generator of test inputs: Hypothesis strategies and seeded random traces.
 
-Shared by the model's own tests and by the differential suite that replays the same text on the
-real glibc. Every trace these strategies draw is valid (it parses, and it frees, reallocs and writes
-only through IDs, so it never misuses the heap); sizes span every glibc size class: tcache and
-fastbin sizes, small bins, large bins and the mmap range, plus memalign up to 4096.
+Traces: `traces` (Hypothesis: every operation of the format, shrinking to a small failing
+trace), `random_trace` (plain seeded random, long, optionally with `s` lines) and `phased_trace`
+(seeded growth and teardown phases over every size class). Each is valid trace text: it parses,
+and frees, reallocs and writes only through IDs, so it never misuses the heap; sizes span every
+glibc size class (tcache and fastbin, small and large bins, the mmap range), memalign up to 4096.
+Address space: a small space (`HEAP`, `BASE`) and the arguments of its calls.
 
     >>> from hypothesis import given
     >>> @given(traces(max_ops=20))
     ... def check(text):
     ...     assert text.endswith("\\n") or text == ""
     >>> check()
+    >>> len(phased_trace(50, seed=3).splitlines()), len(random_trace(5, seed=1).splitlines())
+    (50, 5)
 """
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import strategies as st
 
-__all__ = ["sizes", "alignments", "mallopts", "ops", "traces", "random_trace", "hostile_numbers",
-           "hostile_lines", "hostile_traces", "cli_arguments"]
+from memlab.space import MADV_DONTNEED, MADV_FREE
+from memlab.trace import MALLOPT_PARAMS
+from memlab.units import PAGE
 
-#: mallopt parameters a trace may use, with glibc's numbers.
-_PARAMS = ("M_MXFAST", "M_TRIM_THRESHOLD", "M_TOP_PAD", "M_MMAP_THRESHOLD", "M_MMAP_MAX")
+__all__ = ["request_sizes", "alignments", "mallopts", "ops", "traces", "random_trace", "phased_trace",
+           "hostile_numbers", "hostile_lines", "hostile_traces", "cli_arguments", "hostile_values",
+           "HEAP", "BASE", "addresses", "lengths", "deltas", "advice", "space_limits"]
+
+#: mallopt parameters a trace may use.
+_PARAMS = tuple(MALLOPT_PARAMS)
 
 
-def sizes(max_size: int = 300_000) -> st.SearchStrategy[int]:
+# ---------------------------------------------------------------------------- traces: Hypothesis
+
+def request_sizes(max_size: int = 300_000) -> st.SearchStrategy[int]:
     """Request sizes weighted toward the interesting class boundaries."""
     edges = [0, 1, 8, 24, 25, 40, 56, 104, 120, 121, 136, 1000, 1008, 1016, 1032, 1033,
              3000, 4072, 4096, 65536, 131048, 131056, 131072, 200000]
@@ -48,9 +61,7 @@ def mallopts() -> st.SearchStrategy[str]:
         "M_MMAP_THRESHOLD": st.sampled_from([0, 4096, 65536, 131072, 1 << 20]) | st.integers(0, 1 << 20),
         "M_MMAP_MAX": st.sampled_from([0, 1, 2, 65536]),
     }
-    numbers = {"M_MXFAST": 1, "M_TRIM_THRESHOLD": -1, "M_TOP_PAD": -2, "M_MMAP_THRESHOLD": -3,
-               "M_MMAP_MAX": -4}
-    spellings = {p: st.sampled_from([p, p[2:], str(numbers[p])]) for p in _PARAMS}
+    spellings = {p: st.sampled_from([p, p[2:], str(MALLOPT_PARAMS[p])]) for p in _PARAMS}
     return st.sampled_from(_PARAMS).flatmap(
         lambda p: st.tuples(spellings[p], values[p]).map(lambda t: f"o {t[0]} {t[1]}"))
 
@@ -61,16 +72,16 @@ def ops(draw, n_ids: int = 24, max_size: int = 300_000) -> str:
     i = draw(st.integers(0, n_ids - 1))
     kind = draw(st.sampled_from("aaaaaaffffffrrcmwwtos"))
     if kind == "a":
-        return f"a {i} {draw(sizes(max_size))}"
+        return f"a {i} {draw(request_sizes(max_size))}"
     if kind == "f":
         return f"f {i}"
     if kind == "r":
-        return f"r {i} {draw(sizes(max_size))}"
+        return f"r {i} {draw(request_sizes(max_size))}"
     if kind == "c":
         n = draw(st.integers(0, 64))
-        return f"c {i} {n} {draw(sizes(max_size // 64 + 1))}"
+        return f"c {i} {n} {draw(request_sizes(max_size // 64 + 1))}"
     if kind == "m":
-        return f"m {i} {draw(alignments())} {draw(sizes(max_size))}"
+        return f"m {i} {draw(alignments())} {draw(request_sizes(max_size))}"
     if kind == "w":
         return f"w {i}"
     if kind == "t":
@@ -86,16 +97,19 @@ def traces(max_ops: int = 200, n_ids: int = 24, max_size: int = 300_000) -> st.S
         lambda lines: "".join(line + "\n" for line in lines))
 
 
+# ---------------------------------------------------------------------------- traces: seeded random
+
 def random_trace(n_ops: int, seed: int = 0, n_ids: int = 200, max_size: int = 300_000,
-                 mallopt_rate: float = 0.002) -> str:
+                 mallopt_rate: float = 0.002, snapshot_rate: float = 0.0) -> str:
     """A long random trace (plain `random`, not Hypothesis), for speed and soak runs.
 
-    >>> text = random_trace(5, seed=1)
-    >>> len(text.splitlines())
-    5
-    """
-    import random
+    With `snapshot_rate`, that share of the lines are `s` lines and the trace ends with one.
 
+    >>> text = random_trace(40, seed=1, snapshot_rate=0.25)
+    >>> lines = text.splitlines()
+    >>> len(lines), lines[-1], 0 < lines.count("s") < 41
+    (41, 's', True)
+    """
     rng = random.Random(seed)
     live: set[int] = set()
     lines = []
@@ -111,6 +125,9 @@ def random_trace(n_ops: int, seed: int = 0, n_ids: int = 200, max_size: int = 30
         return rng.randint(16_000, max_size)
 
     for _ in range(n_ops):
+        if snapshot_rate and rng.random() < snapshot_rate:
+            lines.append("s")
+            continue
         i = rng.randrange(n_ids)
         r = rng.random()
         if r < 0.36:
@@ -138,7 +155,73 @@ def random_trace(n_ops: int, seed: int = 0, n_ids: int = 200, max_size: int = 30
             lines.append(f"o {p} {v}")
         else:
             lines.append(f"t {rng.choice([0, 4096, 131072])}")
+    if snapshot_rate:
+        lines.append("s")
     return "".join(line + "\n" for line in lines)
+
+
+def phased_trace(n_ops: int, seed: int = 0, n_ids: int = 400) -> str:
+    """A seeded random trace of `n_ops` lines with all operation kinds, in phases.
+
+    Phases alternate between growth (mostly allocations of one size class, so bins fill
+    and tcache overflows) and teardown (mostly frees, so chunks coalesce, consolidate and
+    trim); sizes span tcache/fastbin (0-120), small (121-1008), large (1009-130000) and mmap
+    (>= 128 KiB, rarely up to 2 MB); calloc, memalign (16..4096), realloc chains, writes,
+    malloc_trim and mallopt appear throughout.
+    """
+    rng = random.Random(seed)
+    classes = [(0, 120), (121, 1008), (1009, 8000), (8000, 130000), (130000, 600000)]
+    weights = [40, 30, 15, 10, 5]
+    lines: list[str] = []
+    phase_left = 0
+    grow = True
+    cls = classes[0]
+
+    def size() -> int:
+        lo, hi = cls if rng.random() < 0.7 else rng.choices(classes, weights)[0]
+        if rng.random() < 0.01:
+            hi = max(hi, 2_000_000)
+        return rng.randint(lo, hi)
+
+    while len(lines) < n_ops:
+        if phase_left == 0:
+            grow = not grow if rng.random() < 0.8 else grow
+            cls = rng.choices(classes, weights)[0]
+            phase_left = rng.randint(20, 300)
+        phase_left -= 1
+        i = rng.randrange(n_ids)
+        r = rng.random()
+        p_alloc = 0.6 if grow else 0.2
+        if r < p_alloc:
+            k = rng.random()
+            if k < 0.75:
+                lines.append(f"a {i} {size()}")
+            elif k < 0.88:
+                n = size()
+                m = rng.choice([1, 1, 2, 3, 8, 16])
+                lines.append(f"c {i} {m} {max(0, n // m)}")
+            else:
+                al = rng.choice([8, 16, 24, 32, 48, 64, 128, 256, 1024, 4096])
+                lines.append(f"m {i} {al} {size()}")
+        elif r < 0.85:
+            lines.append(f"f {i}")
+        elif r < 0.93:
+            n = 0 if rng.random() < 0.05 else size()
+            lines.append(f"r {i} {n}")
+        elif r < 0.985:
+            lines.append(f"w {i}")
+        elif r < 0.993:
+            lines.append(f"t {rng.choice([0, 0, 64, 4096, 65536, 131072, 1 << 20])}")
+        else:
+            p, v = rng.choice([
+                ("M_MXFAST", rng.choice([0, 16, 64, 80, 128, 160, 161])),
+                ("M_TRIM_THRESHOLD", rng.choice([0, 32, 4096, 65536, 131072, 1 << 20])),
+                ("M_TOP_PAD", rng.choice([0, 1, 4096, 65536, 131072])),
+                ("M_MMAP_THRESHOLD", rng.choice([4096, 65536, 131072, 1 << 20, 1 << 25])),
+                ("M_MMAP_MAX", rng.choice([0, 1, 4, 65536])),
+            ])
+            lines.append(f"o {p} {v}")
+    return "".join(line + "\n" for line in lines[:n_ops])
 
 
 # --- hostile input: what a careless or mischievous user types (not valid on purpose) -----------
@@ -207,3 +290,52 @@ def cli_arguments(draw) -> list[str]:
                            st.integers(21, 5000).map(lambda k: "9" * k), st.integers(-10**6, 10**4).map(str)))
         return ["scenario", name, "--n", n, *rest]
     return draw(st.lists(st.text(max_size=30), max_size=4))
+
+
+def hostile_values(near: st.SearchStrategy[int]) -> st.SearchStrategy:
+    """Arguments of any type for an API that takes ints: mostly `near` (values that mean something
+    to the object under test), else register edges, out-of-range ints, floats, str, None, bools,
+    bytes and containers."""
+    edges = st.sampled_from([0, 1, -1, 4095, 4096, -4096, 2**47 - 4096, 2**47, 2**63 - 1, 2**63, -2**63,
+                             2**64 - 1, 2**64, -2**63 - 1, 2**64 - 4096, 10**30])
+    wrong = st.one_of(st.floats(allow_nan=True), st.text(max_size=5), st.none(), st.booleans(),
+                      st.binary(max_size=3), st.just([4096]), st.just(4096.0), st.just("4096"),
+                      st.complex_numbers(max_magnitude=10))
+    return st.one_of(near, near, near, edges, wrong)
+
+
+# ---------------------------------------------------------------------------- address space
+
+HEAP = 0x40_0000              # heap_start of the small test space
+BASE = HEAP + 48 * PAGE       # mmap_base: 48 pages above the heap, so gaps run out
+
+
+def addresses():
+    """Addresses around the small space: mostly page aligned, sometimes not, sometimes outside."""
+    page = st.integers(min_value=-2, max_value=50).map(lambda k: HEAP + k * PAGE)
+    return st.one_of(page, page, page, st.tuples(page, st.integers(1, PAGE - 1)).map(sum))
+
+
+def lengths():
+    """Lengths in bytes: mostly a few pages, sometimes odd, zero or negative."""
+    pages = st.integers(min_value=1, max_value=10).map(lambda k: k * PAGE)
+    odd = st.integers(min_value=1, max_value=10 * PAGE)
+    return st.one_of(pages, pages, odd, st.sampled_from([0, -1, -PAGE]))
+
+
+def deltas():
+    """sbrk arguments: growth or shrinkage by bytes or pages."""
+    return st.one_of(st.integers(min_value=-6 * PAGE, max_value=6 * PAGE),
+                     st.integers(min_value=-3, max_value=3).map(lambda k: k * PAGE))
+
+
+def advice():
+    """madvise advice: the two modelled ones and an unknown number."""
+    return st.sampled_from([MADV_DONTNEED, MADV_FREE, MADV_FREE, 99])
+
+
+def space_limits():
+    """(ram, swap) pairs for the small space: unlimited, or a few pages."""
+    small = st.tuples(st.integers(2, 12).map(lambda k: k * PAGE),
+                      st.integers(0, 8).map(lambda k: k * PAGE))
+    return st.one_of(st.just((None, None)), small)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -21,11 +20,10 @@ from memlab.native import NativeUnavailable, build, replay_native
 from memlab.native import allocators as alloc
 from memlab.native.allocators import (ALLOCATORS, NAMES, RIVALS, AllocatorMissing, find_library, library,
                                       preload_prefix)
-from memlab.native.build import find_compiler
+from memlab.native.build import compile_c
 from memlab.native.rivals import run_allocators
 from memlab.native.runner import clean_environment
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 KEYS = ["op", "label", "brk", "rss"]
 
 # A trace that moves glibc's break by megabytes: 3000 blocks of 4000 bytes, most freed again.
@@ -34,18 +32,11 @@ FILL = "".join(f"a {i} 4000\n" for i in range(3000)) + "s filled\n" + \
 
 
 def require(name: str) -> None:
-    """Skip when allocator `name` (or the replayer) cannot run here; under CI that is a failure."""
-    why = None
-    try:
-        build("replay")
-    except NativeUnavailable as e:
-        why = str(e)
-    if why is None and ALLOCATORS[name].rival and find_library(name) is None:
-        why = str(AllocatorMissing(ALLOCATORS[name]))
-    if why:
-        if IN_CI:
-            pytest.fail(f"CI must run every allocator: {why}")
-        pytest.skip(why)
+    """NativeUnavailable when allocator `name` (or the replayer) cannot run here: a skip, or under
+    CI a failure (root conftest.py)."""
+    build("replay")
+    if ALLOCATORS[name].rival and find_library(name) is None:
+        raise NativeUnavailable(str(AllocatorMissing(ALLOCATORS[name])))
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +49,6 @@ def fill_trace(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def malloc_owner(tmp_path_factory) -> Path:
     """A C program that prints the path of the shared object whose malloc it calls."""
-    try:
-        cc = find_compiler()
-    except NativeUnavailable as e:
-        if IN_CI:
-            pytest.fail(str(e))
-        pytest.skip(str(e))
     folder = tmp_path_factory.mktemp("owner")
     source = folder / "owner.c"
     source.write_text(
@@ -75,9 +60,7 @@ def malloc_owner(tmp_path_factory) -> Path:
         "    free(m(16));\n"
         "    printf(\"%s\\n\", info.dli_fname);\n"
         "    return 0;\n}\n")
-    program = folder / "owner"
-    subprocess.run([cc, "-O1", "-o", str(program), str(source), "-ldl"], check=True)
-    return program
+    return compile_c(source, ("-O1", "-ldl"), name="malloc-owner")
 
 
 class TestPreloadTakesEffect:
@@ -140,15 +123,10 @@ class TestBaseline:
 
     def test_the_allocator_starts_before_the_baseline(self, tmp_path):
         """An allocator's first-call set-up lands before the baseline with --rival, in the trace without."""
-        try:
-            cc, replayer = find_compiler(), build("replay")
-        except NativeUnavailable as e:
-            if IN_CI:
-                pytest.fail(str(e))
-            pytest.skip(str(e))
-        source, lib = tmp_path / "lazy.c", tmp_path / "lazy.so"
+        replayer = build("replay")
+        source = tmp_path / "lazy.c"
         source.write_text(self.LAZY)
-        subprocess.run([cc, "-O1", "-shared", "-fPIC", "-o", str(lib), str(source)], check=True)
+        lib = compile_c(source, ("-O1", "-shared", "-fPIC"), name="lazy-allocator")
         trace = tmp_path / "one.trace"
         trace.write_text("a 0 1\ns one\n")
 

@@ -249,3 +249,43 @@ class TestLimits:
         h.grow_only = False
         h.update(small)
         assert h.ax.get_xlim()[1] == nice_limit(8 * KiB) < wide
+
+
+class TestReadable:
+    """What a student must be able to see: the empty bins say so, the program's line is on top,
+    the last operation is inside the frame."""
+
+    def test_empty_bins_say_no_free_chunks(self):
+        from memlab.charts import BinCounts, bin_chart
+
+        h = bin_chart(BinCounts.from_chunks([]))
+        assert h.empty_note.get_visible() and h.empty_note.get_text() == "no free chunks"
+        h.update(BinCounts.from_chunks([(0, 32, "tcache")]))
+        assert not h.empty_note.get_visible()
+
+    def test_held_line_drawn_over_the_others_and_last_operation_inside(self):
+        from memlab.charts import timeline_chart
+        from memlab.replay import timeline
+
+        h = timeline_chart(timeline("a 0 200000\nf 0\n"))
+        lines = h.lines
+        assert all(lines["held"].get_zorder() > l.get_zorder() for k, l in lines.items()
+                   if k != "held")
+        assert lines["held"].get_linewidth() > lines["hblkhd"].get_linewidth()
+        last = len(h.timeline.op) - 1
+        assert h.ax.get_xlim()[1] > last * 1.02
+
+    def test_a_timeline_draws_the_series_asked_for(self):
+        from memlab.charts import timeline_chart
+        from memlab.replay import timeline
+        from memlab.scenarios import TWO_SOURCES
+        from memlab.widgets import Dashboard
+
+        h = timeline_chart(timeline("a 0 100\n"), series=("held", "arena"))
+        assert sorted(h.lines) == ["arena", "held"]
+        with pytest.raises(ValueError, match="no series nope"):
+            timeline_chart(timeline("a 0 100\n"), series=("nope",))
+        d = Dashboard(TWO_SOURCES.text, TWO_SOURCES.params, charts=("timeline",), prefetch=False)
+        assert "madvised" not in d.charts["timeline"].lines  # this scenario never madvises
+        legend = d.charts["timeline"].ax.get_legend().get_texts()
+        assert not any("madvise" in t.get_text() for t in legend)

@@ -15,12 +15,6 @@ from memlab.cli import SUPPORTED_GLIBC, main
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
 
-try:
-    import memlab.glibc  # noqa: F401
-    HAVE_MODEL = True
-except ImportError:
-    HAVE_MODEL = False
-needs_model = pytest.mark.skipif(not HAVE_MODEL, reason="memlab.glibc is not available")
 
 
 def run(*args) -> tuple[int, str]:
@@ -43,7 +37,6 @@ class TestReplay:
         assert len(lines) == 2 + 5 and len({len(line) for line in lines[1:]}) == 1
         assert "200,704" in lines[2]
 
-    @needs_model
     def test_model_replay_of_the_format_example(self):
         """`replay --json` on the model prints TRACE-FORMAT.md's example line for `a 0 1`, `s first`."""
         status, out = run("replay", DATA / "p01.trace", "--json")
@@ -88,7 +81,6 @@ class TestReplay:
         assert "cannot read trace" in capsys.readouterr().err
 
 
-@needs_model
 class TestCompare:
     def test_agreement_counts_the_snapshots(self):
         """On the reference cases the model and the real glibc agree; the count of snapshots is given."""
@@ -150,18 +142,12 @@ class TestScenario:
         assert capsys.readouterr().err.startswith("memlab: ")
 
 
-@needs_model
 class TestReleases:
     """--glibc 2.41 / 2.43: the model's profile, and the real library fetched into the cache."""
 
     @pytest.fixture(params=["2.41", "2.43"])
-    def rel(self, request):
-        from memlab.native.glibc_releases import ReleaseUnavailable, ensure_release
-
-        try:
-            ensure_release(request.param)
-        except ReleaseUnavailable as e:
-            pytest.skip(f"glibc {request.param} could not be fetched (no network?): {e}")
+    def rel(self, request, release_root):
+        release_root(request.param)
         return request.param
 
     def test_compare_runs_on_the_real_release(self, rel):
@@ -183,7 +169,6 @@ class TestReleases:
         assert len(texts) == 1 and next(iter(texts)).strip()
 
 
-@needs_model
 def test_cli_offers_exactly_the_modelled_releases():
     """--glibc's choices are the model's release profiles, 2.36 first (the default)."""
     from memlab.glibc.release import RELEASES
@@ -231,7 +216,6 @@ class TestMachineRelease:
         assert status == 0 and seen == [None]
 
 
-@needs_model
 class TestKnownDeviations:
     """compare names DESIGN.md's documented deviation next to a difference it explains."""
 

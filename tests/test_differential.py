@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from strategies_diff import check_expectations, compare_trace, expectations
+from differential import check_expectations, compare_trace, expectations
 
-native = pytest.importorskip("memlab.native")
-pytest.importorskip("memlab.glibc")
+pytestmark = pytest.mark.usefixtures("glibc_236")
 
 PATHS = Path(__file__).parent / "data" / "paths"
 TRACES = sorted(PATHS.glob("*.trace"))
@@ -27,16 +26,6 @@ SLOW = os.environ.get("MEMLAB_SLOW", "").strip().lower() not in ("", "0", "false
 #: checked 20 times (Malloc.check() walks the whole heap) in the default run;
 #: --run-slow / MEMLAB_SLOW=1 snapshots after every op and checks 2000 times.
 BIG = 5000
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _real_glibc_236():
-    try:
-        version = native.glibc_version()
-    except Exception as e:  # no compiler or the replayer does not build
-        pytest.skip(f"real glibc replayer unavailable: {e}")
-    if version != "2.36":
-        pytest.skip(f"this machine runs glibc {version}; the model and these traces are of 2.36")
 
 
 def _ops(path: Path) -> int:

@@ -2,7 +2,7 @@
 
 Two generators: Hypothesis (`strategies.traces`, every operation of the format, shrinking to a
 small failing trace) and seeded plain-random phased traces of 2,000-5,000 operations
-(`strategies_diff.phased_trace`: growth and teardown phases over tcache, fastbin, small, large
+(`strategies.phased_trace`: growth and teardown phases over tcache, fastbin, small, large
 and mmap sizes). Malloc.check() runs after every operation. The default run is bounded and
 seeded; --run-slow (or MEMLAB_SLOW=1) runs thousands.
 """
@@ -14,25 +14,14 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
-from strategies import traces
-from strategies_diff import compare_trace, phased_trace
+from differential import compare_trace
+from strategies import phased_trace, traces
 
-native = pytest.importorskip("memlab.native")
-pytest.importorskip("memlab.glibc")
+pytestmark = pytest.mark.usefixtures("glibc_236")
 
 SLOW = os.environ.get("MEMLAB_SLOW", "").strip().lower() not in ("", "0", "false", "no")
 DEFAULT_SEEDS = range(6)
 SLOW_SEEDS = range(6, 306)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _real_glibc_236():
-    try:
-        version = native.glibc_version()
-    except Exception as e:  # no compiler or the replayer does not build
-        pytest.skip(f"real glibc replayer unavailable: {e}")
-    if version != "2.36":
-        pytest.skip(f"this machine runs glibc {version}; the model is of 2.36")
 
 
 def _agree(text: str, name: str) -> None:

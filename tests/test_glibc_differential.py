@@ -1,7 +1,7 @@
 """The model against the real glibc of this machine: every snapshot field after every operation.
 
 Expected numbers come from replaying the same trace on the real glibc (memlab.native); the
-tests are skipped where no C compiler or no glibc 2.36 is available.
+tests need the real glibc 2.36 (tests/conftest.py: glibc_236).
 """
 
 from __future__ import annotations
@@ -15,20 +15,12 @@ from memlab.trace import parse_trace
 
 from strategies import random_trace, traces
 
-native = pytest.importorskip("memlab.native")
+from memlab import native
+
+pytestmark = pytest.mark.usefixtures("glibc_236")
 
 FIELDS = ("op", "brk", "arena", "ordblks", "smblks", "hblks", "hblkhd", "fsmblks", "uordblks",
           "fordblks", "keepcost", "rss")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _real_glibc_236():
-    try:
-        version = native.glibc_version()
-    except Exception as e:  # no compiler, no native build
-        pytest.skip(f"real glibc replayer unavailable: {e}")
-    if version != "2.36":
-        pytest.skip(f"this machine runs glibc {version}, the model is of 2.36")
 
 
 def first_difference(text: str) -> str | None:

@@ -11,6 +11,7 @@ Layers, from the top (imported by everything below) to the bottom:
     scenarios               the lessons' named traces and what they compute
     charts                  matplotlib pictures
     widgets                 ipywidgets dashboards (a lesson's dashboard runs its scenario)
+    lessons                 the lesson index (lesson 00's list, the links to the next lesson)
     homework                graded assignments: per-student problems, goals, Otter commands
     cli, __main__, memlab   the command line; the package's re-exports
 
@@ -39,7 +40,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("memlab.native",),
     ("memlab.scenarios",),
     ("memlab.charts",),
-    ("memlab.widgets",),
+    ("memlab.widgets", "memlab.lessons"),
     ("memlab.homework",),
     ("memlab.cli", "memlab.__main__", "memlab"),
 )

@@ -10,7 +10,6 @@ keep working afterwards. Misuse glibc does not detect must not abort in the mode
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -19,8 +18,8 @@ import pytest
 
 from memlab.errors import MallocAbort, MemlabError
 
-pytest.importorskip("memlab.glibc")
-from memlab.glibc import Malloc  # noqa: E402
+from memlab.glibc import Malloc
+from memlab.native.build import compile_c
 
 SOURCE = Path(__file__).parent / "misuse" / "misuse.c"
 
@@ -146,17 +145,9 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def probe(tmp_path_factory) -> Path:
-    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    if cc is None:
-        pytest.skip("no C compiler (cc/gcc/clang) to build tests/misuse/misuse.c")
-    out = tmp_path_factory.mktemp("misuse") / "misuse"
-    subprocess.run([cc, "-O0", "-fno-builtin", "-o", str(out), str(SOURCE)], check=True,
-                   capture_output=True)
-    version = subprocess.run(["getconf", "GNU_LIBC_VERSION"], capture_output=True, text=True).stdout
-    if version.split()[-1:] != ["2.36"]:
-        pytest.skip(f"the real glibc here is {version.strip() or 'unknown'}; messages are of 2.36")
-    return out
+def probe(glibc_236) -> Path:
+    """tests/misuse/misuse.c, compiled; its messages are those of the machine's glibc 2.36."""
+    return compile_c(SOURCE, ("-O0", "-fno-builtin"))
 
 
 def run_real(probe: Path, steps: list[str]) -> subprocess.CompletedProcess:

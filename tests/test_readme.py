@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from memlab.native import NativeUnavailable, replay_native
+from memlab.native import replay_native
 from memlab.trace import parse_trace
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -31,10 +31,7 @@ def test_quickstart_runs_and_matches_the_real_glibc():
         exec(compile(quickstart_code(), "README quickstart", "exec"), {})
     first = out.getvalue().splitlines()[0]
     printed = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", first))
-    try:
-        real = replay_native(parse_trace(QUICKSTART_TRACE))[-1]
-    except NativeUnavailable as e:
-        pytest.skip(str(e))
+    real = replay_native(parse_trace(QUICKSTART_TRACE))[-1]
     for key in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "fsmblks", "uordblks",
                 "fordblks", "keepcost"):
         assert printed[key] == real[key], key

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from memlab.native import replay_native
-from memlab.native.build import find_compiler
+from memlab.native.build import compile_c
 from memlab.trace import parse_trace
 
 COUNTERS = ["arena", "ordblks", "smblks", "hblks", "hblkhd", "fsmblks", "uordblks", "fordblks", "keepcost"]
@@ -77,8 +77,7 @@ def program(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("prog")
     (d / "prog.c").write_text(PROGRAM.replace("#include <unistd.h>", "#include <unistd.h>\n#include <sys/wait.h>"))
     # -O0 -fno-builtin: the compiler must not drop malloc/free pairs it can see through
-    subprocess.run([find_compiler(), "-O0", "-fno-builtin", "-o", d / "prog", d / "prog.c"], check=True)
-    return d / "prog"
+    return compile_c(d / "prog.c", ("-O0", "-fno-builtin"), name="record-test-program")
 
 
 def record(tmp_path: Path, *command, env=None) -> subprocess.CompletedProcess:
@@ -97,6 +96,7 @@ def final(trace: Path) -> list[int]:
     return [last[k] for k in COUNTERS]
 
 
+@pytest.mark.usefixtures("recorder")
 class TestRecordedPrograms:
     def test_replay_ends_in_the_programs_own_heap_state(self, tmp_path, program):
         """Replaying the recorded trace gives the program's own final mallinfo2, field for field."""

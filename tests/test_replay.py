@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from memlab.glibc import Malloc
 from memlab.replay import Replayer, Timeline, replay, timeline
 from memlab.trace import parse_trace
 
@@ -197,13 +198,6 @@ class TestTimeline:
         assert rows[0].split(",")[:3] == ["op", "held", "arena"] and len(rows) == 3
 
 
-try:
-    from memlab.glibc import Malloc
-except ImportError:  # the model is not there yet
-    Malloc = None
-
-
-@pytest.mark.skipif(Malloc is None, reason="memlab.glibc is not available")
 class TestOnTheModel:
     """The model's replays against GLIBC-FACTS.md's appendix (numbers measured on real glibc 2.36)."""
 
@@ -233,16 +227,13 @@ def test_write_has_its_own_note_and_stale_notes_are_not_repeated():
     assert t.notes[1] == "" and t.notes[4] == "free 0x1100"
 
 
-@pytest.mark.skipif(Malloc is None, reason="memlab.glibc is not available")
 @pytest.mark.parametrize("seed", range(3))
 def test_model_matches_the_real_glibc_after_every_operation(seed):
     """On random traces, every snapshot of the model (--every 1) equals the real glibc's."""
-    import random
-
     from memlab.native import replay_native
-    from strategies_native import random_trace
+    from strategies import random_trace
 
-    ops = parse_trace(random_trace(random.Random(1000 + seed), 400))
+    ops = parse_trace(random_trace(400, seed=1000 + seed, n_ids=64, snapshot_rate=0.1))
     model = [s.as_dict() for s in replay(ops, Malloc, every=1)]
     real = replay_native(ops, every=1)
     assert len(model) == len(real)

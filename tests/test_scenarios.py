@@ -181,18 +181,6 @@ class TestMmapEveryRequest:
 
 
 
-def real_glibc_236():
-    """Skip unless the C replayer can be built and the machine's glibc is the model's 2.36."""
-    from memlab.native import NativeUnavailable, glibc_version
-
-    try:
-        release = glibc_version()
-    except NativeUnavailable as exc:
-        pytest.skip(f"no real replayer here: {exc}")
-    if release != "2.36":
-        pytest.skip(f"this machine runs glibc {release}; the model follows 2.36")
-
-
 SMALL_CASES = [(VECVEC, {"n": 300}), (VECVEC, {"n": 6000}), (PUSH_BACK, {"n": 70_000}),
                (RESERVE, {"n": 40_000}), (SMALL_REQUESTS, {"n": 500, "size": 130}),
                (TWO_SOURCES, {"size": 100_000}), (TWO_SOURCES, {"size": 200_000}),
@@ -204,20 +192,18 @@ class TestAgainstRealGlibc:
 
     @pytest.mark.parametrize("s, values", SMALL_CASES,
                              ids=[f"{s.name}-{v}" for s, v in SMALL_CASES])
-    def test_snapshots_equal(self, s, values):
+    def test_snapshots_equal(self, s, values, glibc_236):
         from memlab.native import replay_native
 
-        real_glibc_236()
         model = run_scenario(s, **values).snapshots
         real = replay_native(s.build(**values))
         assert [label for label, _ in model] == [r["label"] for r in real]
         for (label, snap), r in zip(model, real):
             assert {f: snap[f] for f in FIELDS} == {f: r[f] for f in FIELDS}, label
 
-    def test_malloc_cost_heap_matches_real(self):
+    def test_malloc_cost_heap_matches_real(self, glibc_236):
         from memlab.native import replay_native
 
-        real_glibc_236()
         sizes = odd_sizes(2000, seed=5)
         cost = malloc_cost(sizes)
         text = "".join(f"a {i} {n}\n" for i, n in enumerate(sizes)) + "s built\n"
@@ -317,10 +303,9 @@ class TestCompareReal:
         assert c.rows == () and not c.matches
         assert "no C compiler" in c.report()
 
-    def test_on_this_machine(self):
+    def test_on_this_machine(self, glibc_236):
         from memlab.scenarios.real import compare_real
 
-        real_glibc_236()
         c = compare_real(VECVEC, n=200)
         assert c.matches, c.report()
         assert c.real_glibc == "2.36" and "every number agrees" in c.report()
@@ -353,10 +338,9 @@ class TestMalloptStopsTheDynamicThreshold:
     def test_paths(self, settings, paths):
         assert dict(run_scenario(DYNAMIC_THRESHOLD, settings=settings).malloc_paths) == paths
 
-    def test_real(self):
+    def test_real(self, glibc_236):
         from memlab.native import replay_native
 
-        real_glibc_236()
         ops = parse_trace("o M_TRIM_THRESHOLD 262144\n" + DYNAMIC_THRESHOLD.text())
         second = [s for s in replay_native(ops) if s["label"] == "second live"][0]
         assert (second["hblks"], second["brk"]) == (1, 135_168)
@@ -377,15 +361,11 @@ class TestWritersRejectBadInput:
 class TestOtherRelease:
     """compare_real can run the real side on another unpacked glibc release."""
 
-    def test_glibc_243(self):
+    def test_glibc_243(self, glibc_236, release_root):
         """On glibc 2.43 one malloc(1) shows 32 bytes in use, not 688 (REAL-GLIBC.md)."""
-        from memlab.native.glibc_releases import cached_releases, ensure_release
         from memlab.scenarios.real import compare_real
 
-        real_glibc_236()
-        if "2.43" not in cached_releases():
-            pytest.skip("glibc 2.43 is not unpacked here")
         c = compare_real(SMALL_REQUESTS, n=1, size=1, fields=("uordblks",),
-                         libc_dir=str(ensure_release("2.43")))
+                         libc_dir=str(release_root("2.43")))
         assert c.real_glibc == "2.43"
         assert c.differences[0] == ("built", "uordblks", 688, 32)

@@ -2,16 +2,17 @@
 
 The C probe only reserves memory (malloc, realloc) and never writes it, so these tests are safe
 on a shared machine. They need mode 0 (Linux's default) to check the mode-0 statements; under
-CI a machine in another mode, or without a C compiler, is a failure rather than a skip.
+CI a machine in another mode, or without a C compiler, is a failure rather than a skip (the root
+conftest.py turns NativeUnavailable into one or the other).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from memlab.native import NativeUnavailable
 from memlab.scenarios.overcommit import (
     BIG, STEP, Machine, check_here, explore, growth_report, largest_malloc, model_grow,
     model_malloc, probe_grow, probe_malloc, touch,
@@ -19,25 +20,16 @@ from memlab.scenarios.overcommit import (
 from memlab.trace import parse_trace
 from memlab.units import GiB, MiB, PAGE
 
-CI = os.environ.get("CI", "").lower() == "true"
 LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "04_overcommit.ipynb"
-
-
-def unavailable(reason: str) -> None:
-    if CI:
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def here() -> Machine:
     machine = Machine.here()
     if machine.mode != 0:
-        unavailable(f"this machine runs overcommit mode {machine.mode}; the lesson's kernel checks need 0")
-    try:
-        probe_malloc(PAGE)
-    except Exception as exc:   # no compiler: the probe cannot be built
-        unavailable(f"the overcommit probe cannot run here: {exc}")
+        raise NativeUnavailable(f"this machine runs overcommit mode {machine.mode}; "
+                                "the lesson's kernel checks need 0")
+    probe_malloc(PAGE)          # builds the probe: NativeUnavailable without a working compiler
     return machine
 
 

@@ -8,7 +8,6 @@ changes, the placement relations and the errno values must be equal.
 
 import errno
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from memlab.errors import SyscallError
+from memlab.native.build import compile_c
 from memlab.space import MADV_DONTNEED, MADV_FREE, AddressSpace
 from memlab.units import PAGE
 
@@ -28,13 +28,9 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux")
 
 
 @pytest.fixture(scope="module")
-def probe_binary(tmp_path_factory):
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        pytest.skip("no C compiler (cc) to build tests/kernel_probe.c")
-    out = tmp_path_factory.mktemp("probe") / "kernel_probe"
-    subprocess.run([cc, "-O1", "-o", str(out), str(SOURCE)], check=True)
-    return out
+def probe_binary():
+    """tests/kernel_probe.c, compiled with $CC (else cc)."""
+    return compile_c(SOURCE, ("-O1",))
 
 
 class Probe:
@@ -178,6 +174,45 @@ def test_errno_values_like_the_kernel(probe):
         real = probe.call(cmd, *real_args)[0]
         model = model_call(space, cmd, *model_args)[0]
         assert min(real, 0) == min(model, 0), f"{case}: kernel {real}, model {model}"
+
+
+#: Arguments out of every range, each as (call, base, offset, more...): base "a" is a mapping of
+#: four pages, None a plain number. A negative number is what the kernel reads as a huge unsigned
+#: one. (No madvise here runs from a mapping up to a high end: the kernel would apply the
+#: advice to the probe's own libraries and stack on the way before it failed.)
+OUT_OF_RANGE = [
+    ("munmap", "a", 0, 2**63), ("munmap", None, -P, P), ("munmap", "a", 0, -P), ("munmap", "a", 0, 2**64 - 1),
+    ("munmap", None, 1 << 47, P), ("munmap", None, (1 << 47) - P, 2 * P), ("munmap", None, 2**63, P),
+    ("mmap", None, -P), ("mmap", None, 2**63), ("mmap", None, 1 << 47), ("mmap", None, 2**64 - 1),
+    ("madvise", "a", 0, -1, MADV_DONTNEED), ("madvise", None, -P, P, MADV_DONTNEED),
+    ("madvise", "a", 0, "wrap", MADV_DONTNEED), ("madvise", "a", 0, "wrap-1", MADV_FREE),
+    ("madvise", None, 1 << 47, P, MADV_DONTNEED), ("madvise", None, 2**63, P, MADV_FREE),
+    ("madvise", "a", 0, 2**64 - 1, 99),
+    ("mremap", "a", 0, P, 2**63, 1), ("mremap", "a", 0, 2**63, P, 1), ("mremap", None, -P, P, P, 1),
+    ("mremap", "a", 0, P, 1 << 47, 1), ("mremap", "a", 0, P, 2**64 - 1, 1), ("mremap", "a", 0, P, -P, 0),
+    ("mremap", None, 1 << 47, P, P, 1), ("mremap", "a", 0, 1 << 47, P, 1),
+]
+
+
+@pytest.mark.parametrize("case", OUT_OF_RANGE, ids=lambda c: " ".join(map(str, c)))
+def test_out_of_range_arguments_like_the_kernel(probe, case):
+    """Addresses and lengths past the user address space, or wrapping past 2**64, get the kernel's
+    errno, and the model's state does not change."""
+    space = AddressSpace()
+    real_a, model_a = probe.call("mmap", 4 * P)[0], space.mmap(4 * P)
+    cmd, base, offset, *rest = case
+
+    def args(a):
+        start = (a if base == "a" else 0) + offset
+        more = [{"wrap": 2**64 - start, "wrap-1": 2**64 - start - P + 1}.get(x, x) for x in rest]
+        return [start, *more] if cmd != "mmap" else [offset]
+
+    real = probe.call(cmd, *args(real_a))[0]
+    before = space.state()
+    model = model_call(space, cmd, *args(model_a))[0]
+    assert real < 0 and model == real, f"{case}: kernel {real}, model {model}"
+    assert space.state() == before
+    probe.call("munmap", real_a, 4 * P)
 
 
 def test_brk_pages_like_the_kernel(probe):

@@ -15,7 +15,11 @@ from memlab.errors import OutOfMemoryKill, SyscallError
 from memlab.space import MADV_DONTNEED, MADV_FREE, AddressSpace, SegmentationFault
 from memlab.units import PAGE, align_up
 
-from strategies_space import BASE, HEAP, addresses, advice, deltas, lengths, sizes
+from strategies import BASE, HEAP, addresses, advice, deltas, lengths, space_limits
+
+
+WORD = 1 << 64                 # the kernel reads addresses and lengths as unsigned 64-bit
+TASK_SIZE = (1 << 47) - PAGE   # the top of the user address space
 
 
 class PageModel:
@@ -76,8 +80,11 @@ class PageModel:
         return old
 
     def mmap(self, length):
-        if length <= 0:
+        length %= WORD
+        if length == 0:
             return -errno.EINVAL
+        if align_up(length) > TASK_SIZE:
+            return -errno.ENOMEM
         addr = self.place(align_up(length))
         if addr is None:
             return -errno.ENOMEM
@@ -88,15 +95,19 @@ class PageModel:
         return a < self.heap_end and b > HEAP and self.heap_end > HEAP
 
     def munmap(self, addr, length):
-        if addr % PAGE or length <= 0 or self.meets_heap(addr, addr + align_up(length)):
+        addr, length = addr % WORD, length % WORD
+        if addr % PAGE or length == 0 or addr > TASK_SIZE or length > TASK_SIZE - addr:
+            return -errno.EINVAL
+        if self.meets_heap(addr, addr + align_up(length)):
             return -errno.EINVAL
         self.unmap(addr, addr + align_up(length))
         return 0
 
     def mremap(self, old, old_len, new_len, may_move):
-        if old % PAGE or old_len <= 0 or new_len <= 0:
+        old = old % WORD
+        old_size, new_size = align_up(old_len % WORD) % WORD, align_up(new_len % WORD) % WORD
+        if old % PAGE or not 0 < old_size <= TASK_SIZE or not 0 < new_size <= TASK_SIZE:
             return -errno.EINVAL
-        old_size, new_size = align_up(old_len), align_up(new_len)
         if self.meets_heap(old, old + old_size):
             return -errno.EINVAL
         region = [(s, e) for s, e in self.maps if s <= old < e]
@@ -125,9 +136,10 @@ class PageModel:
         return new
 
     def madvise(self, addr, length, adv):
-        if adv not in (MADV_DONTNEED, MADV_FREE) or addr % PAGE or length < 0:
-            return -errno.EINVAL
+        addr, length = addr % WORD, length % WORD
         end = addr + align_up(length)
+        if adv not in (MADV_DONTNEED, MADV_FREE) or addr % PAGE or (length and end >= WORD):
+            return -errno.EINVAL
         if not all(self.mapped(p) for p in range(addr, end, PAGE)):
             return -errno.ENOMEM
         if adv == MADV_DONTNEED:
@@ -154,7 +166,7 @@ def pages_of(ranges):
 class SpaceMachine(RuleBasedStateMachine):
     """Drive an AddressSpace and the PageModel with the same calls; compare after each."""
 
-    @initialize(ram_swap=sizes(), mode=st.sampled_from([0, 1, 2]))
+    @initialize(ram_swap=space_limits(), mode=st.sampled_from([0, 1, 2]))
     def start(self, ram_swap, mode):
         ram, swap = ram_swap
         self.pressure = ram is not None

@@ -1,6 +1,7 @@
 """Widgets driven as a student would: sliders to their ends, play to the end, predictions."""
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,10 @@ from memlab.glibc import Malloc
 from memlab.replay import Replayer
 from memlab.scenarios import DYNAMIC_THRESHOLD, SMALL_REQUESTS, TWO_SOURCES
 from memlab.trace import parse_trace
-from memlab.widgets import KNOBS, Dashboard, Prediction
+import traitlets
+
+from memlab.widgets import KNOBS, Dashboard, Prediction, reveal
+from memlab.widgets.reveal import HIDDEN
 
 
 def one_block(size):
@@ -34,7 +38,7 @@ def play_to_end(d):
 
 @pytest.fixture(scope="module")
 def dash():
-    return Dashboard(TWO_SOURCES.text, TWO_SOURCES.params, title="two sources")
+    return Dashboard(TWO_SOURCES.text, TWO_SOURCES.params, title="two sources", prefetch=False)
 
 
 class TestDashboardDrivenLikeAStudent:
@@ -166,19 +170,19 @@ class TestReleaseSelector:
 
     def test_selecting_a_release_replays_on_that_release(self, fake_release):
         """Choosing a release rebuilds the model with it, redraws, and names it in the config."""
-        d = Dashboard(ten_small_blocks, TEN_SMALL, charts=("bins", "timeline"))
+        d = Dashboard(ten_small_blocks, TEN_SMALL, charts=("bins", "timeline"), prefetch=False)
         # glibc 2.36: 7 of the 10 freed 32-byte chunks go to tcache, 3 to a fastbin
         assert d.model.release.name == "2.36" and d.model.mallinfo2().smblks == 3
-        built, png = d.runs_built, d.png
+        built, png, counts = d.runs_built, d.png, d.charts["bins"].counts
         d.release.value = "9.99"  # what a student's click does
         assert d.model.release.name == "9.99"
         assert d.model.mallinfo2().smblks == 8  # a tcache of 2 leaves 8 for the fastbin
         assert d.charts["bins"].counts.tcache_chunks[0] == 2
         assert "glibc 9.99 model" in d.config.value
         assert d.runs_built == built + 1 and d.png != png
-        d.glibc = "2.36"  # back: from the cache, same picture as before
-        assert d.runs_built == built + 1 and d.model.mallinfo2().smblks == 3
-        assert d.png == png
+        d.glibc = "2.36"  # back: from the cache, the same data as before (the axes may have
+        assert d.runs_built == built + 1 and d.model.mallinfo2().smblks == 3  # kept their scale)
+        assert d.charts["bins"].counts == counts
 
     def test_release_is_part_of_the_configuration(self, fake_release):
         """Sliders keep their values across a release change, and each pair is cached."""
@@ -260,6 +264,45 @@ class TestPrediction:
         p.commit_button.click()
         assert p.choices.disabled and p.commit_button.disabled and p.correct is True
 
+    def test_committed_prediction_cannot_change_from_code(self):
+        """Teachers read choice and correct: no assignment after the commit changes them."""
+        p = self.make()
+        p.choices.value = "brk heap"
+        p.commit_button.click()
+        for name, value in (("value", "mmap"), ("index", 1), ("label", "mmap"),
+                            ("options", ["mmap", "brk heap"]), ("value", None)):
+            with pytest.raises(traitlets.TraitError, match="committed"):
+                setattr(p.choices, name, value)
+        p.choices.disabled = False
+        p.commit_button.disabled = False
+        p.commit_button.click()
+        assert p.choices.disabled and p.choices.value == "brk heap" and p.choices.index == 0
+        assert (p.choice, p.correct, p.committed) == ("brk heap", False, True)
+        assert p.revealed_text.count("Not this time") == 1
+
+    def test_committed_prediction_cannot_change_from_the_page(self):
+        """A change sent by the page (a comm message's state) is refused the same way."""
+        p = self.make()
+        p.choices.set_state({"index": 1})
+        assert p.choices.value == "mmap"
+        p.commit_button.click()
+        with pytest.raises(traitlets.TraitError):
+            p.choices.set_state({"index": 0})
+        with pytest.raises(traitlets.TraitError):
+            p.choices.set_state({"disabled": False, "index": 0})
+        assert (p.choice, p.correct, p.choices.index, p.choices.disabled) == ("mmap", True, 1, True)
+
+    def test_record_is_readable_without_a_kernel(self):
+        """The plain bundle shows the question and choices, and once committed the choice."""
+        p = self.make()
+        before = p.record()
+        assert "Where does malloc(200000)" in before["text/plain"] and "200,016" not in str(before)
+        p.choices.value = "mmap"
+        p.commit_button.click()
+        after = p.record()
+        assert "(x) mmap" in after["text/plain"] and "200,016" in after["text/plain"]
+        assert "Right" in after["text/html"]
+
     def test_answer_by_index_and_bad_answers(self):
         """The answer may be an index; an answer outside the options is refused."""
         assert Prediction("q", ["a", "b"], 1, "e").answer == "b"
@@ -269,7 +312,72 @@ class TestPrediction:
             Prediction("q", ["a"], "a", "e")
 
 
+class TestReveal:
+    """A reveal computes at once and shows its output only when its prediction is committed."""
+
+    def test_output_held_until_commit_then_shown_once(self, capsys):
+        p = TestPrediction().make()
+        with reveal() as held:  # the last Prediction made
+            value = 200_016
+            print(f"chunk {value:,}")
+        assert value == 200_016 and not held.shown and held.prediction is p
+        assert capsys.readouterr().out == HIDDEN + "\n"
+        p.choices.value = "mmap"
+        assert capsys.readouterr().out == ""
+        p.commit_button.click()
+        assert held.shown and capsys.readouterr().out == "chunk 200,016\n"
+        p.commit_button.click()
+        assert capsys.readouterr().out == ""
+
+    def test_after_commit_a_reveal_shows_at_once(self, capsys):
+        p = TestPrediction().make()
+        p.choices.value = "brk heap"
+        p.commit_button.click()
+        capsys.readouterr()
+        with reveal(p) as held:
+            print("now")
+        assert held.shown and capsys.readouterr().out == "now\n"
+
+    def test_an_error_is_not_held(self):
+        TestPrediction().make()
+        with pytest.raises(ZeroDivisionError):
+            with reveal():
+                print(1 / 0)
+
+
 class TestInAHeadlessNotebook:
+    def test_run_all_spoils_nothing_and_commit_shows_the_answer(self):
+        """Run top to bottom by nbclient: the reveal's output is the placeholder; a commit
+        (made here from code, as the page's button does) replaces it with the answer and turns
+        the prediction into a plain record, so the saved notebook has no widget to lose."""
+        import nbformat
+        from nbclient import NotebookClient
+
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(c) for c in (
+            "from memlab.widgets import Prediction, reveal\n"
+            "Prediction('Where?', ['heap', 'mmap'], 'mmap', 'Because 4,242 is large.')",
+            "# Reveal\nwith reveal():\n    secret = 40 + 2\n    print('the answer is', secret)",
+            "print(secret)",
+        )]
+        repo = Path(__file__).resolve().parents[1]
+
+        def run(cells):
+            NotebookClient(nb, timeout=120, kernel_name="python3",
+                           resources={"metadata": {"path": str(repo)}}).execute()
+            return [json.dumps(c.outputs) for c in cells]
+
+        asked, held, used = run(nb.cells)
+        assert "widget-view+json" in asked and "4,242" not in asked
+        assert HIDDEN in held and "the answer is" not in held and "42" in used
+        nb.cells.append(nbformat.v4.new_code_cell(
+            "from memlab.widgets.prediction import latest_prediction\n"
+            "p = latest_prediction(); p.choices.value = 'heap'; p.commit_button.click()"))
+        asked, held, _, _ = run(nb.cells)
+        assert "widget-view+json" not in asked and "4,242" in asked and "(x) heap" in asked
+        assert "the answer is 42" in held and HIDDEN not in held
+
+
     def test_picture_is_saved_in_the_notebook_and_updated_in_place(self, tmp_path):
         """Run by nbclient: the dashboard's image output is replaced, not appended, on change,
         and the saved notebook holds the latest picture."""
@@ -303,3 +411,86 @@ class TestInAHeadlessNotebook:
         nbformat.write(nb, str(tmp_path / "saved.ipynb"))
         again = nbformat.read(str(tmp_path / "saved.ipynb"), as_version=4)
         assert any("image/png" in o.get("data", {}) for o in again.cells[0].outputs)
+
+
+class TestPlayerControls:
+    """Jump to the trace's labelled moments, step by tens and thousands, play at a chosen speed."""
+
+    def test_jump_to_labelled_moments_and_step(self):
+        from memlab.scenarios import VECVEC
+
+        d = Dashboard(VECVEC.text, VECVEC.params)
+        n = d.values["n"]
+        assert [b.description for b in d.moment_buttons][0] == "start"
+        d.jump("built")
+        assert d.step == 2 + 2 * n  # the outer block and its write, n inner mallocs and writes
+        assert str(d._run.op(d.step + 1)).startswith("f ")  # and the next operation frees
+        d.jump("start")
+        assert d.step == 0
+        d.step_buttons[-1].click()                       # +1,000
+        d.step_buttons[-2].click()                       # +10
+        assert d.step == 1010
+        d.step_buttons[0].click(), d.step_buttons[0].click()   # -1,000 twice: stops at 0
+        assert d.step == 0
+        d.jump("end")
+        assert d.step == d.step_slider.max
+        with pytest.raises(ValueError, match="no moment 'nope'"):
+            d.jump("nope")
+
+    def test_play_speed_sets_the_players_step(self):
+        d = Dashboard(TWO_SOURCES.text, TWO_SOURCES.params)
+        d.speed.value = 1000
+        assert d.play.step == 1000 and d.play.interval <= 250
+
+    def test_a_range_over_decades_gets_a_log_slider(self):
+        from memlab.scenarios import PUSH_BACK
+
+        d = Dashboard(PUSH_BACK.text, PUSH_BACK.params, charts=("timeline",))
+        values = [v for _, v in d.sliders["n"].options]
+        assert values[0] == 1 and values[-1] == 10_000_000 and 100_000 in values
+        middle = values[len(values) // 2]
+        assert 1_000 <= middle <= 10_000  # the middle of the track is a middle decade
+        d.set(n=123_457)                  # a value between the marks
+        assert d.values["n"] == 123_457
+        assert isinstance(Dashboard(TWO_SOURCES.text, TWO_SOURCES.params).sliders["size"],
+                          __import__("ipywidgets").IntSlider)  # 3 decades, steps of 1,000
+
+
+class TestPrefetch:
+    """The configurations one keyboard step away are replayed while the student looks."""
+
+    def test_next_value_is_ready_before_the_move(self):
+        import time
+
+        d = Dashboard(TWO_SOURCES.text, TWO_SOURCES.params, charts=("timeline",))
+        slider = d.sliders["size"]
+        after = d._key({"size": slider.value + slider.step})
+        deadline = time.monotonic() + 60
+        while after not in d._runs and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert after in d._runs
+        built = d.runs_built
+        slider.value += slider.step
+        assert d.runs_built == built  # taken from the prefetched runs, not replayed again
+        fresh = Dashboard(TWO_SOURCES.text, TWO_SOURCES.params, charts=("timeline",),
+                          prefetch=False)
+        fresh.set(size=slider.value)
+        assert fresh.timeline == d.timeline
+
+    def test_a_prefetch_not_started_is_dropped_and_errors_stay_in_the_background(self):
+        from memlab.widgets.run import Runs
+
+        made = []
+
+        def make(key):
+            if key == ("bad",):
+                raise ValueError("bad configuration")
+            made.append(key)
+            return key
+
+        runs = Runs(make, size=4)
+        runs.prefetch([("bad",), ("a",)])
+        assert runs.get(("a",)) == ("a",)
+        with pytest.raises(ValueError, match="bad configuration"):
+            runs.get(("bad",))
+        assert made.count(("a",)) == 1

@@ -116,11 +116,29 @@ class ChartHandle:
     def grow_only(self, value: bool) -> None:
         self._grow_only = bool(value)
 
+    _slack = 1.0
+
+    @property
+    def slack(self) -> float:
+        """How many times the needed upper limit an axis may keep before ``update`` narrows it
+        (1: always the needed limit). A dashboard allows some, so that moving a slider to a
+        nearby configuration keeps the axes, and their cached tick labels, as they were."""
+        return self._slack
+
+    @slack.setter
+    def slack(self, value: float) -> None:
+        if not value >= 1:
+            raise ValueError(f"slack must be at least 1, got {value!r}")
+        self._slack = float(value)
+
     def _set_upper(self, which: str, top: float, ax=None) -> None:
         ax = ax or self._ax
         get, put = (ax.get_xlim, ax.set_xlim) if which == "x" else (ax.get_ylim, ax.set_ylim)
+        now = get()[1]
         if self._grow_only:
-            top = max(top, get()[1])
+            top = max(top, now)
+        elif top <= now <= top * self._slack:
+            top = now
         put(0, top)
 
     @property

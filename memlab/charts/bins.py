@@ -78,10 +78,13 @@ class BinChart(ChartHandle):
                                      ms=3, label="chunks")[0]
         ax.set_xticks([])  # class names are plain texts: they never change
         ax.text(4.0, -0.04, "tcache, by size\n32 ... 1040 B", transform=ax.get_xaxis_transform(),
-                ha="center", va="top", fontsize=7)
+                ha="center", va="top", fontsize=8)
+        ax.axvline(8.5, color="#999999", lw=0.8)  # tcache on the left, the bins on the right
         for x, name in zip(self._x[_TCACHE_BINS:], ("fastbins", "unsorted", "small", "large")):
-            ax.text(x + 0.3, -0.04, name, transform=ax.get_xaxis_transform(), ha="right",
-                    va="top", rotation=35, fontsize=7, rotation_mode="anchor")
+            ax.text(x, -0.04, name, transform=ax.get_xaxis_transform(), ha="center",
+                    va="top", rotation=90, fontsize=8)
+        self._empty = ax.text(0.5, 0.5, "no free chunks", transform=ax.transAxes, ha="center",
+                              va="center", fontsize=10, color="#555555")
         ax.set_xlim(-0.3, self._x[-1] + 1)
         byte_axis(ax.yaxis)
         ax.set_ylabel("free bytes (bars)", fontsize=8)
@@ -92,7 +95,12 @@ class BinChart(ChartHandle):
         self.update(data)
 
     def _dynamic(self):
-        return (*self._bars, self._dots)
+        return (*self._bars, self._dots, self._empty)
+
+    @property
+    def empty_note(self):
+        """The "no free chunks" text, shown only when there is no free chunk."""
+        return self._empty
 
     @property
     def counts(self) -> BinCounts:
@@ -116,6 +124,7 @@ class BinChart(ChartHandle):
         counts = np.array(list(c.tcache_chunks) + [c.chunks[k] for k in _CLASSES], dtype=float)
         for bar, h in zip(self._bars, heights):
             bar.set_height(h)
+        self._empty.set_visible(not counts.any())
         shown = np.where(counts > 0, counts, np.nan)
         self._dots.set_data(self._x, shown)
         self._set_upper("y", nice_limit(max(max(heights), 64) * 1.05))

@@ -67,7 +67,11 @@ class HeapPicture:
         [(0, 656, 'in_use'), (656, 688, 'tcache'), (688, 720, 'in_use'), (720, 135168, 'top')]
         """
         space = malloc.space
-        chunks = ((c.addr, c.size, c.state) for c in malloc.chunks())
+        spans = getattr(malloc, "chunk_spans", None)
+        if spans is not None:      # runs of equal chunks stay runs: no record per chunk
+            chunks = ((addr, size * count, state) for addr, size, state, count in spans())
+        else:
+            chunks = ((c.addr, c.size, c.state) for c in malloc.chunks())
         mmapped = [(c.addr, c.size) for c in malloc.mmapped_chunks()]
         return cls.from_chunks(space.heap_start, space.brk, chunks, mmapped,
                                space.resident_ranges())
@@ -150,7 +154,7 @@ class HeapMap(ChartHandle):
         handles = [Patch(color=COLORS[s], label=s.replace("_", " ")) for s in STATES]
         handles += [Patch(color=COLORS["mmapped"], label="mmapped"),
                     Patch(color=COLORS["resident"], label="resident page")]
-        ax.legend(handles=handles, loc="upper right", fontsize=7, ncol=9, frameon=False,
+        ax.legend(handles=handles, loc="upper right", fontsize=9, ncol=9, frameon=False,
                   handlelength=1, columnspacing=0.8, bbox_to_anchor=(1, 1.32))
         self._picture = None
         self.update(data)

@@ -23,17 +23,24 @@ _SERIES = (
 class TimelineChart(ChartHandle):
     """A timeline chart: see ``timeline_chart``."""
 
-    def __init__(self, timeline, ax=None, cursor=None) -> None:
+    def __init__(self, timeline, ax=None, cursor=None, series=None) -> None:
         super().__init__(ax)
         ax = self._ax
-        self._lines = {name: ax.plot([], [], ls, color=color, lw=1.4, label=label,
-                                     drawstyle="steps-post")[0]
-                       for name, label, ls, color in _SERIES}
+        names = [name for name, *_ in _SERIES]
+        unknown = sorted(set(series or ()) - set(names))
+        if unknown:
+            raise ValueError(f"no series {', '.join(unknown)}; series: {', '.join(names)}")
+        # the program's own bytes are drawn last and widest: never hidden under another line
+        self._lines = {name: ax.plot([], [], ls, color=color, lw=2.2 if name == "held" else 1.4,
+                                     label=label, drawstyle="steps-post",
+                                     zorder=4 if name == "held" else 2)[0]
+                       for name, label, ls, color in _SERIES
+                       if series is None or name in series}
         self._cursor = ax.axvline(0, color="#CC0000", lw=1.2, ls="--", visible=False)
         byte_axis(ax.yaxis)
         ax.set_xlabel("operations run", fontsize=8)
         ax.tick_params(labelsize=8)
-        ax.legend(fontsize=7, loc="lower left", frameon=False, ncol=4, bbox_to_anchor=(0, 1.0),
+        ax.legend(fontsize=9, loc="lower left", frameon=False, ncol=3, bbox_to_anchor=(0, 1.0),
                   handlelength=1.8, columnspacing=1.0, borderaxespad=0.2)
         ax.grid(True, alpha=0.3)
         self._timeline = None
@@ -67,7 +74,8 @@ class TimelineChart(ChartHandle):
             y = np.asarray(getattr(new_data, name), dtype=float)
             line.set_data(x, y)
             top = max(top, float(y.max()) if len(y) else 0)
-        self._set_upper("x", nice_limit(len(x) - 1))
+        # room after the last operation, so that it (and the cursor on it) is never on the edge
+        self._set_upper("x", nice_limit((len(x) - 1) * 1.04 + 1))
         self._set_upper("y", nice_limit(max(top, 4096) * 1.05))
 
     def set_cursor(self, op: int | None) -> None:
@@ -85,12 +93,15 @@ class TimelineChart(ChartHandle):
         return self._timeline.to_csv()
 
 
-def timeline_chart(timeline, ax=None, cursor=None) -> TimelineChart:
+def timeline_chart(timeline, ax=None, cursor=None, series=None) -> TimelineChart:
     """Draw a ``memlab.replay.Timeline`` against operation number; return its handle.
+
+    ``series`` names the columns drawn (default: all of held, arena, hblkhd, rss, trimmed,
+    munmapped, madvised).
 
     >>> from memlab.replay import timeline
     >>> h = timeline_chart(timeline("a 0 100\\nf 0"), cursor=1)
     >>> h.lines["held"].get_ydata().tolist(), list(h.cursor_line.get_xdata())
     ([0.0, 100.0, 0.0], [1, 1])
     """
-    return TimelineChart(timeline, ax, cursor)
+    return TimelineChart(timeline, ax, cursor, series)

@@ -269,6 +269,23 @@ class BulkSteps:
         items.sort()
         return items
 
+    def chunk_spans(self):
+        """Heap chunks in address order as (addr, size, state name, count): `count` adjacent
+        chunks of one size and state (a bulk run) in one item, so a picture of 10**8 chunks
+        needs no 10**8 records.
+
+        >>> from memlab.glibc import Malloc
+        >>> m = Malloc(); _ = m.malloc_run(24, 1000); [(size, state, n) for _, size, state, n in m.chunk_spans()]
+        [(656, 'in_use', 1), (32, 'in_use', 1), (32, 'in_use', 999), (102512, 'top', 1)]
+        """
+        items = self._chunk_items() if self._runs else sorted(
+            (a, s, self._state[a], 1) for a, s in self._size.items())
+        if self._top:
+            items.append((self._top, self._top_size, -1, 1))
+            items.sort()
+        for addr, size, state, count in items:
+            yield addr, size, "top" if state < 0 else STATE_NAMES[state], count
+
     def _chunk_views(self):
         """chunks() when runs exist: runs are expanded one chunk at a time."""
         top = self._top

@@ -2,12 +2,13 @@
 and the rival allocators (jemalloc, tcmalloc, mimalloc) preloaded under the replayer."""
 
 from memlab.native.allocators import ALLOCATORS, AllocatorMissing
-from memlab.native.build import NativeUnavailable, build, cache_dir
+from memlab.native.build import NativeBuildError, NativeUnavailable, build, cache_dir
 from memlab.native.rivals import AllocatorRuns, run_allocators
 from memlab.native.runner import NativeError, glibc_version, iter_native, replay_native, replay_native_raw
 
 __all__ = [
     "NativeUnavailable",
+    "NativeBuildError",
     "NativeError",
     "build",
     "cache_dir",

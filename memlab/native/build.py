@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from memlab.errors import MemlabError
 
-__all__ = ["NativeUnavailable", "cache_dir", "find_compiler", "build", "SOURCES", "HEADER"]
+__all__ = ["NativeUnavailable", "NativeBuildError", "cache_dir", "find_compiler", "toolchain_works",
+           "compile_c", "build", "SOURCES", "HEADER"]
 
 _HERE = Path(__file__).resolve().parent
 #: Shared by the programs (and by the tests' own C programs): output and measuring.
@@ -29,10 +32,18 @@ SOURCES: dict[str, tuple[str, ...]] = {
 
 
 class NativeUnavailable(MemlabError):
-    """The real-glibc tools cannot be built here (no C compiler, or it failed).
+    """A real-glibc side cannot be had here: no C compiler, a failed build, a release not fetched.
 
     >>> str(NativeUnavailable("no C compiler"))
     'no C compiler'
+    """
+
+
+class NativeBuildError(MemlabError):
+    """One of memlab's C files does not compile although the compiler works: a bug, never a skip.
+
+    >>> isinstance(NativeBuildError("x"), NativeUnavailable)
+    False
     """
 
 
@@ -61,44 +72,70 @@ def _cache_origin() -> str:
     return "the default, ~/.cache/memlab"
 
 
-def find_compiler() -> str:
-    """Path of the system C compiler (`cc`, else `gcc`); NativeUnavailable if there is none.
+def find_compiler(environ: Mapping[str, str] | None = None) -> str:
+    """The C compiler: ``$CC`` if set, else ``cc`` on PATH; NativeUnavailable if there is none.
 
-    >>> find_compiler().endswith(("cc", "gcc"))
-    True
+    >>> find_compiler({"CC": "/usr/bin/cc-of-choice"})
+    '/usr/bin/cc-of-choice'
+    >>> find_compiler({"CC": "", "PATH": "/nonexistent"})
+    Traceback (most recent call last):
+    ...
+    memlab.native.build.NativeUnavailable: memlab's real-glibc programs need a C compiler: set $CC or put `cc` on PATH (Debian/Ubuntu: apt-get install gcc)
     """
-    for name in ("cc", "gcc"):
-        path = shutil.which(name)
-        if path:
-            return path
-    raise NativeUnavailable(
-        "memlab's real-glibc replayer and recorder need a C compiler, and neither `cc` nor `gcc` "
-        "is on PATH; install one (Debian/Ubuntu: apt-get install gcc; conda: conda install gcc)")
+    env = os.environ if environ is None else environ
+    if env.get("CC"):
+        return env["CC"]
+    path = shutil.which("cc", path=env.get("PATH"))
+    if path is None:
+        raise NativeUnavailable(
+            "memlab's real-glibc programs need a C compiler: set $CC or put `cc` on PATH "
+            "(Debian/Ubuntu: apt-get install gcc)")
+    return path
 
 
-def build(name: str) -> Path:
-    """Return the built program `name` ('replay' or 'record'), compiling it if needed.
+@functools.cache
+def toolchain_works(cc: str, flags: tuple[str, ...]) -> bool:
+    """Whether `cc` builds an empty C program with `flags` (so a failure is the source's own).
 
-    The output is named by a hash of the source, the shared header, flags and compiler, and is moved
-    into place atomically, so concurrent first uses are safe.
-
-    >>> build("replay").name.startswith("replay-")
-    True
+    >>> toolchain_works("/bin/false", ("-O2",))
+    False
     """
-    if name not in SOURCES:
-        raise ValueError(f"unknown native program {name!r}; expected one of {sorted(SOURCES)}")
-    source = _HERE / f"{name}.c"
-    flags = SOURCES[name]
+    with tempfile.TemporaryDirectory(prefix="memlab-cc-") as folder:
+        source = Path(folder) / "empty.c"
+        source.write_text("int main(void) { return 0; }\n")
+        try:
+            done = subprocess.run([cc, *flags, "-o", str(Path(folder) / "empty"), str(source)],
+                                  capture_output=True)
+        except OSError:
+            return False
+        return done.returncode == 0
+
+
+def compile_c(source: Path, flags: Sequence[str] = ("-O2", "-Wall"), name: str | None = None) -> Path:
+    """Compile the C file ``source`` with ``flags`` into the cache; the program's path.
+
+    The output is named by a hash of the source, the shared header, flags and compiler, and is
+    moved into place atomically, so concurrent first uses are safe. A compiler that fails or
+    cannot run raises NativeUnavailable with its own message; a source that fails where an empty
+    program builds raises NativeBuildError.
+
+    >>> import tempfile
+    >>> src = Path(tempfile.mkdtemp()) / "seven.c"
+    >>> _ = src.write_text("int main(void) { return 7; }\\n")
+    >>> subprocess.run([compile_c(src)]).returncode
+    7
+    """
+    source = Path(source)
     cc = find_compiler()
     digest = hashlib.sha256(source.read_bytes() + HEADER.read_bytes()
-                            + repr((flags, cc)).encode()).hexdigest()[:16]
+                            + repr((tuple(flags), cc)).encode()).hexdigest()[:16]
     suffix = ".so" if "-shared" in flags else ""
-    target = cache_dir() / f"{name}-{digest}{suffix}"
+    target = cache_dir() / f"{name or source.stem}-{digest}{suffix}"
     if target.exists():
         return target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}-", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
     except OSError as e:
         folder = target.parent
         why = "it is not a folder" if folder.exists() and not folder.is_dir() else f"{e.strerror} ({e.filename})"
@@ -106,12 +143,31 @@ def build(name: str) -> Path:
                                 f"{why}; point MEMLAB_CACHE at a writable folder") from None
     os.close(fd)
     try:
-        result = subprocess.run([cc, *flags, "-o", tmp, str(source)], capture_output=True, text=True)
+        try:
+            result = subprocess.run([cc, *flags, "-o", tmp, str(source)], capture_output=True,
+                                    text=True)
+        except OSError as exc:
+            raise NativeUnavailable(f"the C compiler {cc!r} cannot run: {exc}") from exc
         if result.returncode != 0:
-            raise NativeUnavailable(f"compiling {source.name} with {cc} failed:\n{result.stderr.strip()}")
+            detail = result.stderr.strip() or f"exit status {result.returncode}"
+            if toolchain_works(cc, tuple(flags)):
+                raise NativeBuildError(f"{source.name} does not compile with {cc}, which builds an "
+                                       f"empty program with the same flags: {detail}")
+            raise NativeUnavailable(f"compiling {source.name} with {cc} failed: {detail}")
         os.chmod(tmp, 0o755)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return target
+
+
+def build(name: str) -> Path:
+    """Return the built program `name` ('replay' or 'record'), compiling it if needed.
+
+    >>> build("replay").name.startswith("replay-")
+    True
+    """
+    if name not in SOURCES:
+        raise ValueError(f"unknown native program {name!r}; expected one of {sorted(SOURCES)}")
+    return compile_c(_HERE / f"{name}.c", SOURCES[name])

@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from memlab.errors import MemlabError
+from memlab.native.build import NativeUnavailable
 
 __all__ = [
     "ReleaseUnavailable",
@@ -52,7 +52,7 @@ _MARK = ".debian-version"
 _TIMEOUT = 900  # seconds for one apt-get run
 
 
-class ReleaseUnavailable(MemlabError, RuntimeError):
+class ReleaseUnavailable(NativeUnavailable, RuntimeError):
     """A glibc release could not be fetched or unpacked; the message names the failing step.
 
     >>> e = ReleaseUnavailable("2.41", "apt-get update", "no network")

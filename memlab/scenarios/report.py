@@ -81,6 +81,29 @@ class Outcome:
     released_brk: int
     released_munmap: int
     released_madvise: int
+    tcache_chunks: int = 0   # at the end: freed chunks waiting in tcache (counted in use)
+    tcache_bytes: int = 0
+    tcache_block: int = 0    # glibc's own tcache bookkeeping chunk, when it is on the heap
+
+    @property
+    def in_use_words(self) -> str:
+        """What the end's bytes counted in use (``uordblks``) are made of.
+
+        >>> o = Outcome("x", (), (), 1, 0.0, (), (), (("end", {"uordblks": 880}),),
+        ...             0, 0, 0, 0, 0, 0, 7, 224, 656)
+        >>> o.in_use_words
+        "glibc's 656 B tcache block, 7 freed chunks waiting in tcache (224 B)"
+        """
+        held = self.end["uordblks"] - self.tcache_bytes - self.tcache_block
+        parts = []
+        if held:
+            parts.append(f"{fmt_bytes(held)} in blocks the program holds")
+        if self.tcache_block:
+            parts.append(f"glibc's {fmt_bytes(self.tcache_block)} tcache block")
+        if self.tcache_chunks:
+            parts.append(f"{self.tcache_chunks:,} freed chunk{'s' * (self.tcache_chunks > 1)} "
+                         f"waiting in tcache ({fmt_bytes(self.tcache_bytes)})")
+        return ", ".join(parts) or "nothing"
 
     @property
     def end(self) -> Mapping[str, int]:
@@ -131,12 +154,14 @@ class Outcome:
             lines.append(f"{total:,} {what} calls: {detail or 'none'}")
         lines.append(f"at the peak: heap {fmt_bytes(self.peak_heap)}, mappings "
                      f"{fmt_bytes(self.peak_mmapped)}, resident {fmt_bytes(self.peak_rss)}")
-        lines.append(f"given back to the kernel: {fmt_bytes(self.released_munmap)} unmapped, "
-                     f"{fmt_bytes(self.released_brk)} by shrinking the heap, "
-                     f"{fmt_bytes(self.released_madvise)} by madvise")
-        lines.append(f"kept at the end: heap {fmt_bytes(end['arena'])} "
-                     f"({fmt_bytes(end['uordblks'])} counted in use), mappings "
+        given = (f"given back to the kernel: {fmt_bytes(self.released_munmap)} unmapped, "
+                 f"{fmt_bytes(self.released_brk)} by shrinking the heap")
+        if self.released_madvise:
+            given += f", {fmt_bytes(self.released_madvise)} by madvise"
+        lines.append(given)
+        lines.append(f"kept at the end: heap {fmt_bytes(end['arena'])}, mappings "
                      f"{fmt_bytes(end['hblkhd'])}, resident {fmt_bytes(end['rss'])}")
+        lines.append(f"  counted in use: {fmt_bytes(end['uordblks'])}: {self.in_use_words}")
         if end.get("smblks"):
             lines.append(f"  {end['smblks']:,} free chunks wait in fastbins "
                          f"({fmt_bytes(end['fsmblks'])}); fastbin chunks are never merged "
@@ -144,14 +169,16 @@ class Outcome:
         return "\n".join(lines)
 
 
-def _ops(scenario: Scenario, settings: Mapping[str, int], values: Mapping[str, int]) -> tuple:
+def _ops(scenario: Scenario, settings: Mapping[str, int], values: Mapping[str, int],
+         after: str = "") -> tuple:
     pre = "".join(f"o {name} {value}\n" for name, value in settings.items())
-    return parse_trace(pre + scenario.text(**values))
+    return parse_trace(pre + scenario.text(**values) + after)
 
 
 def run_scenario(scenario: Scenario, settings: Mapping[str, int] | None = None,
-                 glibc: str = DEFAULT_RELEASE, **values: int) -> Outcome:
-    """Replay ``scenario`` (after mallopt calls for ``settings``) on a fresh model.
+                 glibc: str = DEFAULT_RELEASE, after: str = "", **values: int) -> Outcome:
+    """Replay ``scenario`` (after mallopt calls for ``settings``) on a fresh model; ``after``
+    is trace text replayed after the scenario's own operations.
 
     >>> from memlab.scenarios import RESERVE
     >>> o = run_scenario(RESERVE, n=100_000)   # 400,000 bytes: above the mmap threshold
@@ -160,7 +187,7 @@ def run_scenario(scenario: Scenario, settings: Mapping[str, int] | None = None,
     """
     settings = dict(settings or {})
     values = scenario.values(**values)
-    ops = _ops(scenario, settings, values)
+    ops = _ops(scenario, settings, values, after)
     start = time.perf_counter()
     m = Malloc(glibc=glibc)
     space = m.space
@@ -175,13 +202,16 @@ def run_scenario(scenario: Scenario, settings: Mapping[str, int] | None = None,
         peak_heap = max(peak_heap, heap)
         peak_mmapped = max(peak_mmapped, space.vsz - heap)
     seconds = time.perf_counter() - start
+    waiting = [c.size for c in m.chunks() if c.state == "tcache"]
+    tcache = getattr(m, "_tcache", None)
+    block = m.release.tcache_chunk_size if tcache is not None and tcache.addr else 0
     snapshots = tuple((snap.label, {f: getattr(snap, f) for f in FIELDS})
                       for snap in replayer.snapshots)
     return Outcome(scenario.name, tuple(values.items()), tuple(settings.items()), replayer.op,
                    seconds, tuple(paths["malloc"].most_common()),
                    tuple(paths["free"].most_common()), snapshots, peak_rss, peak_heap,
                    peak_mmapped, space.released_brk, space.released_munmap,
-                   space.released_madvise)
+                   space.released_madvise, len(waiting), sum(waiting), block)
 
 
 def seconds_for(scenario: Scenario, glibc: str = DEFAULT_RELEASE, **values: int) -> float:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import operator
+
 from ..errors import MemlabError, SyscallError
 from .maps import MapTable
 from .memory import Memory
@@ -21,6 +23,7 @@ __all__ = [
     "OVERCOMMIT_NEVER",
     "HEAP_START",
     "MMAP_BASE",
+    "TASK_SIZE",
     "SYSCALLS",
     "Mapping",
     "Event",
@@ -32,6 +35,10 @@ MADV_FREE = 8
 HEAP_START = 0x5555_5555_9000
 MMAP_BASE = 0x7FFF_F7FF_F000
 SYSCALLS = ("sbrk", "mmap", "munmap", "mremap", "madvise")
+#: The top of x86-64's 47-bit user address space (Linux's TASK_SIZE_MAX): no mapping reaches above.
+TASK_SIZE = (1 << 47) - PAGE
+_WORD = 1 << 64          # arguments are 64-bit registers
+_SIGNED = 1 << 63
 
 
 class SegmentationFault(MemlabError):
@@ -46,6 +53,39 @@ class SegmentationFault(MemlabError):
         self.addr = addr
 
 
+def _int(call: str, name: str, value) -> int:
+    """An int argument (any integer type but bool); TypeError for anything else.
+
+    >>> _int("mmap", "length", 3.0)
+    Traceback (most recent call last):
+    ...
+    TypeError: mmap: length must be an int, not float (3.0)
+    """
+    if value.__class__ is int:
+        return value
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    shown = repr(value)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    raise TypeError(f"{call}: {name} must be an int, not {type(value).__name__} ({shown})")
+
+
+def _word(call: str, name: str, value) -> int:
+    """An address or length as the kernel sees it: an int from -2**63 to 2**64 - 1, read as
+    an unsigned 64-bit register (so -4096 is 2**64 - 4096); ValueError outside that range.
+
+    >>> _word("munmap", "addr", -4096) == 2**64 - 4096
+    True
+    """
+    value = _int(call, name, value)
+    if not -_SIGNED <= value < _WORD:
+        raise ValueError(f"{call}: {name} {value:#x} does not fit a 64-bit argument")
+    return value % _WORD
+
+
 def _size(name: str, value: int | None, minimum: int) -> int | None:
     if value is None:
         return None
@@ -58,26 +98,33 @@ class AddressSpace(SpaceViews):
     """One x86-64 Linux process's memory: the break, anonymous mappings, resident pages.
 
     Contract (PAGE = 4096; all addresses and lengths are ints, results are bytes):
+      Arguments: ints (any integer type but bool, else TypeError) that fit a 64-bit register
+          (-2**63 .. 2**64 - 1, else ValueError); addresses and lengths are read as unsigned, as
+          the kernel reads them (-4096 is 2**64 - 4096), sbrk's delta as signed. These two
+          refusals come before anything changes, call counts and event log included.
       sbrk(delta) -> old break. The heap mapping is [heap_start, align_up(brk)).
           ENOMEM: below heap_start, into the page below the next mapping, or refused
           by the overcommit policy. Pages above the new page-rounded break are dropped.
-      mmap(length) -> address. length > 0 (EINVAL otherwise), rounded up to pages;
-          placed top-down: the highest gap below mmap_base (and above the heap end)
-          that fits. ENOMEM: no gap, or refused by the overcommit policy.
-      munmap(addr, length): addr page aligned and length > 0 (EINVAL); unmaps whatever
-          is mapped in the page-rounded range, splitting mappings; unmapped parts are
-          no error. The heap is shrunk with sbrk only (EINVAL if the range meets it).
+      mmap(length) -> address. length 0: EINVAL; rounded up to pages (more than
+          TASK_SIZE: ENOMEM); placed top-down: the highest gap below mmap_base (and above
+          the heap end) that fits. ENOMEM: no gap, or refused by the overcommit policy.
+      munmap(addr, length): EINVAL unless addr is page aligned, 0 < length and
+          addr + length <= TASK_SIZE; unmaps whatever is mapped in the page-rounded range,
+          splitting mappings; unmapped parts are no error. The heap is shrunk with sbrk
+          only (EINVAL if the range meets it).
       mremap(old, old_len, new_len, may_move=False) -> address. EINVAL: old unaligned,
-          a length <= 0, or the heap; EFAULT: [old, old+old_len) not inside one mapping.
+          a page-rounded length 0 or above TASK_SIZE, or the heap; EFAULT: [old,
+          old+old_len) not inside one mapping.
           Shrinks in place; grows in place when the mapping ends at old+old_len and the
           space after it is free; else moves (top-down) if may_move, else ENOMEM.
       madvise(addr, length, advice): advice MADV_DONTNEED (4) or MADV_FREE (8), else
-          EINVAL; addr unaligned or length < 0: EINVAL; length 0: nothing; any page of
-          the range unmapped: ENOMEM.
+          EINVAL; addr unaligned, or the page-rounded range running past the end of the
+          64-bit address space: EINVAL; length 0: nothing; any page of the range
+          unmapped: ENOMEM.
       touch(addr, length=1): a write; its pages become resident (SegmentationFault if
           a byte is unmapped; OutOfMemoryKill if RAM + swap cannot hold them).
       read(addr, length=1): only checks the bytes are mapped.
-    A failed call raises and changes nothing but the call counts and the event log.
+    A failed call raises SyscallError and changes nothing but the call counts and the event log.
     Memory: RSS counts written pages (MADV_FREE ones too, until reclaimed). Past `ram`,
     MADV_FREE pages are dropped first, then the least recently written runs of pages go
     to swap; a write that RAM + swap cannot hold raises OutOfMemoryKill.
@@ -107,6 +154,9 @@ class AddressSpace(SpaceViews):
                 raise ValueError(f"{name} must be a positive multiple of {PAGE}, got {value!r}")
         if heap_start >= mmap_base:
             raise ValueError(f"heap_start {heap_start:#x} must lie below mmap_base {mmap_base:#x}")
+        if mmap_base > TASK_SIZE:
+            raise ValueError(f"mmap_base {mmap_base:#x} lies beyond the 47-bit user address space "
+                             f"(at most TASK_SIZE = {TASK_SIZE:#x})")
         self._heap_start = heap_start
         self._mmap_base = mmap_base
         self._brk = heap_start
@@ -131,6 +181,9 @@ class AddressSpace(SpaceViews):
         >>> hex(s.sbrk(-100)), hex(s.brk), s.vsz
         ('0x10064', '0x10000', 0)
         """
+        delta = _int("sbrk", "delta", delta)
+        if not -_SIGNED <= delta < _SIGNED:
+            raise ValueError(f"sbrk: delta {delta:#x} does not fit a 64-bit signed argument")
         self._calls["sbrk"] += 1
         args = (delta,)
         old = self._brk
@@ -165,11 +218,14 @@ class AddressSpace(SpaceViews):
         >>> hex(s.mmap(1)), hex(s.mmap(8192)), s.vsz
         ('0xff000', '0xfd000', 12288)
         """
+        length = _word("mmap", "length", length)
         self._calls["mmap"] += 1
         args = (length,)
-        if not isinstance(length, int) or length <= 0:
-            self._fail("mmap", args, errno.EINVAL, f"mmap({length}): length must be > 0")
+        if length == 0:
+            self._fail("mmap", args, errno.EINVAL, "mmap(0): length must be > 0")
         size = align_up(length)
+        if size > TASK_SIZE:
+            self._fail("mmap", args, errno.ENOMEM, f"mmap({length}): more than the user address space")
         addr = self._maps.place(size, self._heap_end, self._mmap_base)
         if addr is None:
             self._fail("mmap", args, errno.ENOMEM, f"mmap({length}): no free gap of {size:,} bytes")
@@ -186,11 +242,14 @@ class AddressSpace(SpaceViews):
         >>> s.munmap(p + 4096, 4096); [(hex(m.start), hex(m.end)) for m in s.mappings()]
         [('0xfd000', '0xfe000'), ('0xff000', '0x100000')]
         """
+        addr = _word("munmap", "addr", addr)
+        length = _word("munmap", "length", length)
         self._calls["munmap"] += 1
         args = (addr, length)
-        if addr % PAGE or length <= 0:
+        if addr % PAGE or length == 0 or addr > TASK_SIZE or length > TASK_SIZE - addr:
             self._fail("munmap", args, errno.EINVAL,
-                       f"munmap({addr:#x}, {length}): address must be page aligned, length > 0")
+                       f"munmap({addr:#x}, {length}): address must be page aligned, length > 0, "
+                       f"the range inside the user address space")
         end = addr + align_up(length)
         self._refuse_heap("munmap", args, addr, end)
         removed = self._maps.remove(addr, end)
@@ -208,13 +267,17 @@ class AddressSpace(SpaceViews):
         >>> s.mremap(p, 4096, 8192, may_move=True) == 0x100000 - 4 * 4096, s.vsz
         (True, 12288)
         """
+        old = _word("mremap", "old", old)
+        old_len = _word("mremap", "old_len", old_len)
+        new_len = _word("mremap", "new_len", new_len)
+        may_move = _int("mremap", "may_move", may_move) if may_move.__class__ is not bool else may_move
         self._calls["mremap"] += 1
-        args = (old, old_len, new_len, int(may_move))
-        if old % PAGE or old_len <= 0 or new_len <= 0:
+        args = (old, old_len, new_len, int(bool(may_move)))
+        old_size, new_size = align_up(old_len) % _WORD, align_up(new_len) % _WORD
+        if old % PAGE or not 0 < old_size <= TASK_SIZE or not 0 < new_size <= TASK_SIZE:
             self._fail("mremap", args, errno.EINVAL,
                        f"mremap({old:#x}, {old_len}, {new_len}): address must be page aligned, "
-                       "lengths > 0")
-        old_size, new_size = align_up(old_len), align_up(new_len)
+                       "lengths > 0 and within the user address space")
         old_end = old + old_size
         self._refuse_heap("mremap", args, old, old_end)
         region = self._maps.region_at(old)
@@ -262,14 +325,18 @@ class AddressSpace(SpaceViews):
         >>> s.madvise(p, 8192, MADV_DONTNEED); s.rss
         0
         """
+        addr = _word("madvise", "addr", addr)
+        length = _word("madvise", "length", length)
+        advice = _int("madvise", "advice", advice)
         self._calls["madvise"] += 1
         args = (addr, length, advice)
         if advice not in (MADV_DONTNEED, MADV_FREE):
             self._fail("madvise", args, errno.EINVAL, f"madvise: unknown advice {advice!r}")
-        if addr % PAGE or length < 0:
-            self._fail("madvise", args, errno.EINVAL,
-                       f"madvise({addr:#x}, {length}): address must be page aligned, length >= 0")
         end = addr + align_up(length)
+        if addr % PAGE or (length and end >= _WORD):
+            self._fail("madvise", args, errno.EINVAL,
+                       f"madvise({addr:#x}, {length}): address must be page aligned, and the range "
+                       "must not run past the end of the address space")
         hole = self._first_unmapped(addr, end)
         if hole is not None:
             self._fail("madvise", args, errno.ENOMEM, f"madvise: address {hole:#x} is not mapped")
@@ -289,9 +356,13 @@ class AddressSpace(SpaceViews):
         >>> s.touch(p + 4000, 200); s.rss
         8192
         """
-        if self._hot_lo <= addr < addr + length <= self._hot_hi:
-            return
-        self._write(addr, length)
+        if addr.__class__ is int and length.__class__ is int:      # the usual call: no conversions
+            if self._hot_lo <= addr < addr + length <= self._hot_hi:
+                return
+            if 0 <= addr < _WORD:
+                self._write(addr, length)
+                return
+        self._write(_word("touch", "addr", addr), _int("touch", "length", length))
 
     def _write(self, addr: int, length: int) -> None:
         if length <= 0:
@@ -324,6 +395,7 @@ class AddressSpace(SpaceViews):
         ...
         memlab.space.address_space.SegmentationFault: segmentation fault: read of unmapped address 0x10
         """
+        addr, length = _word("read", "addr", addr), _int("read", "length", length)
         if length < 0:
             raise ValueError(f"read: length must be >= 0, got {length}")
         if length:

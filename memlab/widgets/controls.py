@@ -7,10 +7,15 @@ from types import SimpleNamespace
 
 import ipywidgets as w
 
-__all__ = ["Knob", "KNOBS", "as_param", "param_slider", "knob_slider"]
+__all__ = ["Knob", "KNOBS", "as_param", "param_slider", "knob_slider", "log_values"]
 
-_STYLE = {"description_width": "11em"}
-_LAYOUT = {"width": "34em"}
+#: A parameter whose range spans this many times its smallest value gets a logarithmic slider.
+LOG_SPAN = 10_000
+_MANTISSAS = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)
+
+#: Room for the longest label, M_MMAP_THRESHOLD, in full.
+_STYLE = {"description_width": "13em"}
+_LAYOUT = {"width": "38em"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +79,32 @@ def as_param(spec):
     return SimpleNamespace(**{k: values[k] for k in keys})
 
 
-def param_slider(param) -> w.IntSlider:
-    """An IntSlider for one scenario parameter (updates when released)."""
+def log_values(param) -> tuple[int, ...]:
+    """The values of a logarithmic slider: 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times each power
+    of ten in range (on the parameter's step), with its min, max and default.
+
+    >>> log_values(as_param(("n", 1, 100, 1, 30, "")))
+    (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100)
+    """
+    out = {param.min, param.max, param.default}
+    power = 1
+    while power <= param.max:
+        for m in _MANTISSAS:
+            v = param.min + round((m * power - param.min) / param.step) * param.step
+            if param.min <= v <= param.max:
+                out.add(int(v))
+        power *= 10
+    return tuple(sorted(out))
+
+
+def param_slider(param):
+    """A slider for one scenario parameter (updates when released): logarithmic (a selection
+    of values) when the range spans four decades or more, else an IntSlider."""
+    if param.max >= LOG_SPAN * max(param.min, 1):
+        return w.SelectionSlider(options=[(f"{v:,}", v) for v in log_values(param)],
+                                 value=param.default, description=param.name,
+                                 tooltip=(param.description or param.name) + " (log scale)",
+                                 continuous_update=False, style=_STYLE, layout=_LAYOUT)
     return w.IntSlider(value=param.default, min=param.min, max=param.max, step=param.step,
                        description=param.name, description_allow_html=False,
                        tooltip=param.description or param.name, continuous_update=False,

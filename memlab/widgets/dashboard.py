@@ -25,6 +25,11 @@ from memlab.widgets.run import Engine, Run, Runs, preamble
 __all__ = ["Dashboard"]
 
 _CHARTS = ("heap", "timeline", "bins")
+_SERIES = ("held", "arena", "hblkhd", "rss", "trimmed", "munmapped", "madvised")
+_TICK_MS = 250
+#: A new configuration keeps the axes while its data needs at least 1/_SLACK of them.
+_SLACK = 2.0
+_SPEEDS = (1, 10, 100, 1000)
 
 
 class Dashboard:
@@ -48,7 +53,8 @@ class Dashboard:
 
     def __init__(self, trace_factory, params=(), glibc: str = "2.36",
                  charts=("heap", "timeline", "bins"), *, title: str = "",
-                 step: int | None = None, dpi: int = 80, engine: Engine | None = None) -> None:
+                 step: int | None = None, dpi: int = 80, engine: Engine | None = None,
+                 prefetch: bool = True) -> None:
         unknown = [c for c in charts if c not in _CHARTS]
         if unknown or not charts:
             raise ValueError(f"charts must be some of {_CHARTS}, got {tuple(charts)!r}")
@@ -61,7 +67,9 @@ class Dashboard:
         self._engines = {glibc: self._engine}
         self._kinds = tuple(charts)
         self._dpi = dpi
-        self._runs = Runs(self._build)
+        self._runs = Runs(self._build, size=12)
+        self._prefetching = prefetch
+        self._moved = None  # the control moved last: its next values are prefetched
         self._handle = None
         self._png = b""
         self._renders = 0
@@ -69,17 +77,30 @@ class Dashboard:
         self.sliders = {p.name: param_slider(p) for p in self._params}
         self.knobs = {k.name: knob_slider(k) for k in KNOBS}
         self.release = w.Dropdown(options=known, value=glibc, description="glibc release",
-                                  style={"description_width": "11em"},
+                                  style={"description_width": "13em"},
                                   tooltip="the glibc release whose malloc the model imitates")
         self._run = self._runs.get(self._key())
         n = self._run.steps
         self.step_slider = w.IntSlider(value=n if step is None else step, min=0, max=n,
                                        description="operation", continuous_update=False,
-                                       style={"description_width": "11em"},
-                                       layout={"width": "34em"})
-        self.play = w.Play(value=self.step_slider.value, min=0, max=n, interval=600,
+                                       style={"description_width": "13em"},
+                                       layout={"width": "38em"})
+        self.play = w.Play(value=self.step_slider.value, min=0, max=n, interval=_TICK_MS,
                            description="play", show_repeat=False)
         w.link((self.play, "value"), (self.step_slider, "value"))
+        self.speed = w.Dropdown(options=[(f"{k:,} a tick", k) for k in _SPEEDS], value=1,
+                                description="play speed", layout={"width": "16em"},
+                                tooltip="operations the player moves on each tick "
+                                        f"({1000 // _TICK_MS} ticks a second)")
+        w.link((self.speed, "value"), (self.play, "step"))
+        self.step_buttons = [self._button(f"{'-' if k < 0 else '+'}{abs(k):,}",
+                                          lambda _b, k=k: self._move(k),
+                                          f"{'back' if k < 0 else 'on'} {abs(k):,} operations")
+                             for k in (-1000, -10, -1, 1, 10, 1000)]
+        self.moment_buttons = [self._button(label, lambda _b, label=label: self.jump(label),
+                                            f"jump to the moment labelled {label!r}")
+                               for label in ("start", *self._run.moments(), "end")
+                               if label != "end" or "end" not in self._run.moments()]
         self.explain = w.HTML(layout={"min_height": "2.6em"})
         self.config = w.HTML()
         self._figure = self._draw_figure()
@@ -93,9 +114,14 @@ class Dashboard:
             *self.sliders.values(),
             w.HBox([w.VBox(list(self.knobs.values())), reset]),
             self.release,
-            w.HBox([self.play, self.step_slider]),
+            w.HBox([self.play, self.speed]),
+            self.step_slider,
+            w.HBox([w.Label("step", layout={"width": "4em"}), *self.step_buttons,
+                    w.Label("jump to", layout={"width": "5em", "margin": "0 0 0 1.5em"}),
+                    *self.moment_buttons]),
             self.explain, self.config])
         self._refresh()
+        self._prefetch()
 
     # ------------------------------------------------------------------ public views
 
@@ -189,8 +215,29 @@ class Dashboard:
                              f"known: {', '.join([*self.sliders, *self.knobs])}")
         with self._held():
             for name, v in values.items():
-                (self.sliders.get(name) or self.knobs[name]).value = v
+                slider = self.sliders.get(name) or self.knobs[name]
+                if hasattr(slider, "options") and name in self.sliders:
+                    offered = [value for _, value in slider.options]
+                    if v not in offered:  # a value between the log slider's marks
+                        slider.options = [(f"{x:,}", x) for x in sorted({*offered, v})]
+                slider.value = v
         self._on_config(None)
+
+    def jump(self, label: str) -> None:
+        """Show the moment labelled ``label`` in the trace ('start', a snapshot's label, 'end')."""
+        moments = {"start": 0, **self._run.moments(), "end": self._run.steps}
+        if label not in moments:
+            raise ValueError(f"no moment {label!r}; moments: {', '.join(moments)}")
+        self.step = moments[label]
+
+    def _move(self, by: int) -> None:
+        self.step = min(max(self.step + by, 0), self._run.steps)
+
+    @staticmethod
+    def _button(text: str, action, tip: str) -> w.Button:
+        b = w.Button(description=text, tooltip=tip, layout={"width": "auto"})
+        b.on_click(action)
+        return b
 
     def reset_knobs(self) -> None:
         """Put every knob back to glibc's default (no mallopt call)."""
@@ -214,8 +261,40 @@ class Dashboard:
 
     # ------------------------------------------------------------------ internals
 
-    def _key(self) -> tuple:
-        return (self.glibc, tuple(self.values.items()), tuple(self.settings.items()))
+    def _key(self, values=None, knobs=None) -> tuple:
+        values = self.values if values is None else values
+        knobs = {k.name: self.knobs[k.name].value for k in KNOBS} if knobs is None else knobs
+        settings = tuple((k.name, knobs[k.name]) for k in KNOBS if knobs[k.name] != k.default)
+        return (self.glibc, tuple(values.items()), settings)
+
+    def _neighbours(self, slider) -> list:
+        """The values one keyboard step either side of ``slider``'s value."""
+        if hasattr(slider, "options"):
+            offered = [v for _, v in slider.options]
+            i = offered.index(slider.value)
+            return [offered[j] for j in (i + 1, i - 1) if 0 <= j < len(offered)]
+        return [v for v in (slider.value + slider.step, slider.value - slider.step)
+                if slider.min <= v <= slider.max]
+
+    def _prefetch(self) -> None:
+        """Replay, in the background, the configurations one step away on the control moved
+        last and on the scenario's own sliders."""
+        if not self._prefetching:
+            return
+        keys = []
+        controls = [self._moved] if self._moved is not None else []
+        controls += [s for s in self.sliders.values() if s is not self._moved]
+        for slider in controls:
+            for v in self._neighbours(slider):
+                values = self.values
+                knobs = {k.name: self.knobs[k.name].value for k in KNOBS}
+                if slider.description in values and slider is self.sliders.get(
+                        slider.description):
+                    values[slider.description] = v
+                else:
+                    knobs[slider.description] = v
+                keys.append(self._key(values, knobs))
+        self._runs.prefetch(keys)
 
     def _engine_for(self, glibc: str) -> Engine:
         if glibc not in self._engines:
@@ -244,14 +323,14 @@ class Dashboard:
     def _draw_figure(self) -> Figure:
         heap = "heap" in self._kinds
         lower = [k for k in self._kinds if k != "heap"]
-        fig = Figure(figsize=(10, 7.0 if heap and lower else 3.6), dpi=self._dpi)
+        fig = Figure(figsize=(10, 7.4 if heap and lower else 4.0), dpi=self._dpi)
         FigureCanvasAgg(fig)
         rows = 2 if heap and lower else 1
         grid = fig.add_gridspec(
             rows, max(1, len(lower)),
             width_ratios=[3 if k == "timeline" else 2 for k in lower] or [1],
             height_ratios=[1.0, 1.3] if rows == 2 else [1],
-            left=0.1, right=0.93, top=0.88 if heap else 0.86, bottom=0.09 if heap else 0.15,
+            left=0.1, right=0.93, top=0.88 if heap else 0.84, bottom=0.15 if heap else 0.26,
             hspace=0.62, wspace=0.3)
         model = self._run.model(self.step)
         self._charts = {}
@@ -260,16 +339,23 @@ class Dashboard:
         for i, kind in enumerate(lower):
             ax = fig.add_subplot(grid[rows - 1, i])
             if kind == "timeline":
-                self._charts[kind] = timeline_chart(self._run.timeline, ax, cursor=self.step)
+                # madvise is named only where a scenario uses it (the lessons introduce it late)
+                line = self._run.timeline
+                series = [n for n in _SERIES if n != "madvised" or any(line.madvised)]
+                self._charts[kind] = timeline_chart(line, ax, cursor=self.step, series=series)
             else:
                 self._charts[kind] = bin_chart(BinCounts.of(model), ax)
+        for chart in self._charts.values():
+            chart.slack = _SLACK
         self._renderer = FrameRenderer(
             fig, [a for chart in self._charts.values() for a in chart.dynamic_artists])
         return fig
 
-    def _on_config(self, _change) -> None:
+    def _on_config(self, change) -> None:
         if self._holding:
             return
+        if change is not None and change["owner"] is not self.release:
+            self._moved = change["owner"]
         at_end = self.step == self._run.steps
         try:
             run = self._runs.get(self._key())
@@ -286,6 +372,7 @@ class Dashboard:
         if "timeline" in self._charts:
             self._charts["timeline"].update(run.timeline)
         self._refresh(fresh_scale=True)
+        self._prefetch()
 
     def _on_step(self, _change) -> None:
         if not self._holding:

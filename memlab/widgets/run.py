@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from typing import Callable
 
@@ -133,6 +135,21 @@ class Run:
         """The number of the scenario's operations (the last step)."""
         return self._steps
 
+    def moments(self) -> dict[str, int]:
+        """The trace's labelled snapshots and the step each is taken after, in trace order.
+
+        >>> Run(Engine().parse("a 0 1\\ns built\\nf 0\\ns freed\\n"), 0, Engine()).moments()
+        {'built': 1, 'freed': 2}
+        """
+        out, step = {}, -self._offset
+        for op in self._ops:
+            if op.kind == "snapshot":
+                if op.label:
+                    out.setdefault(op.label, step)
+            else:
+                step += 1
+        return out
+
     def note(self, step: int) -> str:
         """What happened at ``step``: the allocator's own note, or for a write (which the
         allocator does not see) how resident memory changed (empty for step 0)."""
@@ -180,7 +197,9 @@ class Run:
 class Runs:
     """The most recently used runs, keyed by configuration.
 
-    ``make(key)`` builds a missing run; at most ``size`` runs are kept.
+    ``make(key)`` builds a missing run; at most ``size`` runs are kept. ``prefetch(keys)`` builds
+    runs in a background thread while the kernel waits for the student (the configurations a
+    slider's next move may ask for); ``get`` takes a prefetched run, or waits for one being built.
     """
 
     def __init__(self, make: Callable[[tuple], Run], size: int = 8) -> None:
@@ -190,22 +209,69 @@ class Runs:
         self._size = size
         self._runs: OrderedDict[tuple, Run] = OrderedDict()
         self._built = 0
+        self._lock = threading.Lock()
+        self._pending: dict = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def built(self) -> int:
-        """How many runs have been built (cache misses)."""
+        """How many runs have been built (cache misses, prefetched runs included)."""
         return self._built
 
     def __len__(self) -> int:
         return len(self._runs)
 
-    def get(self, key: tuple) -> Run:
-        """The run of configuration ``key``, built on first use."""
-        run = self._runs.pop(key, None)
-        if run is None:
-            run = self._make(key)
-            self._built += 1
+    def __contains__(self, key: tuple) -> bool:
+        return key in self._runs
+
+    def _keep(self, key: tuple, run: Run) -> None:
         self._runs[key] = run
         while len(self._runs) > self._size:
             self._runs.popitem(last=False)
+
+    def get(self, key: tuple) -> Run:
+        """The run of configuration ``key``, built on first use."""
+        with self._lock:
+            run = self._runs.pop(key, None)
+            pending = self._pending.get(key)
+        if run is None and pending is not None:
+            try:
+                run = pending.result()
+            except Exception:  # noqa: BLE001 - built again below, and its error raised here
+                run = None
+        if run is None:
+            run = self._make(key)
+            with self._lock:
+                self._built += 1
+        with self._lock:
+            self._runs.pop(key, None)
+            self._keep(key, run)
+        return run
+
+    def prefetch(self, keys) -> None:
+        """Build the runs of ``keys`` in the background, in order; earlier requests not yet
+        started are dropped (the student has moved on)."""
+        with self._lock:
+            for key, future in list(self._pending.items()):
+                if future.cancel():
+                    del self._pending[key]
+            for key in keys:
+                if key in self._runs or key in self._pending:
+                    continue
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(1, thread_name_prefix="memlab-prefetch")
+                self._pending[key] = self._pool.submit(self._build_later, key)
+
+    def _build_later(self, key: tuple) -> Run:
+        try:
+            run = self._make(key)
+        except Exception:
+            with self._lock:
+                self._pending.pop(key, None)
+            raise
+        with self._lock:
+            self._built += 1
+            if key not in self._runs:
+                self._keep(key, run)
+            self._pending.pop(key, None)
         return run

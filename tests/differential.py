@@ -1,13 +1,10 @@
-"""Traces and comparison helpers for the differential suites (the model against the real glibc).
+"""The differential suites' comparison: one trace on the model and on the real glibc.
 
 `compare_trace` replays one trace on the model (checking the heap's invariants after every
 operation) and on this machine's real glibc, and describes every snapshot where they differ;
-`phased_trace` makes long seeded random traces that build up and tear down heaps of every
-size class; `expectations` reads the `#!` / `#?` claims written in hand-made trace files.
+`expectations` reads the `#!` / `#?` claims written in hand-made trace files. The traces
+themselves come from tests/strategies.py.
 
-    >>> text = phased_trace(50, seed=3)
-    >>> len(text.splitlines())
-    50
     >>> expectations("#! first uordblks == 688\\n#? first sbrk\\na 0 1\\ns first\\n")
     ([('first', 'uordblks', '==', '688')], [('first', 'sbrk')])
 """
@@ -15,16 +12,18 @@ size class; `expectations` reads the `#!` / `#?` claims written in hand-made tra
 from __future__ import annotations
 
 import operator
-import random
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["FIELDS", "Outcome", "compare_trace", "run_model", "phased_trace", "expectations",
+from memlab.glibc import Malloc
+from memlab.native import replay_native
+from memlab.replay import Replayer
+from memlab.snapshot import FIELDS
+from memlab.trace import parse_trace
+
+__all__ = ["FIELDS", "Outcome", "compare_trace", "run_model", "op_text", "expectations",
            "check_expectations"]
-
-#: Every snapshot key compared, in TRACE-FORMAT.md order.
-FIELDS = ("op", "label", "brk", "arena", "ordblks", "smblks", "hblks", "hblkhd", "fsmblks",
-          "uordblks", "fordblks", "keepcost", "rss")
 
 _OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt,
         "<=": operator.le, ">=": operator.ge}
@@ -51,9 +50,6 @@ def run_model(ops, every: int | None, check_every: int | None = 1):
     `check_every` runs Malloc.check() after every k-th operation (None: never); an
     AssertionError is re-raised naming the operation that broke the invariant.
     """
-    from memlab.glibc import Malloc
-    from memlab.replay import Replayer
-
     m = Malloc()
     r = Replayer(ops, m, every)
     notes: dict[int, str] = {}
@@ -72,7 +68,8 @@ def run_model(ops, every: int | None, check_every: int | None = 1):
     return [s.as_dict() for s in r.snapshots], notes
 
 
-def _op_text(ops, k: int) -> str:
+def op_text(ops, k: int) -> str:
+    """The operation a snapshot taken after op `k` follows, as trace text ("start" before any)."""
     if k <= 0:
         return "start"
     real_ops = [o for o in ops if o.kind != "snapshot"]
@@ -86,11 +83,6 @@ def compare_trace(trace, every: int | None = 1, check_every: int | None = 1, nam
     Each difference names the trace, the snapshot (op number, label), the operation just run,
     and every field that differs as `field: model X vs real Y`.
     """
-    from pathlib import Path
-
-    from memlab.native import replay_native
-    from memlab.trace import parse_trace
-
     if isinstance(trace, Path):
         text = trace.read_text()
         ops = parse_trace(text)
@@ -108,7 +100,7 @@ def compare_trace(trace, every: int | None = 1, check_every: int | None = 1, nam
     for r, s in zip(real, model):
         bad = [k for k in FIELDS if r.get(k) != s.get(k)]
         if bad:
-            where = f"{name} op {r['op']} ({_op_text(ops, r['op'])}), snapshot {r['label']!r}"
+            where = f"{name} op {r['op']} ({op_text(ops, r['op'])}), snapshot {r['label']!r}"
             detail = ", ".join(f"{k}: model {s.get(k)} vs real {r.get(k)}" for k in bad)
             out.differences.append(f"{where}: {detail}")
             if len(out.differences) >= limit:
@@ -147,67 +139,3 @@ def check_expectations(claims, snaps: list[dict]) -> list[str]:
         if not _OPS[op](have, want):
             failed.append(f"{label}: {fld} {op} {expr} is false ({have} vs {want})")
     return failed
-
-
-def phased_trace(n_ops: int, seed: int = 0, n_ids: int = 400) -> str:
-    """A seeded random trace of `n_ops` lines with all operation kinds, in phases.
-
-    Phases alternate between growth (mostly allocations of one size class, so bins fill
-    and tcache overflows) and teardown (mostly frees, so chunks coalesce, consolidate and
-    trim); sizes span tcache/fastbin (0-120), small (121-1008), large (1009-130000) and mmap
-    (>= 128 KiB, rarely up to 2 MB); calloc, memalign (16..4096), realloc chains, writes,
-    malloc_trim and mallopt appear throughout.
-    """
-    rng = random.Random(seed)
-    classes = [(0, 120), (121, 1008), (1009, 8000), (8000, 130000), (130000, 600000)]
-    weights = [40, 30, 15, 10, 5]
-    lines: list[str] = []
-    phase_left = 0
-    grow = True
-    cls = classes[0]
-
-    def size() -> int:
-        lo, hi = cls if rng.random() < 0.7 else rng.choices(classes, weights)[0]
-        if rng.random() < 0.01:
-            hi = max(hi, 2_000_000)
-        return rng.randint(lo, hi)
-
-    while len(lines) < n_ops:
-        if phase_left == 0:
-            grow = not grow if rng.random() < 0.8 else grow
-            cls = rng.choices(classes, weights)[0]
-            phase_left = rng.randint(20, 300)
-        phase_left -= 1
-        i = rng.randrange(n_ids)
-        r = rng.random()
-        p_alloc = 0.6 if grow else 0.2
-        if r < p_alloc:
-            k = rng.random()
-            if k < 0.75:
-                lines.append(f"a {i} {size()}")
-            elif k < 0.88:
-                n = size()
-                m = rng.choice([1, 1, 2, 3, 8, 16])
-                lines.append(f"c {i} {m} {max(0, n // m)}")
-            else:
-                al = rng.choice([8, 16, 24, 32, 48, 64, 128, 256, 1024, 4096])
-                lines.append(f"m {i} {al} {size()}")
-        elif r < 0.85:
-            lines.append(f"f {i}")
-        elif r < 0.93:
-            n = 0 if rng.random() < 0.05 else size()
-            lines.append(f"r {i} {n}")
-        elif r < 0.985:
-            lines.append(f"w {i}")
-        elif r < 0.993:
-            lines.append(f"t {rng.choice([0, 0, 64, 4096, 65536, 131072, 1 << 20])}")
-        else:
-            p, v = rng.choice([
-                ("M_MXFAST", rng.choice([0, 16, 64, 80, 128, 160, 161])),
-                ("M_TRIM_THRESHOLD", rng.choice([0, 32, 4096, 65536, 131072, 1 << 20])),
-                ("M_TOP_PAD", rng.choice([0, 1, 4096, 65536, 131072])),
-                ("M_MMAP_THRESHOLD", rng.choice([4096, 65536, 131072, 1 << 20, 1 << 25])),
-                ("M_MMAP_MAX", rng.choice([0, 1, 4, 65536])),
-            ])
-            lines.append(f"o {p} {v}")
-    return "".join(line + "\n" for line in lines[:n_ops])
