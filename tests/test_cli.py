@@ -54,7 +54,6 @@ class TestReplay:
         assert status == 2 and out == ""
         assert "line 3" in err and "'q 3'" in err
 
-    @needs_model
     @pytest.mark.parametrize("text", ["a 0 1\nf\n", "# x\n1 2 3\na 0 1\n", "a 0 1 2 \t\n", "o M_X 1\n",
                                       "a 0 0x\xe9\n", "c 4294967296 1 1\n", "a 0 1\nq 3"])
     def test_native_and_model_refuse_in_the_same_words(self, tmp_path, capsys, text):
