@@ -4,9 +4,9 @@
 
 Records (once; cached under memlab's cache folder) the malloc calls of a small
 Python workload run with PYTHONMALLOC=malloc, at least 1,000,000 operations; then
-prints how fast the trace parses, how fast memlab's model replays it, how long the
-native replayer takes, and the ratio of the two (a figure that does not depend much
-on the machine). Times are CPU seconds (this process's, or the replayer's), so that
+prints how fast the trace is read (read_trace, the columns replays use), how fast
+memlab's model replays it, how long the native replayer takes, and the ratio of the
+two (a figure that does not depend much on the machine). Times are CPU seconds (this process's, or the replayer's), so that
 other load on the machine matters less. Not a test: nothing is asserted.
 """
 
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from memlab.native import cache_dir, replay_native
-from memlab.trace import parse_trace
+from memlab.trace import read_trace
 
 WORKLOAD = """
 import json
@@ -65,11 +65,11 @@ def main() -> None:
     data = trace.read_bytes()
     lines = data.count(b"\n")
     start = time.process_time()
-    ops = parse_trace(data)
+    ops = read_trace(data)
     parse_s = time.process_time() - start
-    count = sum(op.kind != "snapshot" for op in ops)
+    count = ops.count
     print(f"trace: {trace} ({count:,} operations, {lines:,} lines)")
-    print(f"parse_trace: {parse_s:.2f} s, {lines / parse_s:,.0f} lines/s")
+    print(f"read_trace: {parse_s:.2f} s, {lines / parse_s:,.0f} lines/s ({parse_s / lines * 1e6:.2f} us a line)")
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     native = replay_native(trace)
@@ -85,18 +85,16 @@ def main() -> None:
         print(f"memlab's model is missing ({e}); only the native figures are given")
         return
     subset = ops
-    if args.model_ops is not None:
-        kept, n = [], 0
-        for op in ops:
-            if op.kind != "snapshot":
-                if n == args.model_ops:
-                    break
-                n += 1
-            kept.append(op)
-        subset = tuple(kept)
-    model_count = sum(op.kind != "snapshot" for op in subset)
+    if args.model_ops is not None and args.model_ops < count:
+        kinds, n = ops.kinds, 0
+        for end, kind in enumerate(kinds):       # the index just past the N-th operation
+            n += kind != "s"
+            if n == args.model_ops:
+                break
+        subset = ops[:end + 1]
+    model_count = subset.count
     start = time.process_time()
-    snaps = replay(subset, Malloc)
+    snaps = replay(subset, Malloc, progress=None)
     model_s = time.process_time() - start
     model_rate = model_count / model_s
     print(f"memlab model: {model_s:.2f} s for {model_count:,} operations, {model_rate:,.0f} ops/s")

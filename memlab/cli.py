@@ -33,9 +33,10 @@ from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from memlab.errors import MemlabError, TraceError, UsageError
 from memlab.native.allocators import NAMES
+from memlab.progress import AUTO, auto, shown
 from memlab.snapshot import FIELDS, Snapshot
 from memlab.units import PAGE
-from memlab.trace import MALLOPT_PARAMS, Op, parse_trace
+from memlab.trace import MALLOPT_PARAMS, Op, Trace, read_trace
 
 __all__ = ["main", "SUPPORTED_GLIBC", "format_table", "format_points", "TableWriter"]
 
@@ -172,7 +173,7 @@ def _read_bytes(path: str) -> bytes:
         raise UsageError(f"cannot read trace {cut(path)!r}: {e.strerror}") from None
 
 
-def _model_run(ops: tuple[Op, ...], every: int | None, glibc: str, sink: Callable[[Snapshot], Any]):
+def _model_run(ops: Trace | Sequence[Op], every: int | None, glibc: str, sink: Callable[[Snapshot], Any]):
     """A Replayer of the trace on the model that hands each snapshot to `sink`."""
     from memlab.replay import Replayer
 
@@ -218,23 +219,26 @@ def _printer(out: TextIO, as_json: bool) -> tuple[Callable[[Snapshot], None], Ca
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     data = _read_bytes(args.trace)
-    ops = parse_trace(data)
     if args.allocator not in (None, "glibc"):
-        return _replay_rival(args, data, ops, out)
+        return _replay_rival(args, data, read_trace(data), out)
     if args.native:      # without --glibc: this machine's own glibc, whatever its release
         libc_dir = None if args.glibc is None else _libc_dir(args.glibc)
-        source = _real_name(libc_dir)
-    else:
-        args.glibc = args.glibc or DEFAULT_GLIBC
-        source = f"memlab's model of glibc {args.glibc}"
-    if not args.json:
-        out.write(f"# {cut(args.trace)}: {sum(op.kind != 'snapshot' for op in ops)} operations, on {source}\n")
-    emit, close = _printer(out, args.json)
-    if args.native:
-        for s in _native_snapshots(data, args.every, libc_dir):
+        # The C replayer checks the trace itself (in parse_trace's words): it is not parsed here.
+        snaps = _native_snapshots(data, args.every, libc_dir)
+        if not args.json:    # the header's operation count is the end snapshot's
+            snaps = list(snaps)
+            out.write(f"# {cut(args.trace)}: {snaps[-1].op} operations, on {_real_name(libc_dir)}\n")
+        emit, close = _printer(out, args.json)
+        for s in snaps:
             emit(s)
     else:
-        _model_run(ops, args.every, args.glibc, emit).run()
+        args.glibc = args.glibc or DEFAULT_GLIBC
+        ops = read_trace(data)
+        if not args.json:
+            out.write(f"# {cut(args.trace)}: {ops.count} operations, on memlab's model of glibc {args.glibc}\n")
+        emit, close = _printer(out, args.json)
+        with shown(AUTO, "replay") as progress:
+            _model_run(ops, args.every, args.glibc, emit).run(progress=progress)
     close()
     return 0
 
@@ -301,7 +305,7 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
                          f"another allocator, not comparable with the model (run it with replay --native "
                          f"--allocator {args.allocator})")
     data = _read_bytes(args.trace)
-    ops = parse_trace(data)
+    ops = read_trace(data)
     note = ""
     if args.glibc is None:    # this machine's glibc, against its profile if the model has one
         from memlab.native import glibc_version
@@ -319,12 +323,13 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     table = TableWriter(out, named=True)
     model: deque[Snapshot] = deque()
     replayer = _model_run(ops, args.every, args.glibc, model.append)
+    progress = auto("compare")        # a bar on stderr if it is a terminal, else None
     first = None
     counts = [0, 0]
     for n in _native_snapshots(data, args.every, libc_dir):
         counts[1] += 1
         if not model and not replayer.done:
-            replayer.run(until=n.op)
+            replayer.run(until=n.op, progress=progress)
         while not model and not replayer.done:   # `s` lines before the first operation
             replayer.step()
         if not model:
@@ -338,7 +343,9 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
             diff = m.first_difference(n)
             if diff:
                 first = (n, diff)
-    replayer.run()
+    replayer.run(progress=progress)
+    if progress is not None:
+        progress.close()
     counts[0] += len(model)
     for m in model:
         table.add(m, "model")
@@ -435,7 +442,7 @@ def _run_scenario(args: argparse.Namespace, out: TextIO) -> int:
                              f"{_VECTOR}*n bytes, which must be below 2**64 (n below "
                              f"{-(-_SIZE_LIMIT // _VECTOR):,})")
         ops = _step_ops(vecvec_steps(n))
-        run = lambda: run_vecvec(n, args.every, _model_factory(args.glibc)(), sink=emit)  # noqa: E731
+        run = lambda progress: run_vecvec(n, args.every, _model_factory(args.glibc)(), sink=emit)  # noqa: E731
     else:
         names = [p.name for p in chosen.params]
         given = {names[0]: n} if n is not None and names else {}
@@ -444,12 +451,13 @@ def _run_scenario(args: argparse.Namespace, out: TextIO) -> int:
         except (TypeError, ValueError) as e:
             raise UsageError(e.args[0] if e.args else e) from None
         ops = sum(op.kind != "snapshot" for op in trace)
-        run = lambda: _model_run(trace, args.every, args.glibc, emit).run()  # noqa: E731
+        run = lambda progress: _model_run(trace, args.every, args.glibc, emit).run(progress=progress)  # noqa: E731
     if not args.json:
         label = f"n={n:,}" if n is not None else "defaults"
         out.write(f"# scenario {chosen.name} ({label}): {ops:,} operations, "
                   f"on memlab's model of glibc {args.glibc}\n")
-    run()
+    with shown(AUTO, "scenario") as progress:
+        run(progress)
     close()
     return 0
 

@@ -17,16 +17,17 @@ import gc
 import io
 from bisect import bisect_left
 from dataclasses import dataclass, fields
-from operator import attrgetter
 from typing import Any, Callable, Sequence
 
+from memlab.progress import AUTO, shown
 from memlab.snapshot import Snapshot
-from memlab.trace import Op, parse_trace
+from memlab.trace import Op, Trace, parse_trace, read_trace
 
 __all__ = ["Replayer", "replay", "Timeline", "timeline"]
 
 NULL = 0
-_KIND = attrgetter("kind")
+_PROGRESS_STEP = 1 << 16      # operations between two progress reports of a replay
+_TIMELINE_STEP = 1 << 12      # ... of a timeline (each operation costs more there)
 
 
 def _default_factory() -> Any:
@@ -35,16 +36,12 @@ def _default_factory() -> Any:
     return Malloc()
 
 
-def _as_ops(ops: Sequence[Op] | str) -> tuple[Op, ...]:
-    if isinstance(ops, str):
-        return parse_trace(ops)
-    ops = tuple(ops)
-    if all(issubclass(t, Op) for t in set(map(type, ops))):   # one test per type, not per entry
+def _as_trace(ops: Sequence[Op] | Trace | str) -> Trace:
+    if isinstance(ops, Trace):
         return ops
-    for op in ops:
-        if not isinstance(op, Op):
-            raise TypeError(f"a trace is a sequence of Op records, not {type(op).__name__}: {op!r}")
-    return ops
+    if isinstance(ops, str):
+        return read_trace(ops)
+    return Trace.from_ops(tuple(ops))
 
 
 class Replayer:
@@ -61,15 +58,15 @@ class Replayer:
     (2, 0, ['one', 'end'])
     """
 
-    def __init__(self, ops: Sequence[Op] | str, malloc: Any, every: int | None = None,
+    def __init__(self, ops: Sequence[Op] | Trace | str, malloc: Any, every: int | None = None,
                  sink: Callable[[Snapshot], Any] | None = None) -> None:
         """`sink`, when given, receives each snapshot as it is taken instead of `snapshots`."""
         if every is not None and (type(every) is not int or every < 1):
             raise ValueError(f"every must be a positive int or None (got {every!r})")
-        self._ops = _as_ops(ops)
+        self._trace = _as_trace(ops)
         self._malloc = malloc
         self._every = every
-        self._next = 0                 # index in _ops of the next entry to look at
+        self._next = 0                 # index in the trace of the next entry to look at
         self._op = 0                   # operations run so far
         self._live: dict[int, tuple[int, int]] = {}   # ID -> (pointer, requested size)
         self._held = 0
@@ -77,7 +74,6 @@ class Replayer:
         self._sink = sink or self._snapshots.append
         self._last_snapshot: int | None = None        # op count of the latest snapshot
         self._finished = False
-        self._total: int | None = None                # counted on first use
         self._marks: list[int] | None = None          # indices of `s` lines, found on first use
 
     # --- views ------------------------------------------------------------------------
@@ -87,9 +83,14 @@ class Replayer:
         return self._malloc
 
     @property
+    def trace(self) -> Trace:
+        """The whole trace, in compact columns."""
+        return self._trace
+
+    @property
     def ops(self) -> tuple[Op, ...]:
-        """Every entry of the trace, snapshots included."""
-        return self._ops
+        """Every entry of the trace as Op records, snapshots included."""
+        return self._trace.ops()
 
     @property
     def op(self) -> int:
@@ -99,9 +100,7 @@ class Replayer:
     @property
     def total(self) -> int:
         """Operations in the whole trace (`s` lines are not operations)."""
-        if self._total is None:
-            self._total = len(self._ops) - sum(op.kind == "snapshot" for op in self._ops)
-        return self._total
+        return self._trace.count
 
     @property
     def done(self) -> bool:
@@ -133,153 +132,160 @@ class Replayer:
 
     def peek(self) -> Op | None:
         """The next operation to run (not an `s` line), or None at the end."""
-        ops = self._ops
-        for i in range(self._next, len(ops)):
-            if ops[i].kind != "snapshot":
-                return ops[i]
+        kinds = self._trace.kinds
+        for k in range(self._next, len(kinds)):
+            if kinds[k] != "s":
+                return self._trace.op(k)
         return None
 
     # --- running ----------------------------------------------------------------------
     def step(self) -> Op | None:
         """Run the next operation and the `s` lines after it; return it (None at the end)."""
-        ops, end = self._ops, len(self._ops)
-        if self._next < end and ops[self._next].kind == "snapshot":
+        kinds, end = self._trace.kinds, len(self._trace)
+        if self._next < end and kinds[self._next] == "s":
             self._snapshot_lines()
         if self._next == end:
             self._finish()
             return None
-        op = ops[self._next]
-        self._next += 1
-        self._apply(op)
-        self._op += 1
-        took = self._next < end and ops[self._next].kind == "snapshot" and self._snapshot_lines()
+        k = self._next
+        self._apply_entries(k, k + 1)
+        took = self._next < end and kinds[self._next] == "s" and self._snapshot_lines()
         if not took and self._every and self._op % self._every == 0:
             self._take("")
         if self._next == end:
             self._finish()
-        return op
+        return self._trace.op(k)
 
-    def run(self, until: int | None = None) -> None:
-        """Step until `until` operations have run (or to the end when None)."""
+    def run(self, until: int | None = None, progress: Callable[[int, int], None] | None = None) -> None:
+        """Step until `until` operations have run (or to the end when None).
+
+        `progress`, if given, is called as ``progress(operations run, operations in the trace)``
+        about every 65,536 operations (`memlab.progress` has displays for it).
+        """
         if until is not None and (type(until) is not int or until < 0):
             raise ValueError(f"until must be a non-negative int or None (got {until!r})")
         if not self._finished:
-            self._run_to(until)
+            self._run_to(until, progress)
         if until is None:
             self._finish()
 
-    def _run_to(self, until: int | None) -> None:
-        """`step()` repeated until `until` operations have run (None: the end), in one loop.
+    def _run_to(self, until: int | None, progress: Callable[[int, int], None] | None = None) -> None:
+        """`step()` repeated until `until` operations have run (None: the end).
 
-        The same rules as `step`, but the trace is cut into runs of operations with no
-        snapshot inside (between `s` lines, `every` multiples and `until`); each run is
-        one plain loop with the common operations applied inline and the replayer's
-        counters kept in locals: the per-operation cost of a long replay is this loop.
+        The trace is cut into runs of operations with no snapshot inside (between `s`
+        lines, `every` multiples and `until`, and every _PROGRESS_STEP operations when
+        progress is reported); each run is one call of `_apply_entries`.
         """
-        ops, end, every = self._ops, len(self._ops), self._every
-        m, live = self._malloc, self._live
-        malloc, free = m.malloc, m.free
-        limit = end if until is None else until
+        kinds, end, every = self._trace.kinds, len(self._trace), self._every
+        limit = self.total if until is None else until
         marks = self._snapshot_marks()
-        i, count, held = self._next, self._op, self._held
-        if count >= limit:                     # step() would not be called at all
+        if self._op >= limit:                  # step() would not be called at all
             return
-        if i < end and ops[i].kind == "snapshot":
+        if self._next < end and kinds[self._next] == "s":
             self._snapshot_lines()
-            i = self._next
         # The loop makes millions of short-lived tuples, none in a cycle: the cyclic
-        # collector would only walk the (large) trace again and again, so it waits.
+        # collector would only walk the model's (large) state again and again, so it waits.
         collecting = gc.isenabled()
         gc.disable()
-        k = i                                  # index of the operation running
+        total = self.total
         try:
-            while i < end and count < limit:
+            while self._next < end and self._op < limit:
+                i, count = self._next, self._op
                 m_at = bisect_left(marks, i)
                 stop = min(marks[m_at] if m_at < len(marks) else end, i + (limit - count))
                 if every:
                     stop = min(stop, i + (every - count % every))
-                try:
-                    for k, op in enumerate(ops[i:stop], i):   # (islice would walk from 0)
-                        kind = op.kind
-                        if kind == "malloc":
-                            ident = op.id
-                            block = live.pop(ident, None)
-                            if block is not None:
-                                held -= block[1]
-                            size = op.size
-                            p = malloc(size)
-                            if p:
-                                live[ident] = (p, size)
-                                held += size
-                        elif kind == "free":
-                            block = live.pop(op.id, None)
-                            if block is None:
-                                free(NULL)
-                            else:
-                                held -= block[1]
-                                free(block[0])
-                        elif kind == "realloc":
-                            ident, size = op.id, op.size
-                            old = live.get(ident)
-                            q = m.realloc(old[0] if old else NULL, size)
-                            if q:
-                                if old is not None:
-                                    held -= old[1]
-                                live[ident] = (q, size)
-                                held += size
-                            elif size == 0 and old is not None:
-                                del live[ident]
-                                held -= old[1]
-                        elif kind == "write":
-                            block = live.get(op.id)
-                            if block and block[1]:
-                                m.space.touch(block[0], block[1])
-                        else:
-                            self._held = held
-                            try:
-                                self._apply(op)
-                            finally:
-                                held = self._held
-                except BaseException:      # the operation at k was taken but did not finish
-                    i, count = k + 1, count + (k - i)
-                    raise
-                count += stop - i
-                i = k = stop
-                if i < end and ops[i].kind == "snapshot":
-                    self._next, self._op, self._held = i, count, held
-                    try:
-                        self._snapshot_lines()
-                    finally:
-                        i = k = self._next
-                elif every and count % every == 0:
-                    self._op = count
+                if progress is not None:
+                    stop = min(stop, i + _PROGRESS_STEP)
+                self._apply_entries(i, stop)
+                if self._next < end and kinds[self._next] == "s":
+                    self._snapshot_lines()
+                elif every and self._op % every == 0:
                     self._take("")
+                if progress is not None:
+                    progress(self._op, total)
         finally:
-            self._next, self._op, self._held = i, count, held
             if collecting:
                 gc.enable()
-        if i == end:
+        if self._next == end:
             self._finish()
 
+    def _apply_entries(self, i: int, stop: int) -> None:
+        """Run the trace's entries i..stop-1 (no `s` line among them) on the model.
+
+        The one per-operation loop of every replay (`step`, `run`, `timeline`): the common
+        calls are applied inline with the live IDs and held bytes in locals. If an
+        operation raises, it counts as taken but not run, and the state stays consistent.
+        """
+        trace = self._trace
+        m, live, rare, args = self._malloc, self._live, trace.rare, trace.args
+        malloc, free = m.malloc, m.free
+        held, k = self._held, i
+        try:
+            for k, kind, ident, size in zip(range(i, stop), trace.kinds[i:stop], trace.ids[i:stop],
+                                            trace.sizes[i:stop]):
+                if kind == "a":
+                    block = live.pop(ident, None)
+                    if block is not None:
+                        held -= block[1]
+                    p = malloc(size)
+                    if p:
+                        live[ident] = (p, size)
+                        held += size
+                elif kind == "f":
+                    block = live.pop(ident, None)
+                    if block is None:
+                        free(NULL)
+                    else:
+                        held -= block[1]
+                        free(block[0])
+                elif kind == "r":
+                    old = live.get(ident)
+                    q = m.realloc(old[0] if old else NULL, size)
+                    if q:
+                        if old is not None:
+                            held -= old[1]
+                        live[ident] = (q, size)
+                        held += size
+                    elif size == 0 and old is not None:
+                        del live[ident]
+                        held -= old[1]
+                elif kind == "w":
+                    block = live.get(ident)
+                    if block and block[1]:
+                        m.space.touch(block[0], block[1])
+                elif kind == "c" or kind == "m":
+                    block = live.pop(ident, None)
+                    if block is not None:
+                        held -= block[1]
+                    first = args[k]
+                    p = m.calloc(first, size) if kind == "c" else m.memalign(first, size)
+                    if p:
+                        requested = first * size if kind == "c" else size
+                        live[ident] = (p, requested)
+                        held += requested
+                elif kind == "t":
+                    m.malloc_trim(rare[k].pad)
+                elif kind == "o":
+                    m.mallopt(rare[k].param, rare[k].value)
+                else:
+                    raise ValueError(f"cannot run operation {trace.op(k)}")
+        except BaseException:           # the operation at k was taken but did not finish
+            self._next, self._op, self._held = k + 1, self._op + (k - i), held
+            raise
+        self._next, self._op, self._held = stop, self._op + (stop - i), held
+
     def _snapshot_marks(self) -> list[int]:
-        """Indices of the trace's `s` lines, in order (found once, by C-level searches)."""
+        """Indices of the trace's `s` lines, in order (found once)."""
         if self._marks is None:
-            kinds = list(map(_KIND, self._ops))
-            marks, k = [], -1
-            while True:
-                try:
-                    k = kinds.index("snapshot", k + 1)
-                except ValueError:
-                    break
-                marks.append(k)
-            self._marks = marks
+            self._marks = self._trace.marks()
         return self._marks
 
     def _snapshot_lines(self) -> bool:
         """Take the snapshots of the `s` lines at the current place; True if any."""
-        took = False
-        while self._next < len(self._ops) and self._ops[self._next].kind == "snapshot":
-            self._take(self._ops[self._next].label)
+        kinds, end, took = self._trace.kinds, len(self._trace), False
+        while self._next < end and kinds[self._next] == "s":
+            self._take(self._trace.rare[self._next].label)
             self._next += 1
             took = True
         return took
@@ -296,67 +302,21 @@ class Replayer:
             self._take("end")
         self._finished = True
 
-    def _apply(self, op: Op) -> None:
-        """Run one operation on the model and update the live IDs."""
-        m, live, kind = self._malloc, self._live, op.kind
-        if kind == "malloc":
-            if op.id in live:
-                self._end(op.id)
-            p = m.malloc(op.size)
-            if p != NULL:
-                live[op.id] = (p, op.size)
-                self._held += op.size
-        elif kind == "free":
-            block = live.pop(op.id, None)
-            if block is None:
-                m.free(NULL)
-            else:
-                self._held -= block[1]
-                m.free(block[0])
-        elif kind == "calloc" or kind == "memalign":
-            self._end(op.id)
-            p = m.calloc(op.nmemb, op.size) if kind == "calloc" else m.memalign(op.align, op.size)
-            if p != NULL:
-                self._begin(op.id, p, op.requested)
-        elif kind == "realloc":
-            old = live.get(op.id)
-            q = m.realloc(old[0] if old else NULL, op.size)
-            if q != NULL:
-                self._end(op.id)
-                self._begin(op.id, q, op.size)
-            elif op.size == 0:
-                self._end(op.id)
-        elif kind == "write":
-            block = live.get(op.id)
-            if block and block[1]:
-                m.space.touch(block[0], block[1])
-        elif kind == "trim":
-            m.malloc_trim(op.pad)
-        elif kind == "mallopt":
-            m.mallopt(op.param, op.value)
-        else:
-            raise ValueError(f"cannot run operation {op}")
 
-    def _begin(self, ident: int, p: int, size: int) -> None:
-        self._live[ident] = (p, size)
-        self._held += size
-
-    def _end(self, ident: int) -> tuple[int, int] | None:
-        block = self._live.pop(ident, None)
-        if block:
-            self._held -= block[1]
-        return block
-
-
-def replay(ops: Sequence[Op] | str, malloc_factory: Callable[[], Any] | None = None,
-           every: int | None = None) -> list[Snapshot]:
+def replay(ops: Sequence[Op] | Trace | str, malloc_factory: Callable[[], Any] | None = None,
+           every: int | None = None, progress: Callable[[int, int], None] | str | None = AUTO
+           ) -> list[Snapshot]:
     """Replay a whole trace on a fresh model; return its snapshots.
+
+    `progress` is passed to `Replayer.run`; by default (`memlab.progress.AUTO`) a long replay
+    shows a bar in a notebook, or on stderr when it is a terminal.
 
     >>> [(s.op, s.label) for s in replay("a 0 1\\na 1 2\\ns two\\nf 0", _Fake, every=1)]
     [(1, ''), (2, 'two'), (3, '')]
     """
     r = Replayer(ops, (malloc_factory or _default_factory)(), every)
-    r.run()
+    with shown(progress, "replay") as display:
+        r.run(progress=display)
     return list(r.snapshots)
 
 
@@ -398,8 +358,12 @@ class Timeline:
         return out.getvalue()
 
 
-def timeline(ops: Sequence[Op] | str, malloc_factory: Callable[[], Any] | None = None) -> Timeline:
-    """Replay a trace on a fresh model and record the Timeline's series after every operation."""
+def timeline(ops: Sequence[Op] | Trace | str, malloc_factory: Callable[[], Any] | None = None,
+             progress: Callable[[int, int], None] | str | None = AUTO) -> Timeline:
+    """Replay a trace on a fresh model and record the Timeline's series after every operation.
+
+    `progress` as for `replay` (called every 4,096 operations).
+    """
     malloc = (malloc_factory or _default_factory)()
     r = Replayer(ops, malloc)
     series: dict[str, list] = {f.name: [] for f in fields(Timeline)}
@@ -429,19 +393,24 @@ def timeline(ops: Sequence[Op] | str, malloc_factory: Callable[[], Any] | None =
     token = getattr(malloc, "note_token", None) is not None
     read = (lambda: malloc.note_token) if token else (lambda: getattr(malloc, "last_note", None))
     before = read()
-    apply = r._apply                   # snapshots are not needed: each operation, applied
-    for op in r.ops:
-        if op.kind == "snapshot":
-            continue
-        apply(op)
-        count += 1
-        note = read()
-        same = note[0] is before[0] if token else note is before
-        if op.kind == "write":
-            record(_note(op, r, None))
-        else:
-            record(None if same else note)
-        before = note
+    apply = r._apply_entries           # snapshots are not needed: each operation, applied
+    trace = r.trace
+    total = trace.count
+    with shown(progress, "timeline") as display:
+        for k, kind in enumerate(trace.kinds):
+            if kind == "s":
+                continue
+            apply(k, k + 1)
+            count += 1
+            note = read()
+            same = note[0] is before[0] if token else note is before
+            if kind == "w":
+                record(_write_note(trace.ids[k], r))
+            else:
+                record(None if same else note)
+            before = note
+            if display is not None and count % _TIMELINE_STEP == 0:
+                display(count, total)
     notes = series.pop("notes")
     word = malloc.note_of if token else (lambda n: n.text)
     return Timeline(**{name: tuple(values) for name, values in series.items()},
@@ -479,14 +448,12 @@ class _Notes(Sequence):
         return repr(tuple(self))
 
 
-def _note(op: Op, r: Replayer, note: Any) -> str:
-    """The Timeline's words for one operation: the model's note, or the replayer's own for `w`."""
-    if op.kind == "write":
-        block = r.block(op.id)
-        if not block or not block[1]:
-            return f"w {op.id}: p[{op.id}] is not live (or empty): nothing written"
-        return f"w {op.id}: wrote {block[1]:,} bytes at {block[0]:#x} (their pages become resident)"
-    return note.text if note is not None else ""
+def _write_note(ident: int, r: Replayer) -> str:
+    """The Timeline's words for `w ident`, which the model does not see as a call."""
+    block = r.block(ident)
+    if not block or not block[1]:
+        return f"w {ident}: p[{ident}] is not live (or empty): nothing written"
+    return f"w {ident}: wrote {block[1]:,} bytes at {block[0]:#x} (their pages become resident)"
 
 
 class _Fake:

@@ -54,6 +54,17 @@ class TestReplay:
         assert status == 2 and out == ""
         assert "line 3" in err and "'q 3'" in err
 
+    @pytest.mark.parametrize("text", ["a 0 1\nf\n", "# x\n1 2 3\na 0 1\n", "a 0 1 2 \t\n", "o M_X 1\n",
+                                      "a 0 0x\xe9\n", "c 4294967296 1 1\n", "a 0 1\nq 3"])
+    def test_native_and_model_refuse_in_the_same_words(self, tmp_path, capsys, text):
+        """--native lets the C replayer check the trace: its message is the model's, word for word."""
+        bad = tmp_path / "bad.trace"
+        bad.write_bytes(text.encode())
+        assert run("replay", bad, "--native") == (2, "")
+        native = capsys.readouterr().err
+        assert run("replay", bad) == (2, "")
+        assert native == capsys.readouterr().err and native.startswith(f"memlab: {bad}: line ")
+
     def test_unknown_glibc_is_refused_with_the_list(self, capsys):
         """--glibc accepts only the modelled releases and names them."""
         assert run("replay", DATA / "p01.trace", "--glibc", "2.42")[0] == 2

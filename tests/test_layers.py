@@ -2,7 +2,7 @@
 
 Layers, from the top (imported by everything below) to the bottom:
 
-    units, errors           byte arithmetic, exceptions
+    units, errors, progress byte arithmetic, exceptions, progress displays
     space                   the simulated kernel
     glibc, allocators       allocator models
     trace, snapshot         the trace format, snapshots
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "memlab"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("memlab.units", "memlab.errors"),
+    ("memlab.units", "memlab.errors", "memlab.progress"),
     ("memlab.space",),
     ("memlab.glibc", "memlab.allocators"),
     ("memlab.trace", "memlab.snapshot"),

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from memlab.errors import TraceError
 from memlab.native import NativeError, NativeUnavailable, build, glibc_version, replay_native, replay_native_raw
@@ -223,23 +223,37 @@ class TestRefusals:
 
     @given(st.lists(st.sampled_from(["a", "f", "r", "c", "m", "w", "t", "o", "s", "x", "#", "1", "0x1f", "-3",
                                      "M_TOP_PAD", "MXFAST", " ", "\t", "\r", "9" * 21, "4294967296", "é",
-                                     "2147483648", "-2147483649"]), max_size=6), st.integers(0, 3))
-    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+                                     "2147483648", "-2147483649", "\n", "0X1F", "\x1c", "00"]), max_size=8),
+           st.integers(0, 3))
+    @example(["\x1c", "é"], 0)           # both faults on one line: the ASCII one is named
+    @example(["a", "\t"], 0)
+    @example(["1", "\n", "a"], 0)       # a short .rep header, then a bad operation: the header is named
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     def test_c_and_python_parsers_agree(self, tmp_path, words, before):
-        """The replayer accepts exactly the lines parse_trace accepts, and refuses at the same line."""
+        """The replayer accepts exactly the lines parse_trace accepts, and refuses in the same words.
+
+        replay_native's TraceError (what `replay --native` prints) equals parse_trace's: the
+        same line number, line and reason.
+        """
         text = "a 0 1\n" * before + " ".join(words) + "\n"
-        path = write(tmp_path, text)
+        path = tmp_path / "t.trace"
+        path.write_bytes(text.encode())
         try:
             parse_trace(text)
-            python_line = None
+            python_error = None
         except TraceError as e:
-            python_line = (e.lineno, e.reason)
+            python_error = e
         proc = subprocess.run([build("replay"), path], capture_output=True, text=True)
-        if python_line is None:   # valid; huge IDs may still be too big for this machine's table
+        if python_error is None:   # valid; huge IDs may still be too big for this machine's table
             assert proc.returncode == 0 or (proc.returncode == 1 and "pointer table" in proc.stderr), proc.stderr
-        else:
-            assert proc.returncode == 2
-            assert proc.stderr.startswith(f"line {python_line[0]}: {python_line[1]}: ")
+            return
+        assert proc.returncode == 2
+        assert proc.stderr.startswith(f"line {python_error.lineno}: {python_error.reason}: ")
+        with pytest.raises(TraceError) as native:
+            replay_native(path)
+        assert (native.value.lineno, native.value.line, native.value.reason) == \
+            (python_error.lineno, python_error.line, python_error.reason)
+        assert str(native.value) == str(python_error)
 
 
 class TestRunner:

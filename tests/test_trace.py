@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from memlab.errors import TraceError
-from memlab.trace import MALLOPT_PARAMS, MAX_ID, Op, format_trace, parse_trace
+import memlab.trace as trace_module
+from memlab.trace import MALLOPT_PARAMS, MAX_ID, Op, Trace, format_trace, parse_trace, read_trace
 
 DATA = Path(__file__).parent / "data"
 
@@ -162,7 +163,56 @@ class TestRoundTrip:
         assert format_trace(parse_trace("a 0 0x10\no TOP_PAD 0")) == "a 0 16\no M_TOP_PAD 0\n"
 
 
-def test_repeated_lines_share_one_op():
-    """Identical lines are parsed once (the parser's cache): equal and identical Ops."""
-    ops = parse_trace("a 0 8\nf 0\n" * 3)
-    assert ops[0] is ops[2] is ops[4] and ops[1] is ops[3]
+def _respell(op: Op, how: int) -> str:
+    """A line for `op` in another spelling the format allows (hex, tabs, outer blanks, leading zeros)."""
+    line = str(op)
+    if op.kind == "snapshot" or op.kind == "mallopt":
+        return line
+    letter, *numbers = line.split(" ")
+    if how == 1:
+        numbers = [hex(int(n)) for n in numbers]
+    elif how == 2:
+        numbers = ["0" + n for n in numbers]
+    sep = "\t" if how == 3 else " "
+    return (" " if how == 4 else "") + sep.join([letter, *numbers]) + ("\r" if how == 4 else "")
+
+
+class TestColumns:
+    @given(st.lists(st.tuples(OPS, st.integers(0, 6)), max_size=40), st.booleans())
+    @settings(max_examples=300)
+    def test_every_spelling_reads_to_the_same_entries(self, entries, header):
+        """The quick reading of the usual spelling and the careful one of the others agree.
+
+        Each line is written in one of several spellings, blank and comment lines mixed in;
+        read_trace's columns give back the Ops, and Trace.from_ops builds the same columns.
+        """
+        ops = tuple(op for op, _ in entries)
+        lines = ["1 2", "3 4"] if header else []
+        for op, how in entries:
+            lines.append("" if how == 5 else "# note" if how == 6 else _respell(op, how))
+            if how >= 5:
+                lines.append(str(op))
+        text = "\n".join(lines)
+        trace = read_trace(text)
+        assert trace.ops() == ops == parse_trace(text)
+        assert [trace[k] for k in range(len(trace))] == list(ops)
+        assert trace == Trace.from_ops(ops) and trace.count == sum(op.kind != "snapshot" for op in ops)
+
+    def test_chunks_keep_line_numbers(self, monkeypatch):
+        """A trace read in many small chunks names the same line as one read whole."""
+        monkeypatch.setattr(trace_module, "_CHUNK", 16)
+        text = "a 0 1\n" * 50 + "# c\n\nf 0\n" * 20 + "a 1\n"
+        assert read_trace(text[:-4]).kinds == "a" * 50 + "f" * 20
+        with pytest.raises(TraceError) as info:
+            read_trace(text)
+        assert info.value.lineno == 111
+        seen = []
+        read_trace(text[:-4], progress=lambda done, total: seen.append((done, total)))
+        assert seen and seen == sorted(seen) and seen[-1][1] == len(text) - 4
+
+    def test_slices_and_marks(self):
+        """A slice of a Trace is a Trace of those entries; marks are the `s` entries."""
+        trace = read_trace("a 0 1\ns x\no MXFAST 0\nf 0\ns\n")
+        part = trace[1:4]
+        assert isinstance(part, Trace) and [str(op) for op in part] == ["s x", "o M_MXFAST 0", "f 0"]
+        assert trace.marks() == [1, 4] and part.marks() == [0]

@@ -149,8 +149,11 @@ static const int PARAM_VALUES[] = {1, -1, -2, -3, -4};
 
 static char reason_buf[256];
 
-/* Parse one line (without its newline). Returns 0 and fills *op, or 1 with
- * the reason in reason_buf. */
+/* Parse one line (without its newline). Returns 0 and fills *op; else the
+ * reason is in reason_buf and the result is BAD_TEXT (not ASCII, or a field
+ * separator that is no blank: found before any header check) or BAD_OP. */
+enum { BAD_OP = 1, BAD_TEXT = 2 };
+
 static int parse_line(const char *line, size_t len, struct op *op, int in_header)
 {
     const char *b = line, *e = line + len;
@@ -172,15 +175,17 @@ static int parse_line(const char *line, size_t len, struct op *op, int in_header
         op->label_len = (size_t)(e - l);
         return 0;
     }
+    /* The whole line is checked for ASCII before separators, as parse_trace does. */
     for (const char *p = b; p < e; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c >= 0x80) {
+        if ((unsigned char)*p >= 0x80) {
             strcpy(reason_buf, "operation lines must be ASCII");
-            return 1;
+            return BAD_TEXT;
         }
-        if (c >= 0x1c && c <= 0x1f) {
+    }
+    for (const char *p = b; p < e; p++) {
+        if (*p >= 0x1c && *p <= 0x1f) {
             strcpy(reason_buf, "fields must be separated by blanks (space or tab)");
-            return 1;
+            return BAD_TEXT;
         }
     }
     const char *tok[5];
@@ -332,6 +337,16 @@ static void refuse(unsigned long lineno, const char *line, size_t len, const cha
     _exit(2);
 }
 
+/* A .rep header of other than four integers, named at its last line. */
+static void refuse_header(unsigned long lineno, const char *line, size_t len, int header)
+{
+    char r[64] = "a .rep header has exactly four integers, found ";
+    size_t at = strlen(r);
+    r[at] = (char)('0' + header);
+    r[at + 1] = '\0';
+    refuse(lineno, line, len, r);
+}
+
 /* First pass: check every line; count operations; find the largest ID. */
 static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
 {
@@ -367,8 +382,13 @@ static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = (size_t)((nl ? nl : end) - p);
         struct op op;
-        if (parse_line(p, len, &op, in_header))
+        int bad = parse_line(p, len, &op, in_header);
+        if (bad) {
+            /* an operation line ends the header: a short header is named first */
+            if (bad == BAD_OP && in_header && header != 0 && header != 4)
+                refuse_header(header_lineno, header_line, header_len, header);
             refuse(lineno, p, len, reason_buf);
+        }
         if (op.kind == K_HEADER && in_header) {
             header += op.header_ints;
             header_lineno = lineno;
@@ -377,13 +397,8 @@ static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
             if (header > 4)
                 refuse(lineno, p, len, "a .rep header has exactly four integers");
         } else if (op.kind != K_SKIP) {
-            if (in_header && header != 0 && header != 4) {
-                char r[64] = "a .rep header has exactly four integers, found ";
-                size_t at = strlen(r);
-                r[at] = (char)('0' + header);
-                r[at + 1] = '\0';
-                refuse(header_lineno, header_line, header_len, r);
-            }
+            if (in_header && header != 0 && header != 4)
+                refuse_header(header_lineno, header_line, header_len, header);
             in_header = 0;
             if (op.kind != K_SNAP && op.kind != K_TRIM && op.kind != K_MALLOPT) {
                 *any_id = 1;
@@ -396,13 +411,8 @@ static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
             break;
         p = nl + 1;
     }
-    if (in_header && header != 0 && header != 4) {
-        char r[64] = "a .rep header has exactly four integers, found ";
-        size_t at = strlen(r);
-        r[at] = (char)('0' + header);
-        r[at + 1] = '\0';
-        refuse(header_lineno, header_line, header_len, r);
-    }
+    if (in_header && header != 0 && header != 4)
+        refuse_header(header_lineno, header_line, header_len, header);
 }
 
 /* ---------- snapshots ---------- */

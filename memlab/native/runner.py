@@ -20,7 +20,7 @@ __all__ = ["NativeError", "replay_native", "replay_native_raw", "iter_native", "
 
 _LIBDIR = Path("usr/lib/x86_64-linux-gnu")
 _LOADER = "ld-linux-x86-64.so.2"
-_REFUSAL = re.compile(r"line (\d+): (.*)")
+_REFUSAL = re.compile(r"line (\d+): ")
 
 
 class NativeError(MemlabError):
@@ -162,17 +162,18 @@ def iter_native(trace: str | Path | bytes | Sequence[Op], every: int | None = No
 
 
 def _trace_error(path: Path, stderr: str) -> Exception:
-    """The TraceError that the replayer's refusal describes."""
-    match = _REFUSAL.match(stderr.strip())
+    """The TraceError that the replayer's refusal (``line N: REASON: LINE``) describes.
+
+    The line is read back from the file, so that blanks at its ends survive.
+    """
+    match = _REFUSAL.match(stderr)
     if not match:
         return NativeError(stderr.strip())
     lineno = int(match.group(1))
     lines = path.read_bytes().split(b"\n")
     line = lines[lineno - 1].decode("utf-8", "replace") if lineno <= len(lines) else ""
-    reason = match.group(2)
-    suffix = ": " + line
-    if reason.endswith(suffix):
-        reason = reason[: -len(suffix)]
+    reason = stderr[match.end():].removesuffix("\n")
+    reason = reason.removesuffix(": " + line)
     return TraceError(lineno, line, reason)
 
 
