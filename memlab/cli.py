@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from memlab.errors import MemlabError, TraceError, UsageError
+from memlab.glibc.release import DEFAULT_RELEASE, RELEASES
 from memlab.native.allocators import NAMES
 from memlab.progress import AUTO, auto, shown
 from memlab.snapshot import FIELDS, Snapshot
@@ -41,8 +42,8 @@ from memlab.trace import MALLOPT_PARAMS, Op, Trace, read_trace
 __all__ = ["main", "SUPPORTED_GLIBC", "format_table", "format_points", "TableWriter"]
 
 #: glibc releases the model imitates (`--glibc`); the first is the default.
-SUPPORTED_GLIBC = ("2.36", "2.41", "2.43")
-DEFAULT_GLIBC = SUPPORTED_GLIBC[0]
+SUPPORTED_GLIBC = tuple(RELEASES)
+DEFAULT_GLIBC = DEFAULT_RELEASE
 
 #: A message on stderr is at most this long; echoed input is cut to ECHO characters.
 MESSAGE = 300

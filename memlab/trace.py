@@ -29,6 +29,7 @@ from itertools import zip_longest
 from typing import Callable, Iterable
 
 from memlab.errors import TraceError
+from memlab.glibc import mallopt
 
 __all__ = [
     "Op",
@@ -57,11 +58,8 @@ _LETTER = {kind: letter for letter, kind in KINDS.items()}
 
 #: The mallopt parameters a trace may set, with glibc's numbers for them.
 MALLOPT_PARAMS: dict[str, int] = {
-    "M_MXFAST": 1,
-    "M_TRIM_THRESHOLD": -1,
-    "M_TOP_PAD": -2,
-    "M_MMAP_THRESHOLD": -3,
-    "M_MMAP_MAX": -4,
+    name: mallopt.MALLOPT_PARAMS[name]
+    for name in ("M_MXFAST", "M_TRIM_THRESHOLD", "M_TOP_PAD", "M_MMAP_THRESHOLD", "M_MMAP_MAX")
 }
 _PARAM_NAME = {number: name for name, number in MALLOPT_PARAMS.items()}
 _PARAM_BY_TOKEN = {**MALLOPT_PARAMS, **{n[2:]: v for n, v in MALLOPT_PARAMS.items()}}

@@ -218,7 +218,7 @@ class TestMissingPackage:
             "Debian 12, libtcmalloc-minimal4t64 on Ubuntu 24.04)")
         assert alloc.installed() == ("glibc",)
 
-    def test_cli_says_which_package(self, nothing_installed, fill_trace, capsys):
+    def test_cli_says_which_package(self, nothing_installed, fill_trace, capsys, real_glibc):
         assert main(["replay", str(fill_trace), "--native", "--allocator", "jemalloc"], io.StringIO()) == 1
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "apt-get install libjemalloc2" in err
@@ -262,7 +262,7 @@ class TestCommandLine:
         assert main(["replay", str(path), "--native", "--allocator", "tcmalloc"], io.StringIO()) == 2
         assert "line 2" in capsys.readouterr().err
 
-    def test_glibc_allocator_is_the_plain_native_replay(self, fill_trace):
+    def test_glibc_allocator_is_the_plain_native_replay(self, fill_trace, real_glibc):
         out = io.StringIO()
         assert main(["replay", str(fill_trace), "--native", "--allocator", "glibc", "--json"], out) == 0
         assert [json.loads(line) for line in out.getvalue().splitlines()] == replay_native(fill_trace)

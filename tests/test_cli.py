@@ -23,13 +23,13 @@ def run(*args) -> tuple[int, str]:
 
 
 class TestReplay:
-    def test_native_json_is_the_exact_line(self):
+    def test_native_json_is_the_exact_line(self, real_glibc):
         """`replay --native --json` prints the replayer's exact JSON lines."""
         status, out = run("replay", DATA / "p01.trace", "--native", "--json")
         assert status == 0
         assert json.loads(out)["uordblks"] == 688 and out.endswith("}\n") and out.count("\n") == 1
 
-    def test_table_is_aligned(self):
+    def test_table_is_aligned(self, real_glibc):
         """Without --json a header and one row per snapshot, columns right-aligned to the same width."""
         status, out = run("replay", DATA / "p02.trace", "--native")
         lines = out.splitlines()
@@ -45,7 +45,7 @@ class TestReplay:
             '"hblks": 0, "hblkhd": 0, "fsmblks": 0, "uordblks": 688, "fordblks": 134480, '
             '"keepcost": 134480, "rss": 4096}\n')
 
-    def test_bad_trace_exits_2_naming_the_line(self, tmp_path, capsys):
+    def test_bad_trace_exits_2_naming_the_line(self, tmp_path, capsys, real_glibc):
         """A bad trace: message with line number and line on stderr, status 2, nothing printed."""
         bad = tmp_path / "bad.trace"
         bad.write_text("a 0 1\n\nq 3\n")
@@ -56,7 +56,7 @@ class TestReplay:
 
     @pytest.mark.parametrize("text", ["a 0 1\nf\n", "# x\n1 2 3\na 0 1\n", "a 0 1 2 \t\n", "o M_X 1\n",
                                       "a 0 0x\xe9\n", "c 4294967296 1 1\n", "a 0 1\nq 3"])
-    def test_native_and_model_refuse_in_the_same_words(self, tmp_path, capsys, text):
+    def test_native_and_model_refuse_in_the_same_words(self, tmp_path, capsys, text, real_glibc):
         """--native lets the C replayer check the trace: its message is the model's, word for word."""
         bad = tmp_path / "bad.trace"
         bad.write_bytes(text.encode())
@@ -81,12 +81,12 @@ class TestReplay:
 
 
 class TestCompare:
-    def test_agreement_counts_the_snapshots(self):
+    def test_agreement_counts_the_snapshots(self, real_glibc):
         """On the reference cases the model and the real glibc agree; the count of snapshots is given."""
         status, out = run("compare", DATA / "p02.trace", "--every", "1")
         assert status == 0 and out.splitlines()[-1] == "AGREE: all 7 snapshots are identical"
 
-    def test_difference_names_snapshot_and_field(self, tmp_path, monkeypatch):
+    def test_difference_names_snapshot_and_field(self, tmp_path, monkeypatch, real_glibc):
         """A difference names the first snapshot (op, label) and field with both values; status 1."""
         import memlab.cli as cli
         from memlab.snapshot import Snapshot
@@ -105,7 +105,7 @@ class TestCompare:
                                         "1183088 in the model, 1183104 on the real glibc")
 
 
-def test_module_entry_point_and_record(tmp_path):
+def test_module_entry_point_and_record(tmp_path, recorder):
     """`python -m memlab record -o FILE -- PROG` writes FILE, then `replay --native` reads it."""
     trace = tmp_path / "echo.trace"
     proc = subprocess.run([sys.executable, "-m", "memlab", "record", "-o", trace, "--", "ls", "/"],
@@ -218,7 +218,7 @@ class TestMachineRelease:
 class TestKnownDeviations:
     """compare names DESIGN.md's documented deviation next to a difference it explains."""
 
-    def test_negative_top_pad_second_arena(self, tmp_path):
+    def test_negative_top_pad_second_arena(self, tmp_path, real_glibc):
         """The real glibc opens a second arena (its 64 MiB heap shows in arena); the model cannot."""
         trace = tmp_path / "pad.trace"
         trace.write_text("o M_TOP_PAD -100000000\na 0 100\ns one\n")
@@ -227,7 +227,7 @@ class TestKnownDeviations:
         assert status == 1 and last.startswith("DIFFER at the snapshot after op 2 (label 'one'): arena is 0")
         assert "(known deviation: with a negative M_TOP_PAD" in last and "second arena" in last
 
-    def test_memalign_above_a_page(self, tmp_path):
+    def test_memalign_above_a_page(self, tmp_path, real_glibc):
         """A 2 MiB alignment inside the heap depends on where the randomised break starts (about 1 run
         in 512 happens to agree: three tries)."""
         trace = tmp_path / "align.trace"

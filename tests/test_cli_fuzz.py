@@ -110,7 +110,7 @@ def test_known_refusals_are_one_line():
         assert_clean(status, err)
 
 
-def test_long_digit_fields_in_a_trace(tmp_path):
+def test_long_digit_fields_in_a_trace(tmp_path, real_glibc):
     """A trace number of 5,000 digits is refused with its line number on both sides."""
     trace = tmp_path / "t.trace"
     trace.write_text("a 0 1\na 1 " + "9" * 5000 + "\n")
@@ -128,7 +128,7 @@ def cli(*args, stdin=None, env=None, **kw) -> subprocess.CompletedProcess:
 class TestShell:
     """What a shell sees: standard input, pipes, a closed pipe, the cache variable."""
 
-    def test_standard_input_on_both_sides(self):
+    def test_standard_input_on_both_sides(self, real_glibc):
         """`compare -` and `replay - --native` read standard input once; both sides see the same bytes."""
         data = (DATA / "p02.trace").read_bytes()
         by_file = cli("compare", DATA / "p02.trace", "--every", "1")
@@ -139,7 +139,7 @@ class TestShell:
         assert native.stdout == cli("replay", DATA / "p02.trace", "--native", "--json").stdout
         assert native.stdout.count(b"\n") == 5
 
-    def test_dev_stdin_and_a_fifo(self, tmp_path):
+    def test_dev_stdin_and_a_fifo(self, tmp_path, real_glibc):
         """/dev/stdin and a named pipe as the trace path."""
         data = (DATA / "p02.trace").read_bytes()
         proc = cli("compare", "/dev/stdin", stdin=data)

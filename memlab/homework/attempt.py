@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from memlab.errors import MemlabError
-from memlab.glibc import Malloc
+from memlab.glibc import DEFAULT_RELEASE, Malloc
 from memlab.replay import Replayer
 from memlab.snapshot import Snapshot
 from memlab.trace import Op, parse_trace
@@ -63,7 +63,7 @@ class Attempt:
         return None
 
 
-def attempt(trace: object, glibc: str = "2.36") -> Attempt:
+def attempt(trace: object, glibc: str = DEFAULT_RELEASE) -> Attempt:
     """Replay `trace` (trace text, as a student writes it) on a fresh model of `glibc`.
 
     A trace that is not text, does not parse, or misuses the heap gives an Attempt whose

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from memlab.glibc import Malloc
+from memlab.glibc import DEFAULT_RELEASE, Malloc
 from memlab.glibc.chunk import request2size
 from memlab.homework.attempt import Attempt, attempt
 from memlab.homework.seeds import student_rng
@@ -24,7 +24,7 @@ from memlab.units import GiB, KiB, MiB
 __all__ = ["StartHere", "WhyAllocators", "TwoSources", "VectorOfVectors", "Overcommitting",
            "WhatTopShows", "ASSIGNMENTS", "tcache_chunk"]
 
-GLIBC = "2.36"      # the release every assignment runs on (the model's default)
+GLIBC = DEFAULT_RELEASE      # the release every assignment runs on (the model's default)
 
 
 def tcache_chunk(glibc: str = GLIBC) -> int:

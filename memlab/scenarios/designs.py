@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from memlab.glibc import Malloc
+from memlab.glibc import DEFAULT_RELEASE, Malloc
 from memlab.native.allocators import NAMES
 from memlab.native.rivals import AllocatorRuns, run_allocators_text
 from memlab.replay import Replayer
@@ -66,7 +66,7 @@ class Step:
     note: str
 
 
-def find_paths(text: str = FINDING, glibc: str = "2.36") -> tuple[Step, ...]:
+def find_paths(text: str = FINDING, glibc: str = DEFAULT_RELEASE) -> tuple[Step, ...]:
     """Replay trace ``text`` on the model of ``glibc``; the path each operation took.
 
     Snapshot lines take no path and are left out.

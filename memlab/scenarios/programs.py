@@ -27,7 +27,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from memlab.errors import MemlabError
 from memlab.glibc import Malloc
+from memlab.native.programs import run_program
 from memlab.scenarios.catalog import push_back_capacities
 from memlab.snapshot import Snapshot
 from memlab.space import AddressSpace
@@ -247,9 +249,6 @@ def compare_program(kind: str, n: int, real: list[dict] | None = None,
     >>> c.agrees or c.error is not None
     True
     """
-    from memlab.errors import MemlabError
-    from memlab.native.programs import run_program
-
     try:
         real = real if real is not None else run_program(kind, n)
     except (MemlabError, OSError) as exc:

@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from memlab.charts import BinCounts, HeapPicture, bin_chart, heap_map, timeline_chart
-from memlab.glibc.release import RELEASES
+from memlab.glibc.release import DEFAULT_RELEASE, RELEASES
 from memlab.widgets.controls import KNOBS, as_param, knob_slider, param_slider
 from memlab.widgets.prediction import Prediction
 from memlab.widgets.render import FrameRenderer
@@ -51,7 +51,7 @@ class Dashboard:
     ('2.36', '2.36', True)
     """
 
-    def __init__(self, trace_factory, params=(), glibc: str = "2.36",
+    def __init__(self, trace_factory, params=(), glibc: str = DEFAULT_RELEASE,
                  charts=("heap", "timeline", "bins"), *, title: str = "",
                  step: int | None = None, dpi: int = 80, engine: Engine | None = None,
                  prefetch: bool = True) -> None:

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from typing import Callable
 
-from memlab.glibc import Malloc
+from memlab.glibc import DEFAULT_RELEASE, Malloc
 from memlab.replay import Replayer, timeline
 from memlab.trace import parse_trace
 
@@ -30,7 +30,7 @@ class Engine:
     '2.36'
     """
 
-    def __init__(self, glibc: str = "2.36") -> None:
+    def __init__(self, glibc: str = DEFAULT_RELEASE) -> None:
         self._glibc = glibc
 
     @property
