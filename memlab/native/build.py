@@ -28,6 +28,8 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "record": ("-O2", "-Wall", "-shared", "-fPIC", "-Wl,-z,now"),
     # the overcommit probe: reserves memory with malloc and realloc, never writes it
     "overcommit": ("-O2", "-Wall"),
+    # lesson 09: mallocs until the address space is exhausted, showing /proc/self/maps (-m32)
+    "exhaust": ("-O2", "-Wall"),
 }
 
 

@@ -1,0 +1,87 @@
+"""Lesson 09's 32-bit exhaustion on the model against the same program run for real with -m32.
+
+The real program (memlab/native/exhaust.c on Debian's i386 glibc) prints how many blocks it
+got and /proc/self/maps before, at the first failure and at the end. The model starts from the
+same layout (the typical one when randomisation is off, else the one the run's own maps show)
+and must give the same counts, the same break and the same free ranges at both moments.
+"""
+
+import pytest
+
+from memlab.native.exhaust import run_exhaust
+from memlab.scenarios.exhaustion import BIG, SMALL, exhaustion
+from memlab.space.layout32 import Layout32, Space32, USER_SPACE_64, parse_maps
+from memlab.units import MiB
+
+pytestmark = pytest.mark.usefixtures("glibc_i386")
+
+
+def real_free(maps: str, layout: Layout32) -> tuple:
+    """The free ranges the real maps leave, by the same rule as the model (guard gap, floor)."""
+    regions = tuple(r for r in parse_maps(maps))
+    lay = Layout32(layout.user_space, regions, layout.heap_start, layout.mmap_base, layout.legacy_base,
+                   layout.legacy, layout.mmap_min_addr)
+    return Space32(lay).free_ranges()
+
+
+def held(real, layout: Layout32):
+    model = exhaustion(real.big, real.small, layout)
+    assert (model.n_big, model.n_small) == (real.n_big, real.n_small)
+    assert model.at_end.brk == real.end_brk
+    assert model.at_failure.free == real_free(real.maps_failed, layout)
+    assert model.at_end.free == real_free(real.maps_end, layout)
+    return model
+
+
+@pytest.fixture(scope="module")
+def real_fixed():
+    return run_exhaust(BIG, SMALL, randomize=False)
+
+
+def test_the_lessons_figures_equal_the_real_run_without_randomisation(real_fixed):
+    model = held(real_fixed, Layout32.typical())
+    # the failure: plenty free in total, no single range large enough
+    assert model.at_failure.largest_free < model.mapped_big < model.at_failure.total_free
+    assert model.at_end.largest_free < model.mapped_small
+
+
+def test_the_typical_layout_is_the_measured_one(real_fixed):
+    lay = Layout32.from_maps(real_fixed.maps_start, real_fixed.start_brk)
+    typical = Layout32.typical()
+    assert (lay.mmap_base, lay.legacy_base, lay.heap_start, lay.user_space) == \
+        (typical.mmap_base, typical.legacy_base, typical.heap_start, USER_SPACE_64)
+    assert spans(lay.regions) == spans(typical.regions)
+
+
+def spans(regions) -> list:
+    """Regions as [start, end) spans, neighbours joined."""
+    out = []
+    for r in regions:
+        if out and out[-1][1] == r.start:
+            out[-1] = (out[-1][0], r.end)
+        else:
+            out.append((r.start, r.end))
+    return out
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_randomised_runs_equal_the_model_started_from_their_own_layout(run):
+    real = run_exhaust(BIG, SMALL)
+    held(real, Layout32.from_maps(real.maps_start, real.start_brk))
+
+
+def test_the_legacy_layout_uses_no_address_below_its_base():
+    real = run_exhaust(BIG, SMALL, randomize=False, legacy=True)
+    model = held(real, Layout32.typical(legacy=True))
+    assert model.n_big < exhaustion().n_big
+    assert all(r.start >= model.layout.legacy_base for r in model.at_end.regions if r.kind == "mmap")
+
+
+def test_randomised_legacy_run():
+    real = run_exhaust(BIG, SMALL, legacy=True)
+    held(real, Layout32.from_maps(real.maps_start, real.start_brk, legacy=True))
+
+
+@pytest.mark.parametrize("big,small", [(1024 * MiB, 100 * MiB), (10 * MiB, 256 * 1024)])
+def test_other_sizes(big, small, real_fixed):
+    held(run_exhaust(big, small, randomize=False), Layout32.typical())
