@@ -85,3 +85,46 @@ def test_randomised_legacy_run():
 @pytest.mark.parametrize("big,small", [(1024 * MiB, 100 * MiB), (10 * MiB, 256 * 1024)])
 def test_other_sizes(big, small, real_fixed):
     held(run_exhaust(big, small, randomize=False), Layout32.typical())
+
+
+def test_the_figures_docs_i386_states_are_the_real_ones(real_fixed):
+    """docs/i386.md quotes these; they are read from the real run's own maps."""
+    layout = Layout32.typical()
+    free = real_free(real_fixed.maps_failed, layout)
+    total, largest = sum(e - s for s, e in free), max(e - s for s, e in free)
+    assert (real_fixed.n_big, real_fixed.n_small) == (39, 189)
+    assert (round(total / MiB, 1), round(largest / MiB, 1)) == (192.0, 83.9)
+    end = real_free(real_fixed.maps_end, layout)
+    assert (round(sum(e - s for s, e in end) / MiB, 1), round(max(e - s for s, e in end) / MiB, 1)) == (2.3, 0.9)
+    assert parse_maps(real_fixed.maps_failed)[0].start == 0x05148000
+    assert real_fixed.end_brk - real_fixed.start_brk == 139264
+
+
+def test_a_32_bit_kernel_leaves_3_gib():
+    from memlab.space.layout32 import MMAP_GAP, USER_SPACE_32
+
+    lay = Layout32.typical(user_space=USER_SPACE_32)
+    assert lay.mmap_base == USER_SPACE_32 - MMAP_GAP and all(r.end <= USER_SPACE_32 for r in lay.regions)
+    small = exhaustion(layout=lay)
+    assert max(r.end for r in small.at_end.regions) <= USER_SPACE_32
+    assert small.n_big * small.mapped_big < exhaustion().n_big * small.mapped_big
+
+
+def test_the_break_stops_one_page_below_a_mapping():
+    space = Space32(Layout32.typical())
+    heap_end = space.layout.heap_start + 8192
+    space.sbrk(8192)
+    gap = space.free_ranges()
+    above = next(e for s, e in gap if s == heap_end)
+    with pytest.raises(OSError):
+        space.sbrk(above - heap_end)              # would touch the next mapping's page
+    space.sbrk(above - heap_end - 4096)
+    assert space.brk == above - 4096
+
+
+def test_bad_sizes_are_refused_in_one_line():
+    for bad in (0, -1, 2**32, 1.5):
+        with pytest.raises(ValueError, match="whole number"):
+            exhaustion(big=bad)
+    with pytest.raises(ValueError, match="mmap threshold"):
+        exhaustion(big=1000)

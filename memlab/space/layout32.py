@@ -318,9 +318,10 @@ class Space32:
         return tuple(self._kinds[s] for s, _ in self._maps)
 
     def free_ranges(self) -> tuple[tuple[int, int], ...]:
-        """The [start, end) ranges a mapping could still use: between mmap_min_addr and the
-        top of the user space, outside every region and the stack's guard gap."""
-        out, at = [], self._layout.floor
+        """The [start, end) ranges a mapping could still use: between mmap_min_addr (the
+        legacy layout: legacy_base) and the top of the user space, outside every region and
+        the stack's guard gap."""
+        out, at = [], self._layout.legacy_base if self._layout.legacy else self._layout.floor
         for s, e in self._maps:
             if s > at:
                 out.append((at, s))
