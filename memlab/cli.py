@@ -3,7 +3,7 @@
     python -m memlab replay TRACE [--every N] [--json] [--native [--allocator NAME] [--arch ARCH]] [--glibc VERSION]
     python -m memlab compare TRACE [--every N] [--glibc VERSION] [--arch ARCH]
     python -m memlab record -o FILE -- PROGRAM ARGS...
-    python -m memlab scenario [NAME [PARAM=VALUE ...]] [--glibc VERSION]
+    python -m memlab scenario [NAME [PARAM=VALUE ...]] [--glibc VERSION] [--arch ARCH]
     python -m memlab scenario vecvec --n N [--every K] [--json] [--glibc VERSION]
 
 `replay` runs a trace on memlab's model of glibc (or, with --native, on the real
@@ -427,6 +427,7 @@ def _cmd_scenario(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"{s.name:18} {s.title}" + (f"  [{params}]" if params else "") + "\n")
         return 0
     if args.n is not None or args.json or args.every is not None:
+        _model_arch("scenario", args.arch)
         return _run_scenario(args, out)
     values = _parse_values(args.values)
     try:
@@ -565,6 +566,7 @@ def _parser() -> argparse.ArgumentParser:
     every_option(q)
     q.add_argument("--json", action="store_true", help="run it and print the exact JSON lines")
     glibc_option(q)
+    arch_option(q)
     q.set_defaults(run=_cmd_scenario)
     return p
 

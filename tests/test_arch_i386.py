@@ -117,3 +117,11 @@ def test_the_i386_replayer_is_a_32_bit_program():
     kind = subprocess.run(["od", "-An", "-tx1", "-j4", "-N1", str(build("replay", "i386"))],
                           capture_output=True, text=True).stdout.split()
     assert kind == ["01"]                  # ELFCLASS32
+
+
+def test_scenario_runs_on_the_model_refuse_i386_but_print_their_trace(capsys):
+    assert cli.main(["scenario", "vecvec", "n=2", "--arch", "i386"]) == 0
+    trace = capsys.readouterr().out
+    assert cli.main(["scenario", "vecvec", "--n", "10", "--arch", "i386"]) == 2
+    assert "x86-64 only" in capsys.readouterr().err
+    assert run(trace, I386)[-1]["brk"] == I386.first_heap_bytes
