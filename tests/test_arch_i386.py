@@ -8,6 +8,7 @@ x86-64, so a figure that does not depend on the word size cannot pass by acciden
 import subprocess
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from memlab import cli
 from memlab.glibc.arch import ARCHES, I386, X86_64
@@ -125,3 +126,21 @@ def test_scenario_runs_on_the_model_refuse_i386_but_print_their_trace(capsys):
     assert cli.main(["scenario", "vecvec", "--n", "10", "--arch", "i386"]) == 2
     assert "x86-64 only" in capsys.readouterr().err
     assert run(trace, I386)[-1]["brk"] == I386.first_heap_bytes
+
+
+@BOTH
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.one_of(st.integers(1, 2048), st.integers(1, 3 * 1024 * 1024)), min_size=1, max_size=30))
+def test_every_block_costs_what_the_table_says(a, sizes):
+    """Blocks never freed: below the threshold each adds its chunk size to uordblks, at or
+    above it each adds its mapping to hblkhd."""
+    text = "a 0 1\ns\n" + "".join(f"a {k + 1} {n}\ns\n" for k, n in enumerate(sizes))
+    snaps = run(text, a)
+    for n, before, after in zip(sizes, snaps, snaps[1:]):
+        nb = a.request2size(n)
+        if nb >= a.mmap_threshold:
+            assert after["hblkhd"] - before["hblkhd"] == a.mmapped(n)[0]
+            assert after["uordblks"] == before["uordblks"]
+        else:
+            assert after["uordblks"] - before["uordblks"] == nb
+            assert after["hblkhd"] == before["hblkhd"]
