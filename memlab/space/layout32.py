@@ -282,7 +282,9 @@ class Space32:
     def mmap(self, length: int) -> int:
         """Map `length` bytes (rounded up to pages) where the kernel would; the address."""
         size = align_up(length)
-        if size <= 0 or size > self._layout.user_space:
+        if size <= 0:
+            raise SyscallError(22, f"mmap({length}): the length must be positive")
+        if size > self._layout.user_space:
             raise SyscallError(12, f"mmap({length}): no free range of {size:,} bytes")
         found = self._place(size)
         if found is None:
