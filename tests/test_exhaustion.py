@@ -28,6 +28,7 @@ def held(real, layout: Layout32):
     model = exhaustion(real.big, real.small, layout)
     assert (model.n_big, model.n_small) == (real.n_big, real.n_small)
     assert model.at_end.brk == real.end_brk
+    assert (model.first_big, model.last_big) == (real.first_big, real.last_big)
     assert model.at_failure.free == real_free(real.maps_failed, layout)
     assert model.at_end.free == real_free(real.maps_end, layout)
     return model
@@ -97,6 +98,10 @@ def test_the_figures_docs_i386_states_are_the_real_ones(real_fixed):
     end = real_free(real_fixed.maps_end, layout)
     assert (round(sum(e - s for s, e in end) / MiB, 1), round(max(e - s for s, e in end) / MiB, 1)) == (2.3, 0.9)
     assert parse_maps(real_fixed.maps_failed)[0].start == 0x05148000
+    libc = min(r.start for r in layout.regions if r.kind == "library")
+    length = exhaustion().mapped_big
+    assert (real_fixed.first_big, real_fixed.first_big + length) == (0xf1988000, libc)
+    assert (real_fixed.last_big, real_fixed.last_big + length) == (layout.mmap_base, 0xfe3ff000)
     assert real_fixed.end_brk - real_fixed.start_brk == 139264
 
 

@@ -10,6 +10,7 @@
  *   start_brk 0x...            the break before the first malloc
  *   maps start                 then the maps lines, then "end"
  *   big N                      BIG blocks obtained
+ *   first_big 0x..., last_big 0x...   where the first and the last of them were mapped
  *   maps failed ... end        the maps when the BIG malloc failed
  *   small M                    SMALL blocks obtained after that
  *   brk 0x...                  the break at the end
@@ -127,9 +128,15 @@ int main(int argc, char **argv)
     hex("start_brk", (uintptr_t)sbrk(0));
     maps("start");
     unsigned long n = 0, m = 0;
-    while (malloc(big))
+    uintptr_t first = 0, last = 0, p;
+    while ((p = (uintptr_t)malloc(big)) != 0) {
+        last = p & ~(uintptr_t)4095;      /* the block's mapping: its page */
+        first = first ? first : last;
         n++;
+    }
     count("big", n);
+    hex("first_big", first);
+    hex("last_big", last);
     maps("failed");
     while (malloc(small))
         m++;

@@ -15,7 +15,7 @@ __all__ = ["RealExhaustion", "run_exhaust"]
 class RealExhaustion:
     """What the real program printed: the counts, the break, and /proc/self/maps at three moments.
 
-    >>> r = RealExhaustion(100, 1, 3, 5, 0x1000, 0x2000, "s", "f", "e")
+    >>> r = RealExhaustion(100, 1, 3, 5, 0x1000, 0x2000, "s", "f", "e", 0x9000, 0x8000)
     >>> r.n_big, r.n_small
     (3, 5)
     """
@@ -29,6 +29,8 @@ class RealExhaustion:
     maps_start: str        # /proc/self/maps before the first malloc
     maps_failed: str       # ... when the first big malloc failed
     maps_end: str          # ... when the first small malloc failed
+    first_big: int = 0     # where the first big block's mapping starts (0: none)
+    last_big: int = 0      # ... the last one's
 
 
 def _parse(text: str, big: int, small: int) -> RealExhaustion:
@@ -46,12 +48,12 @@ def _parse(text: str, big: int, small: int) -> RealExhaustion:
         if key == "maps":
             current = value
             maps[current] = []
-        elif key in ("start_brk", "brk", "big", "small"):
+        elif key in ("start_brk", "brk", "big", "small", "first_big", "last_big"):
             values[key] = int(value, 0)
     try:
         return RealExhaustion(big, small, values["big"], values["small"], values["start_brk"],
                               values["brk"], "\n".join(maps["start"]), "\n".join(maps["failed"]),
-                              "\n".join(maps["end"]))
+                              "\n".join(maps["end"]), values["first_big"], values["last_big"])
     except KeyError as e:
         raise NativeError(f"the exhaust program's output lacks {e.args[0]!r}") from None
 

@@ -80,8 +80,10 @@ class Exhaustion:
     at_end: Picture           # when the first small malloc failed
     mapped_big: int           # bytes of address space one big block takes (its mapping)
     mapped_small: int         # ... one small block
-    fallbacks: int            # blocks the kernel placed by its bottom-up fallback
+    fallbacks: int            # blocks the kernel placed by its bottom-up fallback (both phases)
     heap_blocks: int          # blocks glibc carved from the heap or its 1 MiB fallback mapping
+    first_big: int            # where the first big block's mapping starts (0: none)
+    last_big: int             # ... the last one's
 
 
 class _Malloc32:
@@ -90,13 +92,16 @@ class _Malloc32:
     def __init__(self, space: Space32, arch: Arch) -> None:
         self.space, self.arch = space, arch
         self.heap_blocks = 0
+        self.at = 0                            # the last block's mapping (0: from the heap)
         # tcache_init's first malloc makes the heap: the tcache chunk, then top
         space.sbrk(arch.first_heap_bytes)
         self.top = arch.first_heap_bytes - arch.front_padding - arch.tcache_chunk_size
         self.contiguous = True
 
     def malloc(self, n: int) -> bool:
+        """True when malloc(n) returns a block; `self.at` is the mapping's start (0: the heap)."""
         a, space = self.arch, self.space
+        self.at = 0
         nb = a.request2size(n)
         if nb < a.mmap_threshold:
             raise ValueError(f"blocks of {n:,} bytes are below the mmap threshold "
@@ -106,7 +111,7 @@ class _Malloc32:
             self.heap_blocks += 1
             return True
         try:
-            space.mmap(a.mmapped(n)[0])
+            self.at = space.mmap(a.mmapped(n)[0])
             return True
         except SyscallError:
             pass
@@ -153,14 +158,17 @@ def exhaustion(big: int = BIG, small: int = SMALL, layout: Layout32 | None = Non
     layout = layout or Layout32.typical()
     space = Space32(layout)
     heap = _Malloc32(space, I386)
-    n_big = n_small = 0
+    n_big = n_small = first = last = 0
     while n_big < limit and heap.malloc(big):
         n_big += 1
+        last = heap.at
+        first = first or last
     at_failure = _picture(space)
     while n_small < limit and heap.malloc(small):
         n_small += 1
     return Exhaustion(big, small, n_big, n_small, layout.user_space, layout, at_failure, _picture(space),
-                      I386.mmapped(big)[0], I386.mmapped(small)[0], space.fallbacks, heap.heap_blocks)
+                      I386.mmapped(big)[0], I386.mmapped(small)[0], space.fallbacks, heap.heap_blocks,
+                      first, last)
 
 
 def beside_real(big: int = BIG, small: int = SMALL, randomize: bool = False,
