@@ -13,7 +13,7 @@ from memlab.scenarios.exhaustion import BIG, SMALL, exhaustion
 from memlab.space.layout32 import Layout32, Space32, USER_SPACE_64, parse_maps
 from memlab.units import MiB
 
-pytestmark = pytest.mark.usefixtures("glibc_i386")
+real_side = pytest.mark.usefixtures("glibc_i386")
 
 
 def real_free(maps: str, layout: Layout32) -> tuple:
@@ -35,7 +35,7 @@ def held(real, layout: Layout32):
 
 
 @pytest.fixture(scope="module")
-def real_fixed():
+def real_fixed(glibc_i386):
     return run_exhaust(BIG, SMALL, randomize=False)
 
 
@@ -65,12 +65,14 @@ def spans(regions) -> list:
     return out
 
 
+@real_side
 @pytest.mark.parametrize("run", range(3))
 def test_randomised_runs_equal_the_model_started_from_their_own_layout(run):
     real = run_exhaust(BIG, SMALL)
     held(real, Layout32.from_maps(real.maps_start, real.start_brk))
 
 
+@real_side
 def test_the_legacy_layout_uses_no_address_below_its_base():
     real = run_exhaust(BIG, SMALL, randomize=False, legacy=True)
     model = held(real, Layout32.typical(legacy=True))
@@ -78,6 +80,7 @@ def test_the_legacy_layout_uses_no_address_below_its_base():
     assert all(r.start >= model.layout.legacy_base for r in model.at_end.regions if r.kind == "mmap")
 
 
+@real_side
 def test_randomised_legacy_run():
     real = run_exhaust(BIG, SMALL, legacy=True)
     held(real, Layout32.from_maps(real.maps_start, real.start_brk, legacy=True))
