@@ -10,7 +10,8 @@ import pytest
 
 from memlab.native.exhaust import run_exhaust
 from memlab.scenarios.exhaustion import BIG, SMALL, exhaustion
-from memlab.space.layout32 import Layout32, Space32, USER_SPACE_64, parse_maps
+from memlab.space.layout32 import USER_SPACE_64, Layout32, parse_maps
+from memlab.space.space32 import Space32
 from memlab.units import MiB
 
 real_side = pytest.mark.usefixtures("glibc_i386")

@@ -8,7 +8,8 @@ import pytest
 
 from memlab.errors import SyscallError
 from memlab.native.build import compile_c
-from memlab.space.layout32 import Layout32, Space32
+from memlab.space.layout32 import Layout32
+from memlab.space.space32 import Space32
 from memlab.units import GiB, MiB, PAGE
 
 pytestmark = pytest.mark.usefixtures("glibc_i386")

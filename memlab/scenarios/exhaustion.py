@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from memlab.errors import SyscallError
 from memlab.glibc.arch import I386, Arch
 from memlab.native.exhaust import RealExhaustion, run_exhaust
-from memlab.space.layout32 import Layout32, Region, Space32
+from memlab.space.layout32 import Layout32, Region
+from memlab.space.space32 import Space32
 from memlab.units import MiB, align_up
 
 __all__ = ["Picture", "Exhaustion", "exhaustion", "beside_real", "BIG", "SMALL"]

@@ -12,7 +12,8 @@ from memlab.space.address_space import (
     HEAP_START, MADV_DONTNEED, MADV_FREE, MMAP_BASE, OVERCOMMIT_ALWAYS, OVERCOMMIT_GUESS,
     OVERCOMMIT_NEVER, SYSCALLS, AddressSpace, Event, Mapping, SegmentationFault, SpaceState,
 )
-from memlab.space.layout32 import Layout32, Region, Space32
+from memlab.space.layout32 import Layout32, Region
+from memlab.space.space32 import Space32
 from memlab.units import PAGE
 
 __all__ = [
