@@ -271,16 +271,17 @@ def test_another_student_or_seed_gets_other_answers(graded_here, name):
 
 
 # --- the commands ---------------------------------------------------------------------
-def test_grade_command_scores_a_blank_and_a_wrong_submission(built, tmp_path):
+def test_grade_command_scores_a_blank_and_a_wrong_submission(built, graded_here, tmp_path):
     """Two real `otter run`s: a blank notebook scores 0, one wrong answer loses its points."""
     dist, results = built
     first, last = NAMES[0], NAMES[-1]
     blank = tmp_path / f"{first}.ipynb"
     blank.write_text(results[first].student.read_text())
     ag = load(results[last].student.parent.parent / "autograder" / f"{last}.ipynb")
-    for cell in ag["cells"]:                       # one wrong answer: q1 off by one
+    wrong_q1 = wrong_answer(graded_here[last][2]["q1"])
+    for cell in ag["cells"]:                       # one wrong answer: q1's
         if cell["cell_type"] == "code" and re.search(r"^q1 = ", source(cell), re.M):
-            cell["source"] = source(cell) + "\nq1 += 1\n"
+            cell["source"] = source(cell) + f"\nq1 = {wrong_q1!r}\n"
             break
     else:
         pytest.fail("no q1 cell in the autograder notebook")
