@@ -429,6 +429,8 @@ def test_07_written_answer_holds_on_the_real_allocators(glibc_236):
     assert (f"allocates {problem.RIVAL_BLOCKS:,} blocks of {problem.RIVAL_SIZE:,} bytes and "
             "writes each") in text
     assert "glibc ends lowest, with well under 1 MiB resident" in text
+    assert "each followed by a 24-byte block that stays live" in text
+    assert problem.bins_trace.splitlines()[1::2][:3] == ["a 1 24", "a 3 24", "a 5 24"]
     runs = run_allocators_text(problem.rivals_trace, "rivals")
 
     def rss(name, label):
