@@ -447,3 +447,12 @@ def test_07_written_answer_holds_on_the_real_allocators(glibc_236):
     reverse = labelled(Snapshot.from_dict(d)
                        for d in replay_native(_reversed_frees(problem.rivals_trace).encode()))
     assert reverse["freed"].rss >= 0.9 * reverse["built"].rss
+
+
+def test_07_students_meet_every_path_of_the_search():
+    """q1's answers spread over four paths, and q3's goals over five, among 60 students."""
+    from memlab.homework import attempt
+    problems = [FindingAChunk.for_student(2026, f"s{i}") for i in range(60)]
+    assert {attempt(p.bins_trace).paths[-1] for p in problems} == {
+        "unsorted-exact", "largebin", "binmap", "top"}
+    assert {p.goal for p in problems} == set(FindingAChunk.GOALS)
