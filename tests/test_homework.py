@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from memlab.glibc import Malloc
-from memlab.homework import ASSIGNMENTS, MALLOC_PATHS, FindingAChunk, LockedIn
+from memlab.homework import ASSIGNMENTS, MALLOC_PATHS, FindingAChunk, LockedIn, attempt
 from memlab.homework.grading import build, grade, masters
 from memlab.native import build as build_native, replay_native
 from memlab.native.allocators import NAMES as ALLOCATORS, library
@@ -451,7 +451,6 @@ def test_07_written_answer_holds_on_the_real_allocators(glibc_236):
 
 def test_07_students_meet_every_path_of_the_search():
     """q1's answers spread over four paths, and q3's goals over five, among 60 students."""
-    from memlab.homework import attempt
     problems = [FindingAChunk.for_student(2026, f"s{i}") for i in range(60)]
     assert {attempt(p.bins_trace).paths[-1] for p in problems} == {
         "unsorted-exact", "largebin", "binmap", "top"}
