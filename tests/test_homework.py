@@ -6,7 +6,9 @@ with `otter run` through the grade command, and checks the rest in this process 
 own test files: blank notebooks score zero, each wrong answer loses exactly its question's
 points, another student or another class seed changes an expected answer. With --run-slow,
 every solution, blank and wrong-answer notebook of every assignment also goes through
-`otter run`.
+`otter run`. The real side: the traces behind 06's and 07's expected answers and their
+solutions' traces run on the real glibc 2.36 as on the model, and what their written answers
+claim holds on the real glibc and the real jemalloc, tcmalloc and mimalloc.
 """
 
 import dataclasses
@@ -19,8 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from memlab.homework import ASSIGNMENTS
+from memlab.glibc import Malloc
+from memlab.homework import ASSIGNMENTS, MALLOC_PATHS, FindingAChunk, LockedIn, attempt
 from memlab.homework.grading import build, grade, masters
+from memlab.native import build as build_native, replay_native
+from memlab.native.allocators import NAMES as ALLOCATORS, library
+from memlab.native.rivals import run_allocators_text
+from memlab.replay import replay
+from memlab.snapshot import Snapshot
+from memlab.trace import parse_trace
+from memlab.units import KiB, MiB
 
 ROOT = Path(__file__).resolve().parent.parent
 HOMEWORK = ROOT / "homework"
@@ -30,12 +40,14 @@ WRONG_TRACE = "a 0 1\n"          # parses, reaches no assignment's goal
 
 
 def wrong_answer(right):
-    """An answer of the same form as `right` that misses: a number off by one, a trace or
-    a machine setting that reaches no goal."""
+    """An answer of the same form as `right` that misses: a number off by one, another path
+    of glibc's search, a trace or a machine setting that reaches no goal."""
     if isinstance(right, int):
         return right + 1
     if dataclasses.is_dataclass(right):
         return dataclasses.replace(right, mode=0)        # B then reaches all of its target
+    if right in MALLOC_PATHS:
+        return "top" if right != "top" else "mmap"
     return WRONG_TRACE
 
 
@@ -67,13 +79,14 @@ def built(tmp_path_factory):
 def run_cells(nb, seed, student=None):
     """Execute a notebook's code as Otter's grader does, without a kernel.
 
-    Otter's own cells (`import otter`, `grader.check`) are left out; like Otter, every
-    cell starts by setting the seed variable; a cell that raises is skipped, as
-    nbconvert does with errors allowed. `student` replaces the STUDENT_ID line.
+    Otter's own cells (`import otter`, `grader.check`) and the cells tagged otter_ignore
+    are left out, as Otter leaves them; like Otter, every cell starts by setting the seed
+    variable; a cell that raises is skipped, as nbconvert does with errors allowed.
+    `student` replaces the STUDENT_ID line.
     """
     env = {"__name__": "__main__"}
     for cell in nb["cells"]:
-        if cell["cell_type"] != "code":
+        if cell["cell_type"] != "code" or "otter_ignore" in cell["metadata"].get("tags", []):
             continue
         text = source(cell)
         if "import otter" in text or "grader." in text:
@@ -106,8 +119,7 @@ def answers(env, questions):
 # --- the masters themselves -----------------------------------------------------------
 def test_every_lesson_has_an_assignment():
     lessons = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert lessons[:5] == NAMES[:5]
-    assert set(NAMES) <= set(lessons), "each assignment is named after its lesson"
+    assert lessons == NAMES, "each lesson has its assignment, named after it"
     assert set(NAMES) == set(ASSIGNMENTS), "each assignment has its problem in memlab.homework"
 
 
@@ -259,16 +271,17 @@ def test_another_student_or_seed_gets_other_answers(graded_here, name):
 
 
 # --- the commands ---------------------------------------------------------------------
-def test_grade_command_scores_a_blank_and_a_wrong_submission(built, tmp_path):
+def test_grade_command_scores_a_blank_and_a_wrong_submission(built, graded_here, tmp_path):
     """Two real `otter run`s: a blank notebook scores 0, one wrong answer loses its points."""
     dist, results = built
     first, last = NAMES[0], NAMES[-1]
     blank = tmp_path / f"{first}.ipynb"
     blank.write_text(results[first].student.read_text())
     ag = load(results[last].student.parent.parent / "autograder" / f"{last}.ipynb")
-    for cell in ag["cells"]:                       # one wrong answer: q1 off by one
+    wrong_q1 = wrong_answer(graded_here[last][2]["q1"])
+    for cell in ag["cells"]:                       # one wrong answer: q1's
         if cell["cell_type"] == "code" and re.search(r"^q1 = ", source(cell), re.M):
-            cell["source"] = source(cell) + "\nq1 += 1\n"
+            cell["source"] = source(cell) + f"\nq1 = {wrong_q1!r}\n"
             break
     else:
         pytest.fail("no q1 cell in the autograder notebook")
@@ -334,3 +347,111 @@ def test_otter_run_on_solution_blank_and_each_wrong_answer(built, graded_here, n
         else:
             question = g.submission.stem.rsplit(" ", 1)[1]
             assert g.score == total - full[question][1], g.line()
+
+
+# --- the real side ---------------------------------------------------------------------
+#: Students whose problems the real-side tests run (the masters' sample student among them).
+STUDENTS = ("sample-student", "ada", "grace")
+#: The traces of each problem that expected answers are computed from, and the
+#: make-it-happen answers, whose goals the grader checks on the model.
+REPLAYED = {"06_locked_in": ("trim_trace", "reverse_trace", "program_trace"),
+            "07_finding_a_chunk": ("bins_trace", "refill_trace")}
+MADE = {"06_locked_in": ("q3", "q4"), "07_finding_a_chunk": ("q3",)}
+
+
+def markdown_of(name):
+    """The master's Markdown, questions and model answers, with its lines joined."""
+    cells = load(HOMEWORK / f"{name}.ipynb")["cells"]
+    return " ".join(" ".join(source(c).split()) for c in cells if c["cell_type"] == "markdown")
+
+
+def model_and_real(text):
+    """The snapshots of the model of glibc 2.36 and of the real glibc, one per operation."""
+    model = replay(text, lambda: Malloc(glibc="2.36"), every=1)
+    real = [Snapshot.from_dict(d) for d in replay_native(parse_trace(text), every=1)]
+    return model, real
+
+
+def labelled(snapshots):
+    return {s.label: s for s in snapshots if s.label}
+
+
+@pytest.mark.parametrize("name", sorted(REPLAYED))
+def test_answers_come_from_traces_the_real_glibc_runs_alike(graded_here, glibc_236, name):
+    """The model's counters after every operation of each trace graded on, the solutions'
+    traces included, are the real glibc's: the expected answers are the real glibc's."""
+    ag, seed, _, _ = graded_here[name]
+    checked = 0
+    for student in STUDENTS:
+        env = run_cells(ag, seed, student=student)
+        texts = [getattr(env["problem"], t) for t in REPLAYED[name]] + [env[q] for q in MADE[name]]
+        for text in texts:
+            model, real = model_and_real(text)
+            operations = [line for line in text.splitlines() if line[:1] not in ("", "s", "#")]
+            assert len(model) == len(real) == len(operations)
+            assert [m.first_difference(r) for m, r in zip(model, real)] == [None] * len(model)
+            checked += 1
+    assert checked == len(STUDENTS) * (len(REPLAYED[name]) + len(MADE[name]))
+
+
+def test_06_written_answer_holds_on_the_real_glibc(glibc_236):
+    """q5's model answer: a 4 KiB trim threshold does not shrink the pinned heap, and
+    malloc_trim(0) drops nearly all of RES while the heap's end moves little."""
+    text = markdown_of("06_locked_in")
+    assert "set `M_TRIM_THRESHOLD` to 4096 first" in text
+    assert "a 24-byte block above them" in text and "The kernel drops those pages at once" in text
+    for student in STUDENTS:
+        problem = LockedIn.for_student(2026, student)
+        assert f"a {problem.n} 24\n" in problem.program_trace
+        for snaps in model_and_real("o M_TRIM_THRESHOLD 4096\n" + problem.program_trace):
+            at = labelled(snaps)
+            assert at["freed"].arena == at["filled"].arena
+        for snaps in model_and_real(problem.trim_trace):
+            at = labelled(snaps)
+            assert at["trimmed"].rss <= at["freed"].rss // 100
+            assert at["freed"].brk - at["trimmed"].brk <= 132 * KiB
+            assert at["freed"].brk - at["trimmed"].brk <= at["freed"].brk // 20
+
+
+def _reversed_frees(text):
+    built, freed = text.split("s built\n")
+    frees = [line for line in freed.splitlines() if line.startswith("f ")]
+    return built + "s built\n" + "\n".join(reversed(frees)) + "\ns freed\n"
+
+
+def test_07_written_answer_holds_on_the_real_allocators(glibc_236):
+    """q4's model answer, on the real glibc, jemalloc, tcmalloc and mimalloc of this machine."""
+    build_native("replay")
+    for name in ALLOCATORS:
+        library(name)                         # NativeUnavailable, naming the package, if missing
+    problem = FindingAChunk.for_student(2026, "ada")
+    text = markdown_of("07_finding_a_chunk")
+    assert (f"allocates {problem.RIVAL_BLOCKS:,} blocks of {problem.RIVAL_SIZE:,} bytes and "
+            "writes each") in text
+    assert "glibc ends lowest, with well under 1 MiB resident" in text
+    assert "each followed by a 24-byte block that stays live" in text
+    assert problem.bins_trace.splitlines()[1::2][:3] == ["a 1 24", "a 3 24", "a 5 24"]
+    runs = run_allocators_text(problem.rivals_trace, "rivals")
+
+    def rss(name, label):
+        return next(p.rss for p in runs[name].points if p.label == label)
+
+    glibc = rss("glibc", "freed")
+    assert glibc < MiB
+    assert all(rss(name, "freed") > 10 * glibc for name in ALLOCATORS if name != "glibc")
+    # "jemalloc keeps most of it"; "tcmalloc and mimalloc ... hand almost nothing back"
+    assert rss("jemalloc", "freed") >= rss("jemalloc", "built") / 2
+    for name in ("tcmalloc", "mimalloc"):
+        assert rss(name, "freed") >= 0.9 * rss(name, "built"), name
+    # "Freed the other way round, glibc would keep nearly all of it"
+    reverse = labelled(Snapshot.from_dict(d)
+                       for d in replay_native(_reversed_frees(problem.rivals_trace).encode()))
+    assert reverse["freed"].rss >= 0.9 * reverse["built"].rss
+
+
+def test_07_students_meet_every_path_of_the_search():
+    """q1's answers spread over four paths, and q3's goals over five, among 60 students."""
+    problems = [FindingAChunk.for_student(2026, f"s{i}") for i in range(60)]
+    assert {attempt(p.bins_trace).paths[-1] for p in problems} == {
+        "unsorted-exact", "largebin", "binmap", "top"}
+    assert {p.goal for p in problems} == set(FindingAChunk.GOALS)

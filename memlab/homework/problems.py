@@ -13,18 +13,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from memlab.glibc import DEFAULT_RELEASE, Malloc
+from memlab.glibc.bins import bin_index
 from memlab.glibc.chunk import request2size
+from memlab.glibc.note import PATHS
 from memlab.homework.attempt import Attempt, attempt
 from memlab.homework.seeds import student_rng
 from memlab.scenarios import PUSH_BACK, VECVEC
 from memlab.scenarios.overcommit import Machine, model_grow
+from memlab.scenarios.pinned import PIN_SIZE, pinned
 from memlab.scenarios.programs import program_trace
+from memlab.trace import parse_trace
 from memlab.units import GiB, KiB, MiB
 
 __all__ = ["StartHere", "WhyAllocators", "TwoSources", "VectorOfVectors", "Overcommitting",
-           "WhatTopShows", "ASSIGNMENTS", "tcache_chunk"]
+           "WhatTopShows", "LockedIn", "FindingAChunk", "ASSIGNMENTS", "MALLOC_PATHS", "tcache_chunk"]
 
 GLIBC = DEFAULT_RELEASE      # the release every assignment runs on (the model's default)
+#: The paths of glibc's search a malloc call can take (memlab.glibc.note.PATHS names them).
+MALLOC_PATHS = tuple(p for p in PATHS if not p.startswith(("free-", "realloc-"))
+                     and p not in ("munmap", "mremap", "trim", "mallopt", "null", "fail", "query"))
 
 
 def tcache_chunk(glibc: str = GLIBC) -> int:
@@ -377,6 +384,228 @@ class WhatTopShows:
         return ""
 
 
+def _live_blocks(a: Attempt) -> tuple[dict[int, int], str]:
+    """The blocks a trace leaves allocated ({ID: size}), or why they cannot be told apart.
+
+    A malloc to an ID still live would lose its block (it stays allocated, unreachable): refused.
+    """
+    live: dict[int, int] = {}
+    for i, op in enumerate(a.ops, 1):
+        if op.kind == "malloc":
+            if op.id in live:
+                return live, (f"operation {i} ({op}) reuses ID {op.id}, which is still live: "
+                              "free it first or use a new ID")
+            live[op.id] = op.size
+        elif op.kind == "free":
+            live.pop(op.id, None)
+    return live, ""
+
+
+@dataclass(frozen=True, slots=True)
+class LockedIn:
+    """Lesson 06: one small block pins the heap; which free trims; what gives memory back anyway.
+
+    >>> p = LockedIn(n=3, size=20_000, blocks=4, block=3000, threshold=8192, pad=0, resident=MiB)
+    >>> p.trim_trace.splitlines()[-3:]
+    ['s freed', 't 0', 's trimmed']
+    >>> p.reverse_trace.splitlines()[:3]
+    ['o M_TRIM_THRESHOLD 8192', 'o M_TOP_PAD 0', 'a 0 3000']
+    >>> p.missed_pinned("a 0 1100000\\nw 0\\na 1 24\\nf 0")     # mmapped: its free unmaps it
+    'only 4,096 bytes stay resident at the end; at least 1,048,576 must'
+    >>> p.missed_pinned("a 0 100000\\nw 0\\n" * 11 + "a 1 24\\nf 0")
+    'operation 3 (a 0 100000) reuses ID 0, which is still live: free it first or use a new ID'
+    >>> p.missed_unpinned(p.program_trace)
+    '61,440 bytes stay resident after the frees, more than 16,384'
+    >>> p.missed_unpinned("o M_TOP_PAD 0\\no M_MMAP_THRESHOLD 20000\\n" + p.program_trace)
+    ''
+    """
+
+    ASSIGNMENT = "06_locked_in"
+    #: q3: the one block left live may ask for at most this many bytes.
+    PIN_MOST = 64
+    #: q4: at most this many bytes may stay resident after the frees.
+    RESIDENT_GOAL = 16 * KiB
+
+    n: int          # q1, q4: n blocks of `size` bytes written, a 24-byte block above them, n freed
+    size: int
+    blocks: int     # q2: `blocks` blocks of `block` bytes freed from the last one, with
+    block: int      #     M_TRIM_THRESHOLD `threshold` and M_TOP_PAD `pad`
+    threshold: int
+    pad: int
+    resident: int   # q3: one small block live at the end, at least `resident` bytes resident
+
+    @classmethod
+    def for_student(cls, seed: int, student: str) -> LockedIn:
+        rng = student_rng(seed, student, cls.ASSIGNMENT)
+        block = rng.randint(2_000, 30_000)
+        threshold = rng.randint(16, 256) * 4 * KiB
+        pad = rng.randint(0, 64) * 4 * KiB
+        # Enough blocks that the last frees must trim: their chunks alone exceed both knobs.
+        blocks = -(-(threshold + pad + 64 * KiB) // block) + rng.randint(0, 4)
+        return cls(n=rng.randint(20, 150), size=rng.randint(20_000, 120_000), blocks=blocks,
+                   block=block, threshold=threshold, pad=pad, resident=rng.randint(1, 32) * MiB)
+
+    @property
+    def trim_trace(self) -> str:
+        """The pinned program, then malloc_trim(0): snapshots filled, freed, trimmed."""
+        return pinned(self.n, self.size, 1, 1)
+
+    @property
+    def program_trace(self) -> str:
+        """The pinned program without malloc_trim: snapshots filled, freed."""
+        return pinned(self.n, self.size, 1, 0)
+
+    @property
+    def reverse_trace(self) -> str:
+        """The two knobs set, `blocks` mallocs of `block` bytes, then freed from the last one."""
+        return (f"o M_TRIM_THRESHOLD {self.threshold}\no M_TOP_PAD {self.pad}\n"
+                + _mallocs([self.block] * self.blocks)
+                + "".join(f"f {i}\n" for i in reversed(range(self.blocks))))
+
+    def missed_pinned(self, trace: object) -> str:
+        """Only a, w, f, o (and s) lines; one block of at most PIN_MOST bytes live at the end;
+        at least `resident` bytes resident."""
+        a = attempt(trace, GLIBC)
+        if a.error:
+            return a.error
+        if (why := _only(a, {"malloc", "free", "write", "mallopt", "snapshot"})):
+            return why
+        live, why = _live_blocks(a)
+        if why:
+            return why
+        if len(live) != 1:
+            return f"{len(live)} blocks are live at the end, not exactly 1"
+        (size,) = live.values()
+        if size > self.PIN_MOST:
+            return f"the block left live asks for {size:,} bytes, more than {self.PIN_MOST}"
+        if a.end.rss < self.resident:
+            return (f"only {a.end.rss:,} bytes stay resident at the end; "
+                    f"at least {self.resident:,} must")
+        return ""
+
+    def missed_unpinned(self, trace: object) -> str:
+        """Only `o` lines, then `program_trace` line for line; at most RESIDENT_GOAL bytes resident
+        at the end."""
+        a = attempt(trace, GLIBC)
+        ops = [op for op in a.ops if op.kind != "snapshot"]
+        knobs = 0
+        while knobs < len(ops) and ops[knobs].kind == "mallopt":
+            knobs += 1
+        program = [op for op in parse_trace(self.program_trace) if op.kind != "snapshot"]
+        if ops[knobs:knobs + len(program)] != program:
+            return a.error or ("after its `o` lines the trace must be your program "
+                               "(problem.program_trace), line for line")
+        if a.error:
+            return a.error
+        if len(ops) > knobs + len(program):
+            return f"operation {knobs + len(program) + 1} follows the program; nothing may"
+        if a.end.rss > self.RESIDENT_GOAL:
+            return (f"{a.end.rss:,} bytes stay resident after the frees, "
+                    f"more than {self.RESIDENT_GOAL:,}")
+        return ""
+
+
+def _request_for(kind: str, sizes: tuple[int, ...], rng) -> int | None:
+    """A request that glibc serves by `kind` once blocks of `sizes` are freed; None if none fits."""
+    chunks = [request2size(s) for s in sizes]
+    if kind == "exact":
+        return rng.choice(sizes)
+    if kind == "top":
+        return max(sizes) + rng.randint(100, 2000)
+    same_bin_bigger = [nb for nb in range(1056, max(chunks), 16) if nb not in chunks
+                       and any(c > nb and bin_index(c) == bin_index(nb) for c in chunks)]
+    if kind == "largebin":
+        pool = same_bin_bigger
+    else:       # binmap: nothing big enough in its own bin, something bigger in a later one
+        pool = [nb for nb in range(1056, max(chunks), 16) if nb not in chunks
+                and nb not in same_bin_bigger]
+    return rng.choice(pool) - 8 if pool else None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingAChunk:
+    """Lesson 07: the paths of glibc's search, and the other allocators on one trace.
+
+    >>> p = FindingAChunk(sizes=(2000, 3000, 2500), request=2000, small=100, count=9,
+    ...                   goal="unsorted-exact", size=1500)
+    >>> p.bins_trace.splitlines()[:2], p.bins_trace.splitlines()[-1]
+    (['a 0 2000', 'a 1 24'], 'a 6 2000')
+    >>> p.missed_path("a 0 1500\\na 1 24\\nf 0\\na 2 1500")
+    ''
+    >>> p.missed_path("a 0 1500")
+    "the last malloc took the path 'top', not 'unsorted-exact'"
+    """
+
+    ASSIGNMENT = "07_finding_a_chunk"
+    #: q3's goals: a path of glibc's search, with the request sizes it is asked for.
+    GOALS = {"fastbin": (17, 120), "smallbin": (121, 1000), "unsorted-exact": (1100, 4000),
+             "largebin": (1100, 4000), "binmap": (200, 4000)}
+    #: q4's trace: this many blocks of this many bytes, written, then all freed in order.
+    RIVAL_BLOCKS = 100_000
+    RIVAL_SIZE = 1_000
+
+    sizes: tuple[int, ...]   # q1: three blocks, each behind a guard, freed; then malloc(request)
+    request: int
+    small: int               # q2: `count` blocks of `small` bytes freed, then `count` mallocs again
+    count: int
+    goal: str                # q3: the last malloc, of `size` bytes, takes the path `goal`
+    size: int
+
+    @classmethod
+    def for_student(cls, seed: int, student: str) -> FindingAChunk:
+        rng = student_rng(seed, student, cls.ASSIGNMENT)
+        kind = rng.choice(("exact", "largebin", "binmap", "top"))
+        while True:
+            sizes = tuple(rng.randint(1100, 4000) for _ in range(3))
+            if len({request2size(s) for s in sizes}) == 3:
+                request = _request_for(kind, sizes, rng)
+                if request is not None:
+                    break
+        goal = rng.choice(sorted(cls.GOALS))
+        return cls(sizes=sizes, request=request, small=rng.randint(1, 120),
+                   count=rng.randint(9, 40), goal=goal, size=rng.randint(*cls.GOALS[goal]))
+
+    @property
+    def bins_trace(self) -> str:
+        """The three blocks, each followed by a 24-byte guard, freed in order; then malloc(request)."""
+        lines = []
+        for i, size in enumerate(self.sizes):
+            lines += [f"a {2 * i} {size}", f"a {2 * i + 1} {PIN_SIZE}"]
+        lines += [f"f {2 * i}" for i in range(len(self.sizes))]
+        lines.append(f"a {2 * len(self.sizes)} {self.request}")
+        return "\n".join(lines) + "\n"
+
+    @property
+    def refill_trace(self) -> str:
+        """`count` blocks of `small` bytes and a guard; the `count` freed; `count` mallocs again."""
+        c = self.count
+        return (_mallocs([self.small] * c) + f"a {c} {PIN_SIZE}\n"
+                + "".join(f"f {i}\n" for i in range(c))
+                + "".join(f"a {c + 1 + i} {self.small}\n" for i in range(c)))
+
+    @property
+    def rivals_trace(self) -> str:
+        """RIVAL_BLOCKS blocks of RIVAL_SIZE bytes, each written; snapshot built; all freed in
+        order; snapshot freed."""
+        n = self.RIVAL_BLOCKS
+        return ("".join(f"a {i} {self.RIVAL_SIZE}\nw {i}\n" for i in range(n)) + "s built\n"
+                + "".join(f"f {i}\n" for i in range(n)) + "s freed\n")
+
+    def missed_path(self, trace: object) -> str:
+        """The trace's last malloc asks for `size` bytes and takes the path `goal`."""
+        a = attempt(trace, GLIBC)
+        if a.error:
+            return a.error
+        last = max((i for i, op in enumerate(a.ops) if op.kind == "malloc"), default=None)
+        if last is None:
+            return "the trace makes no malloc call"
+        if a.ops[last].size != self.size:
+            return f"the last malloc asks for {a.ops[last].size:,} bytes, not {self.size:,}"
+        if a.paths[last] != self.goal:
+            return f"the last malloc took the path {a.paths[last]!r}, not {self.goal!r}"
+        return ""
+
+
 #: Each assignment's problem, by the assignment's name (the master notebook's file name).
 ASSIGNMENTS = {p.ASSIGNMENT: p for p in (StartHere, WhyAllocators, TwoSources, VectorOfVectors,
-                                         Overcommitting, WhatTopShows)}
+                                         Overcommitting, WhatTopShows, LockedIn, FindingAChunk)}
