@@ -129,8 +129,10 @@ ALL_RAN = """() => { const nb = window.jupyterapp.shell.currentWidget;
 
 
 def open_notebook(page, base: str, relative: str) -> None:
-    """Open ``relative`` (a path under the server's root) and wait for its kernel."""
-    page.goto(f"{base}/lab/tree/{relative}")
+    """Open ``relative`` (a path under the server's root) and wait for its kernel. The saved
+    workspace is reset, so that no notebook opened before comes back beside it (and takes the
+    focus that the commands below act on)."""
+    page.goto(f"{base}/lab/tree/{relative}?reset")
     page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')",
                            timeout=120_000)
     page.wait_for_function(KERNEL_IDLE, timeout=120_000)

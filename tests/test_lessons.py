@@ -195,6 +195,19 @@ class TestSliderValuesInText:
             assert size.min <= value <= size.max and (value - size.min) % size.step == 0, value
 
 
+    def test_lesson_06_knob_values_are_on_the_knob_sliders(self):
+        from memlab.widgets.controls import KNOBS
+
+        text = "\n".join(t for k, t, _ in cells("06_locked_in"))
+        unit = {"KiB": 1 << 10, "MiB": 1 << 20}
+        asked = [(name, int(n) * unit[u]) for name, n, u in
+                 re.findall(r"`?(M_[A-Z_]+)`?(?: =| at)? (\d+) (KiB|MiB)", text)]
+        assert len(asked) >= 5, asked
+        values = {knob.name: knob.values for knob in KNOBS}
+        for name, value in asked:
+            assert value in values[name], (name, value)
+
+
 class TestWhereLessonsOpen:
     """Locally and on Binder the lessons open at the same path: lesson 00 under the root."""
 
@@ -214,7 +227,7 @@ class TestWhereLessonsOpen:
 # --------------------------------------------------------------------------------------------
 # Every number the lessons state (text and Prediction explanations) against the real glibc.
 
-NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\w])")
+NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?(?![\w])")
 #: Not measurements: release names, lesson and list numbers, code spans (inputs written as code).
 NOT_A_CLAIM = [r"`[^`]*`", r"\b2\.(?:3[69]|4[13])\b", r"Debian 12", r"Ubuntu 24\.04",
                r"^#+ \d\d ·", r"^\s*\d+\. ", r"x86-64", r"lesson 0\d", r"\[0\d ·", r"^## Idea \d"]
@@ -254,7 +267,8 @@ def stated_numbers(name):
             continue
         for pattern in NOT_A_CLAIM:
             text = re.sub(pattern, " ", text, flags=re.M)
-        out += [(index, m.group().rstrip(",")) for m in NUMBER.finditer(text)]
+        out += [(index, re.sub(r"(st|nd|rd|th)$", "", m.group()).rstrip(","))
+                for m in NUMBER.finditer(text)]   # an ordinal states its number: 8th -> 8
     return out
 
 
@@ -546,15 +560,19 @@ def tcache_limit():
     return max(got) if got else None
 
 
-def tcache_count():
-    """How many of lesson 07's nine freed 112-byte chunks the real glibc keeps in tcache."""
+def after_nine_frees():
+    """The real glibc's snapshot after lesson 07's nine frees of 112-byte chunks."""
     from memlab.scenarios.designs import FINDING
     from memlab.trace import parse_trace
 
     ops = [op for op in parse_trace(FINDING) if op.kind != "snapshot"]
-    after_frees = next(snap for snap in real(FINDING, every=1) if snap["op"] == 19)
     assert [op.kind for op in ops[10:19]] == ["free"] * 9
-    return 9 - after_frees["smblks"]
+    return next(snap for snap in real(FINDING, every=1) if snap["op"] == 19)
+
+
+def tcache_count():
+    """How many of lesson 07's nine freed 112-byte chunks the real glibc keeps in tcache."""
+    return 9 - after_nine_frees()["smblks"]
 
 
 _DESIGNS: dict = {}
@@ -694,6 +712,8 @@ CLAIMS = {
         "8": lambda: [16 * 50 // 100 if commit_formula_holds() else None],
         "81": lambda: [grown_steps(100 << 20, 8 << 30, 82) if commit_formula_holds() else None],
         "8,100": lambda: [100 * grown_steps(100 << 20, 8 << 30, 82)],
+        "82": lambda: [grown_steps(100 << 20, 8 << 30, 82) + 1],
+        "7.9": lambda: [round(grown_steps(100 << 20, 8 << 30, 82) * 100 / 1024, 1)],
     },
     "05_what_top_shows": {
         "2": "2^20 ints, the programs' N", "20": "2^20 ints, the programs' N",
@@ -750,7 +770,8 @@ CLAIMS = {
         "1,000": "the experiment's block size", "2,000": "a request of the trace",
         "100,000": "the experiment's number of blocks",
         "7": lambda: [tcache_count()],
-        "8": lambda: [chunk(24) - 24],
+        "8": lambda: [chunk(24) - 24, tcache_count() + 1],
+        "9": lambda: [tcache_count() + after_nine_frees()["smblks"]],
         "16": lambda: [chunk(25) - chunk(24), chunk(2500) - chunk(2480)],
         "32": lambda: [chunk(1)],
         "1,040": lambda: [tcache_limit()],
