@@ -9,7 +9,8 @@ moment the chart's new image has loaded (``img.complete`` with a new ``src``); t
 median, 90th percentile and worst per control. Not a test: nothing is asserted.
 
     python benchmarks/bench_browser.py                  # lessons 02 and 03, 10 moves a control
-    python benchmarks/bench_browser.py 03 --moves 20 --shots /tmp/shots
+    python benchmarks/bench_browser.py 04 05 06 07      # the later lessons' dashboards
+    python benchmarks/bench_browser.py 03 --moves 20 --shots shots
 """
 
 from __future__ import annotations
