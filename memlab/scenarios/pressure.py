@@ -14,6 +14,7 @@ reclaim also weighs other processes, the page cache and its own LRU lists.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from memlab.scenarios.programs import Stage, model_stages
 from memlab.space import MADV_DONTNEED, MADV_FREE, AddressSpace
@@ -22,8 +23,10 @@ from memlab.units import PAGE, align_up, fmt_bytes
 __all__ = ["peak", "squeezed", "ram_for", "LazyStep", "lazy_free_steps"]
 
 
+@lru_cache(maxsize=64)
 def peak(kind: str, n: int) -> int:
-    """The largest RES of ``containers KIND N``'s stages on the model with RAM to spare.
+    """The largest RES of ``containers KIND N``'s stages on the model with RAM to spare
+    (remembered: a dashboard asks for it at every move).
 
     >>> peak("list", 1024) // 1024
     40
