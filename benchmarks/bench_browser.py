@@ -9,7 +9,8 @@ moment the chart's new image has loaded (``img.complete`` with a new ``src``); t
 median, 90th percentile and worst per control. Not a test: nothing is asserted.
 
     python benchmarks/bench_browser.py                  # lessons 02 and 03, 10 moves a control
-    python benchmarks/bench_browser.py 03 --moves 20 --shots /tmp/shots
+    python benchmarks/bench_browser.py 04 05 06 07      # the later lessons' dashboards
+    python benchmarks/bench_browser.py 03 --moves 20 --shots shots
 """
 
 from __future__ import annotations
@@ -129,8 +130,10 @@ ALL_RAN = """() => { const nb = window.jupyterapp.shell.currentWidget;
 
 
 def open_notebook(page, base: str, relative: str) -> None:
-    """Open ``relative`` (a path under the server's root) and wait for its kernel."""
-    page.goto(f"{base}/lab/tree/{relative}")
+    """Open ``relative`` (a path under the server's root) and wait for its kernel. The saved
+    workspace is reset, so that no notebook opened before comes back beside it (and takes the
+    focus that the commands below act on)."""
+    page.goto(f"{base}/lab/tree/{relative}?reset")
     page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')",
                            timeout=120_000)
     page.wait_for_function(KERNEL_IDLE, timeout=120_000)
@@ -157,9 +160,10 @@ def run_all_cells(page, timeout_ms: int = 400_000) -> None:
 
 
 def dashboard_cells(page):
-    """The code cells that hold a dashboard (a cell with the M_MMAP_THRESHOLD knob)."""
-    knob = page.locator(".widget-slider", has_text="M_MMAP_THRESHOLD")
-    cells = page.locator(".jp-CodeCell").filter(has=knob)
+    """The code cells that hold a dashboard: sliders and a chart (a scenario's Dashboard or a
+    lesson's LiveChart)."""
+    cells = page.locator(".jp-CodeCell").filter(has=page.locator(".widget-slider")).filter(
+        has=page.locator(".jp-OutputArea-output img"))
     return [cells.nth(i) for i in range(cells.count())]
 
 
@@ -256,9 +260,12 @@ def move_slider(page, cell, slider, moves: int) -> list[float]:
 
 
 def move_menu(page, cell, moves: int) -> list[float]:
-    """Choose each release of the release menu not shown yet, then go back; the latencies."""
+    """Choose each release of the release menu not shown yet, then go back; the latencies
+    (none when the dashboard has no release menu)."""
     index = cell_index(page, cell)
     menu = cell.locator(".widget-dropdown", has_text="glibc release").locator("select")
+    if not menu.count():
+        return []
     first = menu.input_value()
     options = [o for o in menu.locator("option").all_inner_texts() if o != first][:moves]
     times = []
@@ -298,7 +305,9 @@ def bench_lesson(page, base: str, relative: str, moves: int, shots: Path | None)
                 if shots is not None:
                     page.screenshot(path=str(shots / f"{Path(relative).stem}-failed.png"))
                 raise
-        rows.append((title, "glibc release", move_menu(page, cell, moves)))
+        times = move_menu(page, cell, moves)
+        if times:
+            rows.append((title, "glibc release", times))
         if shots is not None:
             cell.scroll_into_view_if_needed()
             cell.screenshot(path=str(shots / f"{Path(relative).stem}-{b}.png"))

@@ -52,3 +52,19 @@ class TestOvercommitDashboard:
         assert "OOM kill" in d.text
         d.set(swap_gib=8)
         assert "OOM kill" not in d.text and "SWAP 4.0 GiB" in d.text
+
+
+class TestTopDashboard:
+    """The RAM line is drawn where the RAM slider puts it, not at the highest RES seen: pages
+    swapped out while the vector grew stay in swap, so its stages' RES sit below the line."""
+
+    def test_ram_line_is_the_ram_given(self):
+        from memlab.scenarios.pressure import peak, ram_for
+        from memlab.widgets.lesson_dashboards import top_dashboard
+
+        d = top_dashboard("vector", 2**16)
+        d.set(ram_percent=95)
+        (line,) = [ln for ln in d.figure.axes[0].get_lines() if ln.get_linestyle() == "--"]
+        assert line.get_ydata()[0] == ram_for("vector", 2**16, 95)
+        assert ram_for("vector", 2**16, 95) > 0.9 * peak("vector", 2**16)
+        assert "RAM 95 %" in d.text

@@ -20,6 +20,9 @@ def draw_overcommit(figure: Figure, exploration) -> None:
     >>> fig = Figure(); draw_overcommit(fig, explore(Machine(ram=8 * GiB), 10 * GiB, GiB, GiB))
     >>> [ax.get_title() for ax in fig.axes]
     ['what the kernel grants', 'writing the block']
+    >>> draw_overcommit(fig, explore(Machine(ram=8 * GiB), 10 * GiB, GiB, 0))
+    >>> fig.axes[1].texts[0].get_text().startswith("nothing written yet")
+    True
     """
     e = exploration
     figure.clear()
@@ -49,6 +52,9 @@ def draw_overcommit(figure: Figure, exploration) -> None:
         right.bar(["written"], [t.rss], color=COLORS["resident"], label="resident (RES)")
         right.bar(["written"], [t.swap], bottom=[t.rss], color=COLORS["tcache"],
                   label="in swap (SWAP)")
+        if t.written == 0:
+            right.text(0.5, 0.5, "nothing written yet:\nmove 'written (%)'", ha="center",
+                       transform=right.transAxes)
         if t.killed:
             right.text(0, (t.rss + t.swap) * 0.5 or ram * 0.5, "OOM kill", ha="center",
                        color="white", fontweight="bold",

@@ -17,6 +17,7 @@ s freed
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -53,6 +54,9 @@ def _finding() -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Characters a line of ``path_table`` may take: what a notebook's output area shows unbroken.
+WIDTH = 96
+
 #: A small trace on which glibc's malloc takes every path of its search, one after another.
 FINDING = _finding()
 
@@ -82,13 +86,16 @@ def find_paths(text: str = FINDING, glibc: str = DEFAULT_RELEASE) -> tuple[Step,
     return tuple(steps)
 
 
-def path_table(steps: Sequence[Step]) -> str:
+def path_table(steps: Sequence[Step], width: int = WIDTH) -> str:
     """The steps as aligned rows (operation, path, note); runs of three or more calls of one kind
-    that took one path show their first call in full and fold the rest into one row.
+    that took one path show their first call in full and fold the rest into one row. Notes are
+    wrapped at word boundaries so that no line is longer than ``width`` (a notebook's output
+    would otherwise break them mid-word).
 
-    >>> print(path_table(find_paths("a 0 100\\na 1 100\\na 2 100\\n")))
-    a 0 100              top     malloc(100): 112-byte chunk: carved from the start of the top chunk (sbrk(135,168))
-    a 1 100 .. a 2 100   top     (2 more calls, the same path)
+    >>> print(path_table(find_paths("a 0 100\\na 1 100\\na 2 100\\n"), width=80))
+    a 0 100              top   malloc(100): 112-byte chunk: carved from the start of the top
+                               chunk (sbrk(135,168))
+    a 1 100 .. a 2 100   top   (2 more calls, the same path)
     """
     rows: list[tuple[str, str, str]] = []
     k = 0
@@ -107,7 +114,13 @@ def path_table(steps: Sequence[Step]) -> str:
         k = j
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
-    return "\n".join(f"{a.ljust(w0)}   {b.ljust(w1)}   {c}".rstrip() for a, b, c in rows)
+    indent = " " * (w0 + w1 + 6)
+    lines = []
+    for a, b, c in rows:
+        lines += textwrap.wrap(c, width, initial_indent=f"{a.ljust(w0)}   {b.ljust(w1)}   ",
+                               subsequent_indent=indent, break_long_words=False,
+                               break_on_hyphens=False)
+    return "\n".join(lines)
 
 
 def pinned(n: int, size: int, write: int) -> str:

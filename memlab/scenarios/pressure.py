@@ -14,16 +14,19 @@ reclaim also weighs other processes, the page cache and its own LRU lists.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from memlab.scenarios.programs import Stage, model_stages
 from memlab.space import MADV_DONTNEED, MADV_FREE, AddressSpace
 from memlab.units import PAGE, align_up, fmt_bytes
 
-__all__ = ["peak", "squeezed", "LazyStep", "lazy_free_steps"]
+__all__ = ["peak", "squeezed", "ram_for", "LazyStep", "lazy_free_steps"]
 
 
+@lru_cache(maxsize=64)
 def peak(kind: str, n: int) -> int:
-    """The largest RES of ``containers KIND N``'s stages on the model with RAM to spare.
+    """The largest RES of ``containers KIND N``'s stages on the model with RAM to spare
+    (remembered: a dashboard asks for it at every move).
 
     >>> peak("list", 1024) // 1024
     40
@@ -38,11 +41,20 @@ def squeezed(kind: str, n: int, ram_percent: int) -> list[Stage]:
     >>> s = squeezed("list", 4096, 50); s[1].rss + s[1].swap == peak("list", 4096)
     True
     """
+    return model_stages(kind, n, ram=ram_for(kind, n, ram_percent), swap=align_up(peak(kind, n)))
+
+
+def ram_for(kind: str, n: int, ram_percent: int) -> int:
+    """The RAM (bytes) ``squeezed`` gives the program: ``ram_percent`` % of its peak RES, in
+    whole pages, at least one. Pages swapped out while the program grew stay in swap until
+    touched, so a stage's RES may sit well below it.
+
+    >>> ram_for("list", 1024, 50) == peak("list", 1024) // 2 // PAGE * PAGE
+    True
+    """
     if not 1 <= ram_percent <= 100:
         raise ValueError(f"ram_percent must be 1..100, got {ram_percent}")
-    top = peak(kind, n)
-    ram = max(PAGE, top * ram_percent // 100 // PAGE * PAGE)
-    return model_stages(kind, n, ram=ram, swap=align_up(top))
+    return max(PAGE, peak(kind, n) * ram_percent // 100 // PAGE * PAGE)
 
 
 @dataclass(frozen=True, slots=True)

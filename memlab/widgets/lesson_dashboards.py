@@ -9,7 +9,7 @@ from __future__ import annotations
 from memlab.charts.overcommit import draw_overcommit
 from memlab.charts.stages import draw_stages
 from memlab.scenarios.overcommit import Machine, explore
-from memlab.scenarios.pressure import peak, squeezed
+from memlab.scenarios.pressure import peak, ram_for, squeezed
 from memlab.units import GiB, MiB
 from memlab.widgets.live import LiveChart, choice_slider, int_slider
 
@@ -60,7 +60,7 @@ SIZES = tuple(2**k for k in range(12, 18))
 
 def _draw_top(figure, kind, n, ram_percent) -> str:
     stages = squeezed(kind, n, ram_percent)
-    ram = max(s.rss for s in stages) if ram_percent < 100 else None
+    ram = ram_for(kind, n, ram_percent) if ram_percent < 100 else None
     figure.clear()
     ax = figure.add_subplot()
     draw_stages(ax, stages, ram=ram, title=f"std::{kind}<int> of {n:,} ints on the model")
