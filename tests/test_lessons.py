@@ -757,6 +757,7 @@ CLAIMS = {
         "135,168": lambda: [pinned_real(pin=0)["freed"]["brk"]],
         "4,198,400": lambda: [pinned_real("o M_TOP_PAD 4194304\n", pin=0)["freed"]["brk"]],
         "10,137,600": lambda: [pinned_real("o M_MMAP_THRESHOLD 65536\n")["filled"]["hblkhd"]],
+        "99": lambda: [pinned_real("o M_MMAP_THRESHOLD 65536\n")["filled"]["hblks"]],
         "102,400": lambda: [pinned_real("o M_MMAP_THRESHOLD 65536\n", pin=p)["freed"]["rss"]
                             for p in (0, 1)],
         "131,072": lambda: [(lambda s: s["freed"]["brk"] - s["trimmed"]["brk"])(
