@@ -8,15 +8,22 @@ Hypothesis adds random pointer graphs (a few by default, hundreds with --run-slo
 
 from __future__ import annotations
 
+import io
+import json
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 
 from memlab.errors import TraceError
 from memlab.leaks import CLASSES, Count, LeakSummary, PointerGraph, classify, leak_report
-from memlab.native.valgrind import valgrind_leaks
+from memlab.cli import main
+from memlab.native import NativeUnavailable
+from memlab.native.valgrind import valgrind as find_valgrind, valgrind_leaks
 from memlab.trace import Op, format_trace, parse_trace
 from strategies import pointer_traces
 
+ROOT = Path(__file__).resolve().parents[1]
 needs_valgrind = pytest.mark.usefixtures("valgrind")
 
 #: name -> (trace, the class it shows: memcheck must report some bytes or blocks there).
@@ -53,8 +60,13 @@ def agree(text: str) -> LeakSummary:
     return real
 
 
+#: The examples a default run holds against memcheck (--run-slow: all of them).
+FAST = ("reachable", "definite", "indirect", "possible", "cycle, first block larger",
+        "a later leader joins an earlier clique", "realloc carries pointers", "write overwrites pointers")
+
+
 @needs_valgrind
-@pytest.mark.parametrize("name", list(EXAMPLES))
+@pytest.mark.parametrize("name", [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in EXAMPLES])
 def test_hand_made_examples_match_memcheck(name):
     """Each example's summary equals memcheck's, and memcheck finds the class the example shows."""
     text, shown = EXAMPLES[name]
@@ -72,7 +84,7 @@ def test_nothing_left_is_no_leak():
 
 @needs_valgrind
 @given(pointer_traces())
-@settings(max_examples=8, deadline=None, database=None)
+@settings(max_examples=6, deadline=None, database=None)
 def test_random_pointer_graphs_match_memcheck(text):
     """Random pointer graphs (cycles, interior pointers, overwritten stores, frees) give memcheck's summary."""
     agree(text)
@@ -131,3 +143,45 @@ class TestModel:
         assert LeakSummary.parse(log) == LeakSummary(Count(1024, 2), possibly_lost=Count(8, 1))
         with pytest.raises(ValueError):
             LeakSummary.parse("==9== HEAP SUMMARY:")
+
+
+class TestCommandLine:
+    def test_replay_leaks_prints_memchecks_summary(self, tmp_path):
+        """`replay TRACE --leaks` ends with memcheck's LEAK SUMMARY of memlab's report."""
+        path = tmp_path / "t.trace"
+        path.write_text(EXAMPLES["indirect"][0])
+        out = io.StringIO()
+        assert main(["replay", str(path), "--leaks"], out) == 0
+        assert out.getvalue().endswith(str(leak_report(EXAMPLES["indirect"][0]).summary) + "\n")
+        out = io.StringIO()
+        assert main(["replay", str(path), "--leaks", "--json"], out) == 0
+        assert json.loads(out.getvalue().splitlines()[-1])["leaks"]["indirectly lost"] == {"bytes": 24, "blocks": 1}
+
+    @needs_valgrind
+    def test_native_leaks_are_valgrinds(self, tmp_path):
+        """`replay TRACE --native --leaks` prints the real memcheck's summary."""
+        path = tmp_path / "t.trace"
+        path.write_text(EXAMPLES["possible"][0])
+        out = io.StringIO()
+        assert main(["replay", str(path), "--native", "--leaks", "--json"], out) == 0
+        assert json.loads(out.getvalue().splitlines()[-1])["leaks"]["possibly lost"] == {"bytes": 40, "blocks": 1}
+
+    def test_leaks_with_a_rival_allocator_is_refused(self, tmp_path, capsys):
+        """Valgrind replaces the allocator: --leaks with --allocator is a one-line refusal."""
+        path = tmp_path / "t.trace"
+        path.write_text("a 0 1\n")
+        assert main(["replay", str(path), "--native", "--allocator", "jemalloc", "--leaks"]) == 2
+        assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_missing_valgrind_is_a_clear_message(monkeypatch, tmp_path):
+    """Without valgrind on PATH the real side is unavailable, saying what to install."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(NativeUnavailable, match="valgrind is not installed.*apt-get install valgrind"):
+        find_valgrind()
+
+
+def test_ci_and_binder_install_valgrind():
+    """CI (Debian) installs valgrind when missing; Binder (Ubuntu) lists it."""
+    assert "valgrind" in (ROOT / "binder" / "apt.txt").read_text().split()
+    assert "apt_missing+=(valgrind)" in (ROOT / ".ci" / "run").read_text()
