@@ -16,10 +16,13 @@ import pytest
 from hypothesis import given, settings
 
 from memlab.errors import TraceError
+from memlab.glibc import Malloc
 from memlab.leaks import CLASSES, Count, LeakSummary, PointerGraph, classify, leak_report
 from memlab.cli import main
-from memlab.native import NativeUnavailable
+from memlab.native import NativeUnavailable, replay_native
 from memlab.native.valgrind import valgrind as find_valgrind, valgrind_leaks
+from memlab.replay import replay
+from memlab.steps import replay_bulk
 from memlab.trace import Op, format_trace, parse_trace
 from strategies import pointer_traces
 
@@ -134,6 +137,15 @@ class TestModel:
         """An allocation the model refuses (NULL) leaves no block to classify."""
         report = leak_report("a 0 16\np g 0 0\na 1 18446744073709551615\np g 8 1\n")
         assert report.summary == LeakSummary(still_reachable=Count(16, 1))
+
+    def test_stores_write_their_page_as_the_real_replayer_does(self, glibc_236):
+        """A store into a block makes its page resident (a root store nothing), in step and bulk
+        replays as on the real glibc."""
+        text = "a 0 200000\ns a\np 0 65536 0\ns p\np g 0 0\np 0 0 0\np 0 199992 0\np 0 200000 0\ns again\n"
+        snaps = replay(text, Malloc)
+        assert [s.as_dict() for s in snaps] == replay_native(text.encode())
+        assert snaps[1].rss > snaps[0].rss
+        assert replay_bulk(text, Malloc) == snaps
 
     def test_parse_reads_valgrinds_lines(self):
         """LeakSummary.parse reads memcheck's log lines, thousands separators and all."""
