@@ -12,6 +12,7 @@ import pytest
 from memlab import native
 from memlab.native import NativeUnavailable
 from memlab.native.glibc_releases import ensure_release
+from memlab.native.valgrind import valgrind as find_valgrind
 
 __all__ = []
 
@@ -103,3 +104,9 @@ def glibc_i386() -> str:
         raise NativeUnavailable(f"this machine's i386 glibc is {found}; these checks compare with "
                                 f"the real glibc {REFERENCE_GLIBC} for i386")
     return found
+
+
+@pytest.fixture(scope="session")
+def valgrind() -> str:
+    """The valgrind program (Valgrind's memcheck checks leaks on the real replayer)."""
+    return find_valgrind()
