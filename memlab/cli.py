@@ -248,6 +248,8 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
                              "(which replaces the allocator): give no --allocator")
         return _replay_rival(args, data, read_trace(data), out)
     if args.native:      # without --glibc: this machine's own glibc, whatever its release
+        if args.leaks and args.arch != DEFAULT_ARCH:
+            raise UsageError(f"--leaks runs Valgrind on the {DEFAULT_ARCH} replayer; drop --arch {args.arch}")
         if args.arch != DEFAULT_ARCH and args.glibc is not None:
             raise UsageError(f"--arch {args.arch} runs on this machine's own {args.arch} glibc; "
                              f"drop --glibc {cut(args.glibc, 30)}")
