@@ -67,7 +67,7 @@ class Replayer:
         self._trace = _as_trace(ops)
         if self._trace.threaded:
             raise UsageError("memlab's model of glibc runs one thread, the main one: this trace has thread "
-                             "lines (T, n, x); replay it on the real glibc (replay --native)")
+                             "lines (T, n, x, j); replay it on the real glibc (replay --native)")
         self._malloc = malloc
         self._every = every
         self._next = 0                 # index in the trace of the next entry to look at

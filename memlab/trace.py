@@ -15,6 +15,7 @@ same way by the C replayer in ``memlab/native/replay.c``:
     T TID              the following operations run on thread TID
     n TID              the current thread creates thread TID (pthread_create)
     x TID              thread TID exits
+    j TID              the current thread joins thread TID, which has exited
 
 Numbers are decimal or ``0x`` hex; only a mallopt VALUE may be negative (it is
 a C ``int``). Fields are separated by blanks (space, tab, CR, VT, FF). Thread 0,
@@ -63,9 +64,10 @@ KINDS: dict[str, str] = {
     "T": "switch",
     "n": "create",
     "x": "exit",
+    "j": "join",
 }
 #: The kinds of the thread lines.
-THREAD_KINDS = frozenset(("switch", "create", "exit"))
+THREAD_KINDS = frozenset(("switch", "create", "exit", "join"))
 _LETTER = {kind: letter for letter, kind in KINDS.items()}
 
 #: The mallopt parameters a trace may set, with glibc's numbers for them.
@@ -103,6 +105,7 @@ _FIELDS = {  # kind -> names of its numeric fields, in line order
     "switch": ("tid",),
     "create": ("tid",),
     "exit": ("tid",),
+    "join": ("tid",),
 }
 _ALL_NUMERIC = ("id", "size", "nmemb", "align", "pad", "param", "value", "tid")
 _QUICK = frozenset(("malloc", "realloc", "free", "write"))
@@ -228,7 +231,7 @@ def _parse_op(fields: list[str], lineno: int, line: str) -> Op:
     letter = fields[0]
     kind = KINDS.get(letter)
     if kind is None or kind == "snapshot":
-        raise TraceError(lineno, line, f"unknown operation {letter!r}; expected one of a f r c m w t o s T n x")
+        raise TraceError(lineno, line, f"unknown operation {letter!r}; expected one of a f r c m w t o s T n x j")
     names = _FIELDS[kind]
     if len(fields) != len(names) + 1:
         usage = " ".join([letter, *(n.upper() for n in names)])
@@ -282,13 +285,14 @@ class _Threads:
     memlab.errors.TraceError: line 4: thread 1 has exited; a T line must name a running thread first: 'a 0 1'
     """
 
-    __slots__ = ("current", "running", "alive", "exited")
+    __slots__ = ("current", "running", "alive", "exited", "joined")
 
     def __init__(self) -> None:
         self.current = 0            # the thread the next operation runs on
         self.running = True         # False once the current thread has exited
         self.alive = {0}            # created (thread 0 at the start) and not exited
-        self.exited: set[int] = set()
+        self.exited: set[int] = set()   # exited, not joined
+        self.joined: set[int] = set()   # exited and joined (the TID may be created again)
 
     def step(self, kind: str, tid: int | None, lineno: int, line: str) -> None:
         """Run the checks and the state change of one operation line."""
@@ -303,14 +307,21 @@ class _Threads:
             self.exited.add(tid)
             if tid == self.current:
                 self.running = False
+        elif kind == "join":
+            if tid not in self.exited:
+                raise TraceError(lineno, line, f"thread {tid} has not exited" if tid in self.alive else
+                                 f"thread {tid} was already joined" if tid in self.joined else
+                                 f"thread {tid} was not created")
+            self.exited.discard(tid)
+            self.joined.add(tid)
         else:
             if not self.running:
                 self.refuse_exited(lineno, line)
             if kind == "create":
-                if tid in self.alive:
+                if tid in self.alive or tid in self.exited:
                     raise TraceError(lineno, line, f"thread {tid} already exists")
                 self.alive.add(tid)
-                self.exited.discard(tid)
+                self.joined.discard(tid)
 
     def refuse_exited(self, lineno: int, line: str) -> None:
         raise TraceError(lineno, line,
@@ -318,7 +329,7 @@ class _Threads:
 
     def _known(self, tid: int, lineno: int, line: str) -> None:
         if tid not in self.alive:
-            raise TraceError(lineno, line, f"thread {tid} has exited" if tid in self.exited
+            raise TraceError(lineno, line, f"thread {tid} has exited" if tid in self.exited or tid in self.joined
                              else f"thread {tid} was not created")
 
 
@@ -327,7 +338,7 @@ class Trace(Sequence):
 
     ``kinds`` holds one trace letter per entry; ``ids``, ``sizes`` and ``args`` (NMEMB of
     calloc, ALIGN of memalign) are integer arrays, 0 where the kind has no such field; the
-    entries of the rare kinds (t, o, s and the thread lines T, n, x) keep their `Op` in ``rare``;
+    entries of the rare kinds (t, o, s and the thread lines T, n, x, j) keep their `Op` in ``rare``;
     ``cpus`` is the number of CPUs a ``# cpus N`` line gave, else None. Indexing gives `Op`
     records, so a Trace stands wherever a sequence of them is expected.
 
@@ -465,13 +476,13 @@ class Trace(Sequence):
 
     @property
     def threaded(self) -> bool:
-        """True if the trace has thread lines (T, n or x).
+        """True if the trace has thread lines (T, n, x or j).
 
         >>> read_trace("a 0 1").threaded, read_trace("n 1\\nT 1\\na 0 1").threaded
         (False, True)
         """
         kinds = self.kinds
-        return "T" in kinds or "n" in kinds or "x" in kinds
+        return "T" in kinds or "n" in kinds or "x" in kinds or "j" in kinds
 
     def marks(self) -> list[int]:
         """Indices of the `s` entries, in order.

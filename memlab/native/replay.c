@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <linux/futex.h>
@@ -86,7 +88,7 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 /* ---------- trace lines ---------- */
 
 enum kind { K_SKIP, K_HEADER, K_SNAP, K_MALLOC, K_FREE, K_REALLOC, K_CALLOC,
-            K_MEMALIGN, K_WRITE, K_TRIM, K_MALLOPT, K_SWITCH, K_CREATE, K_EXIT, K_CPUS };
+            K_MEMALIGN, K_WRITE, K_TRIM, K_MALLOPT, K_SWITCH, K_CREATE, K_EXIT, K_JOIN, K_CPUS };
 
 struct op {
     enum kind kind;
@@ -257,20 +259,20 @@ static int parse_line(const char *line, size_t len, struct op *op, int in_header
         op->header_ints = nt;
         return 0;
     }
-    static const char letters[] = "afrcmwtoTnx";
+    static const char letters[] = "afrcmwtoTnxj";
     static const enum kind kinds[] = {K_MALLOC, K_FREE, K_REALLOC, K_CALLOC, K_MEMALIGN, K_WRITE, K_TRIM, K_MALLOPT,
-                                      K_SWITCH, K_CREATE, K_EXIT};
+                                      K_SWITCH, K_CREATE, K_EXIT, K_JOIN};
     static const char *names[] = {"malloc", "free", "realloc", "calloc", "memalign", "write", "trim", "mallopt",
-                                  "switch", "create", "exit"};
+                                  "switch", "create", "exit", "join"};
     static const char *usage[] = {"a ID SIZE", "f ID", "r ID SIZE", "c ID NMEMB SIZE", "m ID ALIGN SIZE",
-                                  "w ID", "t PAD", "o PARAM VALUE", "T TID", "n TID", "x TID"};
-    static const int nfields[] = {2, 1, 2, 3, 3, 1, 1, 2, 1, 1, 1};
+                                  "w ID", "t PAD", "o PARAM VALUE", "T TID", "n TID", "x TID", "j TID"};
+    static const int nfields[] = {2, 1, 2, 3, 3, 1, 1, 2, 1, 1, 1, 1};
     static const char *fnames[][3] = {{"ID", "SIZE"}, {"ID"}, {"ID", "SIZE"}, {"ID", "NMEMB", "SIZE"},
                                       {"ID", "ALIGN", "SIZE"}, {"ID"}, {"PAD"}, {"PARAM", "VALUE"},
-                                      {"TID"}, {"TID"}, {"TID"}};
+                                      {"TID"}, {"TID"}, {"TID"}, {"TID"}};
     int k = -1;
     if (tlen[0] == 1)
-        for (int i = 0; i < 11; i++)
+        for (int i = 0; i < 12; i++)
             if (tok[0][0] == letters[i])
                 k = i;
     if (k < 0) {
@@ -278,7 +280,7 @@ static int parse_line(const char *line, size_t len, struct op *op, int in_header
         strcpy(reason_buf, "unknown operation '");
         memcpy(reason_buf + strlen(reason_buf), tok[0], n);
         reason_buf[19 + n] = '\0';
-        strcat(reason_buf, "'; expected one of a f r c m w t o s T n x");
+        strcat(reason_buf, "'; expected one of a f r c m w t o s T n x j");
         return 1;
     }
     if (nt != nfields[k] + 1) {
@@ -333,7 +335,7 @@ static int parse_line(const char *line, size_t len, struct op *op, int in_header
             strcat(reason_buf, "'");
             return 1;
         }
-        int threadline = kinds[k] == K_SWITCH || kinds[k] == K_CREATE || kinds[k] == K_EXIT;
+        int threadline = kinds[k] == K_SWITCH || kinds[k] == K_CREATE || kinds[k] == K_EXIT || kinds[k] == K_JOIN;
         if (threadline && (r == 2 || v > MAX_TID)) {
             strcpy(reason_buf, "TID must be at most 65535");
             return 1;
@@ -412,7 +414,7 @@ static void out_num(char *to, unsigned long v)
     to[at + sizeof num - i] = '\0';
 }
 
-/* The threads as the lines run (validate): 0 never created, 1 alive, 2 exited. */
+/* The threads as the lines run (validate): 0 never created, 1 alive, 2 exited, 3 joined. */
 static unsigned char tstate[MAX_TID + 1];
 static int trace_cpus;        /* from `# cpus N`; 0 if none */
 static int sets_arena_params; /* the trace has `o M_ARENA_TEST` or `o M_ARENA_MAX` lines */
@@ -503,7 +505,7 @@ static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
                 threaded = 1;
                 if (tstate[op.id] != 1)
                     refuse_thread(lineno, p, len, "thread ", op.id,
-                                  tstate[op.id] == 2 ? " has exited" : " was not created");
+                                  tstate[op.id] >= 2 ? " has exited" : " was not created");
                 if (op.kind == K_SWITCH) {
                     current = op.id;
                     running = 1;
@@ -515,13 +517,21 @@ static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
                     if (op.id == current)
                         running = 0;
                 }
+            } else if (op.kind == K_JOIN) {
+                threaded = 1;
+                if (tstate[op.id] != 2)
+                    refuse_thread(lineno, p, len, "thread ", op.id,
+                                  tstate[op.id] == 1   ? " has not exited"
+                                  : tstate[op.id] == 3 ? " was already joined"
+                                                       : " was not created");
+                tstate[op.id] = 3;
             } else if (op.kind != K_SNAP) {
                 if (!running)
                     refuse_thread(lineno, p, len, "thread ", current,
                                   " has exited; a T line must name a running thread first");
                 if (op.kind == K_CREATE) {
                     threaded = 1;
-                    if (tstate[op.id] == 1)
+                    if (tstate[op.id] == 1 || tstate[op.id] == 2)
                         refuse_thread(lineno, p, len, "thread ", op.id, " already exists");
                     tstate[op.id] = 1;
                     n_creates++;
@@ -532,7 +542,7 @@ static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
             if (op.kind == K_MALLOPT && ((int64_t)op.a == -7 || (int64_t)op.a == -8))
                 sets_arena_params = 1;
             if (op.kind != K_SNAP && op.kind != K_TRIM && op.kind != K_MALLOPT && op.kind != K_SWITCH &&
-                op.kind != K_CREATE && op.kind != K_EXIT) {
+                op.kind != K_CREATE && op.kind != K_EXIT && op.kind != K_JOIN) {
                 *any_id = 1;
                 (*id_lines)++;
                 if (op.id > *max_id)
@@ -636,19 +646,20 @@ static int rival;
 
 /* One real thread per trace thread, and exactly one of them runs at a time: the
  * running thread runs the trace's lines until a T line names another thread,
- * then wakes that one (its futex word `go`) and sleeps on its own.  A thread
- * is joined before the line after its `x` runs: by the running thread, or,
- * when the running thread itself exits, by the thread that the next T line
- * names (thread 0 if none), which wakes first to do so. */
+ * then wakes that one (its futex word `go`) and sleeps on its own.  A thread's
+ * exit is complete (glibc's work at thread exit done, the kernel thread gone)
+ * before the line after its `x` runs: the running thread waits for it, or,
+ * when the running thread itself exits, the thread that the next T line names
+ * (thread 0 if none), which wakes first to do so.  A `j` line joins. */
 struct thread {
     pthread_t th;
     int go;          /* futex word: 1 = this thread's turn */
     int quit;        /* with go: return from the thread function (an `x` line) */
     int ready;       /* futex word: the new thread has started and waits for its turn */
-    int pad;
+    pid_t ktid;      /* its kernel thread ID */
 };
 static struct thread *threads;  /* max_tid + 1 entries, mapped and written before the baseline */
-static long join_pending = -1;  /* a thread that exited and still needs joining */
+static long exit_pending = -1;  /* a thread that is exiting: wait until it is gone */
 
 /* The stacks of the trace's threads are left out of `rss` (glibc keeps an exited thread's
  * stack for reuse): their mappings, as [lo, hi), found when each thread starts. */
@@ -659,6 +670,14 @@ static struct span *stacks;
 static size_t n_stacks, max_stacks;
 static unsigned char core_vec[4096];
 static char maps_buf[65536];
+
+/* Wait until thread `tid` has exited: its kernel thread no longer exists. */
+static void await_exit(unsigned tid)
+{
+    pid_t pid = getpid();
+    while (syscall(SYS_tgkill, pid, threads[tid].ktid, 0) == 0 || errno != ESRCH)
+        sched_yield();
+}
 
 static void futex_wait(int *word) { syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0); }
 static void futex_wake(int *word) { syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
@@ -762,9 +781,9 @@ static int take_turn(unsigned me)
     await_flag(&threads[me].go);
     if (threads[me].quit)
         return 0;
-    if (join_pending >= 0) {
-        pthread_join(threads[join_pending].th, NULL);
-        join_pending = -1;
+    if (exit_pending >= 0) {
+        await_exit((unsigned)exit_pending);
+        exit_pending = -1;
     }
     return 1;
 }
@@ -773,6 +792,7 @@ static void *thread_main(void *arg)
 {
     unsigned me = (unsigned)(uintptr_t)arg;
     volatile char here = 0;
+    threads[me].ktid = (pid_t)syscall(SYS_gettid);
     note_stack((uintptr_t)&here);
     raise_flag(&threads[me].ready);
     if (take_turn(me))
@@ -840,7 +860,7 @@ static void interpret(unsigned me)
         if (every && ops % every == 0)
             pending = 1;
         struct slot *s = op.kind >= K_MALLOC && op.kind <= K_WRITE ? slot_of(op.id) : NULL;
-        struct thread *t = op.kind >= K_SWITCH && op.kind <= K_EXIT ? &threads[op.id] : NULL;
+        struct thread *t = op.kind >= K_SWITCH && op.kind <= K_JOIN ? &threads[op.id] : NULL;
         void *q;
         switch (op.kind) {
         case K_MALLOC:
@@ -899,12 +919,15 @@ static void interpret(unsigned me)
             if (op.id != me) {
                 t->quit = 1;
                 raise_flag(&t->go);
-                pthread_join(t->th, NULL);
+                await_exit((unsigned)op.id);
             } else {
-                join_pending = me;
+                exit_pending = me;
                 raise_flag(&threads[next_thread(pos)].go);
                 return;
             }
+            break;
+        case K_JOIN:
+            pthread_join(t->th, NULL);
             break;
         default:
             break;
