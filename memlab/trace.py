@@ -700,5 +700,8 @@ def format_trace(ops: Iterable[Op]) -> str:
     'a 0 1\\ns first\\n'
     >>> parse_trace(format_trace(parse_trace("o MMAP_MAX -1"))) == parse_trace("o -4 -1")
     True
+    >>> format_trace(read_trace("# cpus 4\\nn 1"))       # a Trace keeps its number of CPUs
+    '# cpus 4\\nn 1\\n'
     """
-    return "".join(f"{op}\n" for op in ops)
+    head = f"# cpus {ops.cpus}\n" if isinstance(ops, Trace) and ops.cpus is not None else ""
+    return head + "".join(f"{op}\n" for op in ops)
