@@ -192,6 +192,17 @@ class TestThreadFacts:
         one = replay_native(read_trace("# cpus 1\n" + body)) if n != 1 else limited
         assert one[-1]["arena"] == 9 * 135168
 
+    @pytest.mark.parametrize("release", ["2.36", "2.41", "2.43"])
+    def test_arenas_detail_sums_to_the_snapshot(self, release_root, glibc_236, release):
+        """--arenas lists each arena (main, then the newest) and changes nothing else."""
+        root = None if release == "2.36" else release_root(release)
+        trace = read_trace("n 1\nT 1\na 0 1\nT 0\nn 2\nT 2\na 1 100000\nx 2\ns")
+        plain, detailed = replay_native(trace, libc_dir=root), replay_native(trace, libc_dir=root, arenas=True)
+        (arenas,) = [s.pop("arenas") for s in detailed]
+        assert detailed == plain
+        assert len(arenas) == 3 and arenas[1][1] > 100000 > arenas[2][1]
+        assert [sum(a[k] for a in arenas) for k in (0, 1)] == [plain[0]["arena"], plain[0]["uordblks"]]
+
     def test_another_cpu_count_with_arena_settings_is_refused(self, tmp_path):
         from memlab.native import NativeError
         path = tmp_path / "t.trace"

@@ -25,6 +25,8 @@ static long long anon_base;
 static int measure_mallinfo = 1;
 /* If set: bytes to leave out of rss (resident memory that is not the trace's). */
 static long long (*measure_exclude)(void);
+/* If set: prints more keys (each as `, "key": value`) at the end of a snapshot. */
+static void (*measure_more)(void);
 
 static inline void write_all(int fd, const char *s, size_t n)
 {
@@ -136,6 +138,8 @@ static inline void out_measures(void)
         out_str("\": ");
         out_int(values[i]);
     }
+    if (measure_more)
+        measure_more();
     out_str("}\n");
     if (out_len > sizeof out_buf / 2)
         out_flush();

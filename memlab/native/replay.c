@@ -1,8 +1,12 @@
 /* replay: run an allocation trace (docs/trace-format.md) on this process's real
  * glibc malloc and print heap snapshots as JSON lines on stdout.
  *
- *   replay [--every N] [--rival] TRACE   run TRACE
- *   replay --version                     print gnu_get_libc_version()
+ *   replay [--every N] [--rival] [--arenas] TRACE   run TRACE
+ *   replay --version                                print gnu_get_libc_version()
+ *
+ * --arenas: each snapshot also has "arenas": [[SYSTEM, IN_USE], ...], one pair per
+ * arena in glibc's order (main first, then the newest), as malloc_stats() prints them
+ * (to a memfd standing in for stderr for the call; it allocates nothing).
  *
  * --rival: the malloc family is another allocator's, preloaded.  Its first
  * call (a malloc(1), freed) starts it before the baseline, snapshots carry only
@@ -608,6 +612,18 @@ static void snapshot(unsigned long long op, const char *label, size_t label_len)
     out_measures();
 }
 
+/* Write every page of the program's own data and bss now, so that the variables the replay
+ * writes are resident before the baseline wherever the linker put them. */
+extern char __data_start[], _end[];
+
+static void touch_data(void)
+{
+    for (volatile char *p = __data_start; p < _end; p += 4096)
+        *p = *p;
+    volatile char *last = _end - 1;
+    *last = *last;
+}
+
 /* Write a generous stretch of stack now, so later calls find it resident. */
 __attribute__((noinline)) static void touch_stack(void)
 {
@@ -937,9 +953,62 @@ static void interpret(unsigned me)
 
 static long long exclude_stacks(void) { return stack_bytes(); }
 
+/* ---------- per-arena detail (--arenas) ---------- */
+
+static int stats_fd = -1, saved_stderr = -1;
+static char stats_buf[1 << 17];
+
+static unsigned long long stats_number(const char *at)
+{
+    while (*at == ' ' || *at == '=')
+        at++;
+    unsigned long long v = 0;
+    while (*at >= '0' && *at <= '9')
+        v = v * 10 + (unsigned long long)(*at++ - '0');
+    return v;
+}
+
+static void arenas_more(void)
+{
+    if (ftruncate(stats_fd, 0) != 0 || lseek(stats_fd, 0, SEEK_SET) != 0 || dup2(stats_fd, 2) < 0) {
+        err_str("replay: cannot take the arenas' statistics\n");
+        _exit(1);
+    }
+    malloc_stats();
+    dup2(saved_stderr, 2);
+    size_t n = 0;
+    if (lseek(stats_fd, 0, SEEK_SET) == 0) {
+        for (;;) {
+            ssize_t k = read(stats_fd, stats_buf + n, sizeof stats_buf - 1 - n);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                break;
+            n += (size_t)k;
+        }
+    }
+    stats_buf[n] = '\0';
+    out_str(", \"arenas\": [");
+    const char *p = stats_buf, *total = strstr(stats_buf, "Total");
+    int first = 1;
+    while ((p = strstr(p, "Arena ")) != NULL && (!total || p < total)) {
+        const char *sys = strstr(p, "system bytes"), *use = sys ? strstr(sys, "in use bytes") : NULL;
+        if (!use)
+            break;
+        out_str(first ? "[" : ", [");
+        out_int((long long)stats_number(sys + 12));
+        out_str(", ");
+        out_int((long long)stats_number(use + 12));
+        out_str("]");
+        first = 0;
+        p = use;
+    }
+    out_str("]");
+}
+
 static int usage(void)
 {
-    err_str("usage: replay [--every N] [--rival] TRACE | replay --version\n");
+    err_str("usage: replay [--every N] [--rival] [--arenas] TRACE | replay --version\n");
     return 2;
 }
 
@@ -960,6 +1029,13 @@ int main(int argc, char **argv)
                 return 2;
             }
             every = v;
+        } else if (strcmp(argv[i], "--arenas") == 0) {
+            stats_fd = (int)syscall(SYS_memfd_create, "arenas", 1 /* MFD_CLOEXEC */);
+            saved_stderr = dup(2);
+            if (stats_fd < 0 || saved_stderr < 0) {
+                err_str("replay: --arenas needs memfd_create\n");
+                return 1;
+            }
         } else if (strcmp(argv[i], "--rival") == 0) {
             rival = 1;
             measure_mallinfo = 0;
@@ -1036,6 +1112,10 @@ int main(int argc, char **argv)
         memset(core_vec, 0, sizeof core_vec);
         measure_exclude = exclude_stacks;
     }
+    if (stats_fd >= 0 && !rival) {
+        memset(stats_buf, 0, sizeof stats_buf);
+        measure_more = arenas_more;
+    }
     if (trace_cpus && !rival && trace_cpus != get_nprocs()) {
         /* glibc counts the CPUs once, when more arenas than M_ARENA_TEST (8) exist, and then
          * allows 8 per CPU; a limit of max(8 N, 9) set now gives the same arenas. */
@@ -1053,6 +1133,7 @@ int main(int argc, char **argv)
 
     /* Everything the replay itself will write is written now. */
     touch_stack();
+    touch_data();
     memset(out_buf, 0, sizeof out_buf);
     memset(smaps_buf, 0, sizeof smaps_buf);
     memset(reason_buf, 0, sizeof reason_buf);

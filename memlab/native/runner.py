@@ -107,14 +107,16 @@ def _failure(path: Path, status: int, stderr: bytes) -> Exception:
 
 def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
                       libc_dir: str | Path | None = None, allocator: str = "glibc",
-                      settings: dict[str, str] | None = None) -> str:
+                      settings: dict[str, str] | None = None, arenas: bool = False) -> str:
     """Replay a trace file (or its bytes, or a sequence of Ops) on real glibc; return the JSON lines printed.
 
     A trace that does not parse raises TraceError naming the line; nothing runs. `allocator`
     names another real allocator to preload (memlab.native.allocators): its lines carry only
     op, label, brk and rss, and its `t` and `o` lines, glibc's own calls, are skipped.
     `settings` are environment variables for that allocator (jemalloc: MALLOC_CONF; tcmalloc:
-    TCMALLOC_*; mimalloc: MIMALLOC_*); no other variable reaches the replayer.
+    TCMALLOC_*; mimalloc: MIMALLOC_*); no other variable reaches the replayer. With `arenas`,
+    each glibc snapshot also has "arenas": [[system bytes, bytes in use], ...], one pair per arena
+    as malloc_stats() lists them (main first, then the newest).
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "one.trace"
@@ -126,7 +128,8 @@ def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | Non
     settings = check_settings(allocator, settings)
     with tempfile.TemporaryDirectory(prefix="memlab-") as tmp:
         path = _trace_file(trace, tmp)
-        args = _command(libc_dir, allocator) + (["--every", str(every)] if every else []) + [str(path)]
+        args = (_command(libc_dir, allocator) + (["--every", str(every)] if every else [])
+                + (["--arenas"] if arenas else []) + [str(path)])
         result = _run(args, settings)
         if result.returncode != 0:
             raise _failure(path, result.returncode, result.stderr)
@@ -179,7 +182,7 @@ def _trace_error(path: Path, stderr: str) -> Exception:
 
 def replay_native(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
                   libc_dir: str | Path | None = None, allocator: str = "glibc",
-                  settings: dict[str, str] | None = None) -> list[dict]:
+                  settings: dict[str, str] | None = None, arenas: bool = False) -> list[dict]:
     """Replay a trace on real glibc (or on a preloaded `allocator`: "jemalloc", "tcmalloc",
     "mimalloc"); one dict per snapshot, keys as in docs/trace-format.md (a rival's: op, label, brk, rss).
 
@@ -190,7 +193,8 @@ def replay_native(trace: str | Path | bytes | Sequence[Op], every: int | None = 
     >>> snap["label"], snap["uordblks"], snap["brk"]
     ('first', 688, 135168)
     """
-    return [json.loads(line) for line in replay_native_raw(trace, every, libc_dir, allocator, settings).splitlines()]
+    return [json.loads(line) for line in
+            replay_native_raw(trace, every, libc_dir, allocator, settings, arenas).splitlines()]
 
 
 def glibc_version(libc_dir: str | Path | None = None) -> str:
