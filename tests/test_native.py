@@ -224,7 +224,7 @@ class TestRefusals:
     @given(st.lists(st.sampled_from(["a", "f", "r", "c", "m", "w", "t", "o", "s", "x", "#", "1", "0x1f", "-3",
                                      "M_TOP_PAD", "MXFAST", " ", "\t", "\r", "9" * 21, "4294967296", "é",
                                      "2147483648", "-2147483649", "\n", "0X1F", "\x1c", "00", "T", "n",
-                                     "65536", "ARENA_MAX", "-8", "cpus", "j"]), max_size=8),
+                                     "65536", "ARENA_MAX", "-8", "cpus", "j", "tls"]), max_size=8),
            st.integers(0, 3))
     @example(["\x1c", "é"], 0)           # both faults on one line: the ASCII one is named
     @example(["a", "\t"], 0)
@@ -258,7 +258,8 @@ class TestRefusals:
 
 
     @given(st.lists(st.sampled_from(["n 1", "n 2", "T 0", "T 1", "T 2", "x 0", "x 1", "x 2", "a 0 24", "f 0", "j 1", "j 2",
-                                     "s", f"# cpus {os.cpu_count()}", "# cpus 0", "#cpus 3", "o ARENA_TEST 1", "T 0x1"]),
+                                     "s", f"# cpus {os.cpu_count()}", "# cpus 0", "#cpus 3", "o ARENA_TEST 1", "T 0x1",
+                                     "# tls 1", "# tls 0", "# tls 70000"]),
                     max_size=12))
     @example(["n 1", "T 1", "x 1", "a 0 24"])          # an operation on an exited thread
     @example(["n 1", "T 1", "x 1", "s", "x 1"])

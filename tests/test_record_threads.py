@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from memlab.errors import UsageError
-from memlab.native import NativeUnavailable, replay_native
+from memlab.native import NativeError, NativeUnavailable, build, replay_native
 from memlab.native.build import compile_c
 from memlab.replay import Replayer
 from memlab.trace import read_trace
@@ -159,6 +159,41 @@ class TestRecordedThreads:
         assert {k: end[k] for k in COUNTERS} == {k: own[k] for k in COUNTERS}
 
 
+CXX = r"""
+#include <malloc.h>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+int main() {
+    std::vector<std::thread> ts;
+    std::vector<std::map<int, std::string>> out(4);
+    for (int w = 0; w < 4; w++)
+        ts.emplace_back([w, &out] { for (int i = 0; i < 3000; i++) out[w][i * 7 % 1000] = std::string(i % 50, 'x'); });
+    for (auto &t : ts) t.join();
+    out[1].clear();
+}
+"""
+
+
+@pytest.mark.usefixtures("recorder")
+def test_cxx_worker_threads(tmp_path):
+    """A C++ program with std::thread: libstdc++ has thread-local storage (# tls 2), so its threads'
+    DTVs are 16 bytes larger than with libc alone; the replay preloads one module to match."""
+    gxx = shutil.which("g++")
+    if gxx is None:
+        raise NativeUnavailable("g++ is not installed")
+    (tmp_path / "prog.cc").write_text(CXX)
+    subprocess.run([gxx, "-O1", "-pthread", "-o", tmp_path / "prog", tmp_path / "prog.cc"], check=True,
+                   capture_output=True)
+    trace = tmp_path / "c.trace"
+    record(trace, tmp_path / "prog")
+    parsed = read_trace(trace.read_bytes())
+    assert parsed.tls == 2 and parsed.kinds.count("n") == 4
+    end, own = replay_end(trace), own_end(trace)
+    assert {k: end[k] for k in COUNTERS} == {k: own[k] for k in COUNTERS}
+
+
 class TestThreadFacts:
     """The numbers docs/trace-format.md states, measured on each release."""
 
@@ -203,8 +238,17 @@ class TestThreadFacts:
         assert len(arenas) == 3 and arenas[1][1] > 100000 > arenas[2][1]
         assert [sum(a[k] for a in arenas) for k in (0, 1)] == [plain[0]["arena"], plain[0]["uordblks"]]
 
+    def test_the_number_of_tls_modules_sizes_the_dtv(self, tmp_path):
+        """`# tls 3`: the DTV chunk is 32 bytes larger; a replayer without the modules refuses."""
+        one = replay_native(read_trace("n 1\ns"))[0]["uordblks"]
+        three = replay_native(read_trace("# tls 3\nn 1\ns"))[0]["uordblks"]
+        assert three == one + 32
+        path = tmp_path / "t.trace"
+        path.write_text("# tls 3\nn 1\n")
+        proc = subprocess.run([build("replay"), path], capture_output=True, text=True)
+        assert proc.returncode == 1 and "thread-local storage" in proc.stderr
+
     def test_another_cpu_count_with_arena_settings_is_refused(self, tmp_path):
-        from memlab.native import NativeError
         path = tmp_path / "t.trace"
         path.write_text(f"# cpus {os.cpu_count() + 1}\no M_ARENA_MAX 2\nn 1\n")
         with pytest.raises(NativeError, match="M_ARENA_TEST or M_ARENA_MAX"):

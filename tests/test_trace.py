@@ -75,6 +75,8 @@ BAD = [
     ("T 65536", 1, "TID must be at most 65535"),
     ("a 0 1\n# cpus 2", 2, "the number of CPUs must be given before the first operation"),
     ("# cpus 2\n# cpus 3", 2, "the number of CPUs is given twice (first on line 1)"),
+    ("# tls 2\n# cpus 2\n# tls 2", 3, "the number of modules with thread-local storage is given twice (first on line 1)"),
+    ("# tls 65536", 1, "the number of modules with thread-local storage must be 1 to 65535"),
     ("alloc 0 1", 1, "unknown operation"),
     ("a -1 5", 1, "ID must be a non-negative integer"),
     ("a 0 -5", 1, "SIZE must be a non-negative integer"),

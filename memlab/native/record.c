@@ -104,6 +104,7 @@ static void unlock_as(void)
 
 static unsigned long n_unready, n_nested, n_unknown_free, n_unknown_realloc, n_odd_mallopt, n_other_thread;
 static unsigned long n_for_create, n_after_exit, n_failed_create, n_untracked_threads, n_tls_threads;
+static size_t header_tls = 1; /* the `# tls M` of the header */
 
 /* ---------- output ---------- */
 
@@ -798,7 +799,7 @@ static void *start_thread(void *arg)
     return fn(fn_arg);
 }
 
-/* The number of loaded modules with thread-local storage (what sizes a new thread's DTV). */
+/* The highest module ID with thread-local storage (what sizes a new thread's DTV). */
 static int count_tls(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
@@ -838,7 +839,7 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *
         pthread_attr_getdetachstate(attr, &detach);
     tids[tid].state = 1;
     tids[tid].detached = detach == PTHREAD_CREATE_DETACHED;
-    if (modules > 1)
+    if (modules != header_tls)
         n_tls_threads++;
     unlock_as();
     int r = real_create(th, attr, start_thread, s);
@@ -967,6 +968,13 @@ static void header(void)
     p += put_s(p, "# cpus ");
     p += put_u(p, (unsigned long long)get_nprocs());
     *p++ = '\n';
+    header_tls = 0;
+    dl_iterate_phdr(count_tls, &header_tls);
+    if (header_tls == 0)
+        header_tls = 1;
+    p += put_s(p, "# tls ");
+    p += put_u(p, (unsigned long long)(header_tls ? header_tls : 1));
+    *p++ = '\n';
     write_all(out_fd, line, (size_t)(p - line));
 }
 
@@ -998,7 +1006,7 @@ static void trailer(const char *label)
     p += put_u(p, n_failed_create);
     p += put_s(p, " failed creations, ");
     p += put_u(p, n_tls_threads);
-    p += put_s(p, " created while other modules than libc had thread-local storage\n");
+    p += put_s(p, " created with another number of modules with thread-local storage than the # tls line's\n");
     put_lines(line, (size_t)(p - line));
     /* the program's own heap state at this point, as glibc sums it over arenas */
     struct mallinfo2 mi = mallinfo2();

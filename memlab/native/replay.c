@@ -36,6 +36,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <link.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -92,7 +93,7 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 /* ---------- trace lines ---------- */
 
 enum kind { K_SKIP, K_HEADER, K_SNAP, K_MALLOC, K_FREE, K_REALLOC, K_CALLOC,
-            K_MEMALIGN, K_WRITE, K_TRIM, K_MALLOPT, K_SWITCH, K_CREATE, K_EXIT, K_JOIN, K_CPUS };
+            K_MEMALIGN, K_WRITE, K_TRIM, K_MALLOPT, K_SWITCH, K_CREATE, K_EXIT, K_JOIN, K_CPUS, K_TLS };
 
 struct op {
     enum kind kind;
@@ -164,8 +165,9 @@ static const int PARAM_VALUES[] = {1, -1, -2, -3, -4, -7, -8};
 
 static char reason_buf[256];
 
-/* A comment whose words are exactly `cpus` and a decimal number gives the number of CPUs:
- * op->kind becomes K_CPUS and op->a the number (above MAX_CPUS when it does not fit). */
+/* A comment whose words are exactly `cpus` (or `tls`) and a decimal number gives the number of
+ * CPUs (of modules with thread-local storage): op->kind becomes K_CPUS (K_TLS) and op->a the
+ * number (above MAX_CPUS when it does not fit). */
 static void parse_cpus(const char *b, const char *e, struct op *op)
 {
     const char *w[3];
@@ -185,7 +187,7 @@ static void parse_cpus(const char *b, const char *e, struct op *op)
         }
         nw++;
     }
-    if (nw != 2 || !token_is(w[0], wl[0], "cpus"))
+    if (nw != 2 || !(token_is(w[0], wl[0], "cpus") || token_is(w[0], wl[0], "tls")))
         return;
     uint64_t v = 0;
     for (size_t i = 0; i < wl[1]; i++) {
@@ -193,7 +195,7 @@ static void parse_cpus(const char *b, const char *e, struct op *op)
             return;
         v = v > MAX_CPUS ? v : v * 10 + (uint64_t)(w[1][i] - '0');
     }
-    op->kind = K_CPUS;
+    op->kind = w[0][0] == 'c' ? K_CPUS : K_TLS;
     op->a = v;
 }
 
@@ -421,6 +423,7 @@ static void out_num(char *to, unsigned long v)
 /* The threads as the lines run (validate): 0 never created, 1 alive, 2 exited, 3 joined. */
 static unsigned char tstate[MAX_TID + 1];
 static int trace_cpus;        /* from `# cpus N`; 0 if none */
+static int trace_tls;         /* from `# tls M`; 0 if none */
 static int sets_arena_params; /* the trace has `o M_ARENA_TEST` or `o M_ARENA_MAX` lines */
 static size_t n_creates;      /* n lines */
 static int threaded;          /* the trace has thread lines */
@@ -466,7 +469,7 @@ static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
     lineno = 0;
     const char *p = trace, *end = trace + trace_len;
     int any_entry = 0, running = 1;
-    unsigned long cpus_line = 0, current = 0;
+    unsigned long cpus_line = 0, tls_line = 0, current = 0;
     tstate[0] = 1;
     for (;;) {
         lineno++;
@@ -493,6 +496,20 @@ static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
                 refuse(lineno, p, len, "the number of CPUs must be 1 to 65536");
             cpus_line = lineno;
             trace_cpus = (int)op.a;
+        } else if (op.kind == K_TLS) {
+            if (tls_line) {
+                strcpy(reason_buf, "the number of modules with thread-local storage is given twice (first on line ");
+                out_num(reason_buf, tls_line);
+                strcat(reason_buf, ")");
+                refuse(lineno, p, len, reason_buf);
+            }
+            if (any_entry)
+                refuse(lineno, p, len,
+                       "the number of modules with thread-local storage must be given before the first operation");
+            if (op.a < 1 || op.a > MAX_TID)
+                refuse(lineno, p, len, "the number of modules with thread-local storage must be 1 to 65535");
+            tls_line = lineno;
+            trace_tls = (int)op.a;
         } else if (op.kind == K_HEADER && in_header) {
             header += op.header_ints;
             header_lineno = lineno;
@@ -864,7 +881,7 @@ static void interpret(unsigned me)
             pending = 0;
             continue;
         }
-        if (op.kind == K_SKIP || op.kind == K_HEADER || op.kind == K_CPUS)
+        if (op.kind == K_SKIP || op.kind == K_HEADER || op.kind == K_CPUS || op.kind == K_TLS)
             continue;
         if (pending) {
             snapshot(ops, "", 0);
@@ -952,6 +969,15 @@ static void interpret(unsigned me)
 }
 
 static long long exclude_stacks(void) { return stack_bytes(); }
+
+/* The highest module ID with thread-local storage (dl_iterate_phdr's callback). */
+static int count_tls(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    if (info->dlpi_tls_modid > *(size_t *)data)
+        *(size_t *)data = info->dlpi_tls_modid;
+    return 0;
+}
 
 /* ---------- per-arena detail (--arenas) ---------- */
 
@@ -1115,6 +1141,17 @@ int main(int argc, char **argv)
     if (stats_fd >= 0 && !rival) {
         memset(stats_buf, 0, sizeof stats_buf);
         measure_more = arenas_more;
+    }
+    if (n_creates && !rival) {
+        /* a new thread's DTV has room for the highest TLS module ID: it must be the trace's */
+        size_t modules = 0;
+        dl_iterate_phdr(count_tls, &modules);
+        if ((int)modules != (trace_tls ? trace_tls : 1)) {
+            err_str("replay: the trace's threads were created with another number of modules with thread-local "
+                    "storage than this replayer has: preload that many less one libraries with thread-local "
+                    "storage (memlab.native.replay_native does)\n");
+            return 1;
+        }
     }
     if (trace_cpus && !rival && trace_cpus != get_nprocs()) {
         /* glibc counts the CPUs once, when more arenas than M_ARENA_TEST (8) exist, and then
