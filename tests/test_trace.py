@@ -62,7 +62,21 @@ class TestParse:
 BAD = [
     ("a 0", 1, "malloc takes 2 field(s)"),
     ("a 0 1 2", 1, "malloc takes 2 field(s)"),
-    ("x 1", 1, "unknown operation"),
+    ("q 1", 1, "unknown operation"),
+    ("x 1", 1, "thread 1 was not created"),
+    ("n 1\nT 1\nx 1\na 0 1", 4, "thread 1 has exited; a T line must name a running thread first"),
+    ("n 1\nn 1", 2, "thread 1 already exists"),
+    ("n 1\nT 1\nx 1\nT 0\nn 1", 5, "thread 1 already exists"),
+    ("n 1\nj 1", 2, "thread 1 has not exited"),
+    ("n 1\nx 1\nj 1\nj 1", 4, "thread 1 was already joined"),
+    ("n 1\nx 1\nj 1\nT 1", 4, "thread 1 has exited"),
+    ("j 2", 1, "thread 2 was not created"),
+    ("x 0", 1, "thread 0 (the main thread) cannot exit"),
+    ("T 65536", 1, "TID must be at most 65535"),
+    ("a 0 1\n# cpus 2", 2, "the number of CPUs must be given before the first operation"),
+    ("# cpus 2\n# cpus 3", 2, "the number of CPUs is given twice (first on line 1)"),
+    ("# tls 2\n# cpus 2\n# tls 2", 3, "the number of modules with thread-local storage is given twice (first on line 1)"),
+    ("# tls 65536", 1, "the number of modules with thread-local storage must be 1 to 65535"),
     ("alloc 0 1", 1, "unknown operation"),
     ("a -1 5", 1, "ID must be a non-negative integer"),
     ("a 0 -5", 1, "SIZE must be a non-negative integer"),
@@ -216,3 +230,28 @@ class TestColumns:
         part = trace[1:4]
         assert isinstance(part, Trace) and [str(op) for op in part] == ["s x", "o M_MXFAST 0", "f 0"]
         assert trace.marks() == [1, 4] and part.marks() == [0]
+
+
+class TestThreadLines:
+    TEXT = "n 1\nn 2\nT 1\na 0 10\nT 2\nf 0\nx 2\nT 1\nx 1\nj 1\ns\nT 0\nj 2\nn 1\n"
+
+    def test_bulk_and_line_by_line_reading_agree(self):
+        """Thread lines in the usual spelling are read in bulk; any other spelling, line by line."""
+        spaced = self.TEXT.replace(" ", "  ")
+        assert read_trace(self.TEXT) == read_trace(spaced) == Trace.from_ops(parse_trace(spaced))
+        assert [str(op) for op in read_trace(self.TEXT)] == self.TEXT.strip().split("\n")
+
+    @pytest.mark.parametrize("spacing", [" ", "  "])
+    def test_errors_name_the_line_in_bulk_too(self, spacing):
+        text = ("a 0 1\n" * 5 + "n 1\nT 1\nx 1\n" + "a 0 1\n" * 3).replace(" ", spacing)
+        with pytest.raises(TraceError) as info:
+            read_trace(text)
+        assert (info.value.lineno, info.value.line) == (9, "a 0 1".replace(" ", spacing))
+        with pytest.raises(TraceError) as info:
+            read_trace(("a 0 1\n" * 3 + "T 7\n").replace(" ", spacing))
+        assert (info.value.lineno, info.value.reason) == (4, "thread 7 was not created")
+
+    def test_settings_and_threaded(self):
+        trace = read_trace("# memlab record\n# cpus 4\n# tls 2\nn 1\n")
+        assert (trace.cpus, trace.tls, trace.threaded) == (4, 2, True)
+        assert (read_trace("a 0 1").cpus, read_trace("a 0 1").threaded) == (None, False)

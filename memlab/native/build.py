@@ -30,6 +30,8 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "overcommit": ("-O2", "-Wall"),
     # lesson 09: mallocs until the address space is exhausted, showing /proc/self/maps (-m32)
     "exhaust": ("-O2", "-Wall"),
+    # a library with thread-local storage: preloaded to give the replayer a trace's `# tls M`
+    "tls_module": ("-O2", "-Wall", "-shared", "-fPIC"),
 }
 
 
@@ -172,7 +174,7 @@ def compile_c(source: Path, flags: Sequence[str] = ("-O2", "-Wall"), name: str |
 
 
 def build(name: str, arch: str = "x86-64") -> Path:
-    """Return the built program `name` ('replay' or 'record') for `arch`, compiling it if needed.
+    """Return the built program `name` (a key of SOURCES) for `arch`, compiling it if needed.
 
     `arch` "i386" builds with -m32; a compiler that cannot make 32-bit programs raises
     NativeUnavailable naming the package that adds it.
