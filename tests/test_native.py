@@ -251,28 +251,6 @@ class TestRefusals:
         assert_parsers_agree(tmp_path, "a 0 1\np " + " ".join(words) + "\n")
 
 
-def assert_parsers_agree(tmp_path, text: str) -> None:
-    """The replayer accepts the trace exactly when parse_trace does, else refuses it in the same words."""
-    path = tmp_path / "t.trace"
-    path.write_bytes(text.encode())
-    try:
-        parse_trace(text)
-        python_error = None
-    except TraceError as e:
-        python_error = e
-    proc = subprocess.run([build("replay"), path], capture_output=True, text=True)
-    if python_error is None:   # valid; huge IDs may still be too big for this machine's table
-        assert proc.returncode == 0 or (proc.returncode == 1 and "pointer table" in proc.stderr), proc.stderr
-        return
-    assert proc.returncode == 2
-    assert proc.stderr.startswith(f"line {python_error.lineno}: {python_error.reason}: ")
-    with pytest.raises(TraceError) as native:
-        replay_native(path)
-    assert (native.value.lineno, native.value.line, native.value.reason) == \
-        (python_error.lineno, python_error.line, python_error.reason)
-    assert str(native.value) == str(python_error)
-
-
     @given(st.lists(st.sampled_from(["n 1", "n 2", "T 0", "T 1", "T 2", "x 0", "x 1", "x 2", "a 0 24", "f 0", "j 1", "j 2",
                                      "s", f"# cpus {os.cpu_count()}", "# cpus 0", "#cpus 3", "o ARENA_TEST 1", "T 0x1",
                                      "# tls 1", "# tls 0", "# tls 70000"]),
@@ -300,6 +278,28 @@ def assert_parsers_agree(tmp_path, text: str) -> None:
             return
         assert proc.returncode == 2
         assert proc.stderr == f"line {python_error.lineno}: {python_error.reason}: {python_error.line}\n"
+
+
+def assert_parsers_agree(tmp_path, text: str) -> None:
+    """The replayer accepts the trace exactly when parse_trace does, else refuses it in the same words."""
+    path = tmp_path / "t.trace"
+    path.write_bytes(text.encode())
+    try:
+        parse_trace(text)
+        python_error = None
+    except TraceError as e:
+        python_error = e
+    proc = subprocess.run([build("replay"), path], capture_output=True, text=True)
+    if python_error is None:   # valid; huge IDs may still be too big for this machine's table
+        assert proc.returncode == 0 or (proc.returncode == 1 and "pointer table" in proc.stderr), proc.stderr
+        return
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"line {python_error.lineno}: {python_error.reason}: ")
+    with pytest.raises(TraceError) as native:
+        replay_native(path)
+    assert (native.value.lineno, native.value.line, native.value.reason) == \
+        (python_error.lineno, python_error.line, python_error.reason)
+    assert str(native.value) == str(python_error)
 
 
 class TestRunner:
