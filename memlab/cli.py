@@ -7,8 +7,8 @@
     python -m memlab scenario vecvec --n N [--every K] [--json] [--glibc VERSION]
 
 `replay` runs a trace on memlab's model of glibc (or, with --native, on the real
-glibc) and prints its snapshots; `compare` runs both and names the first
-snapshot and field where they differ. --glibc picks the release (2.36, the
+glibc) and prints its snapshots; `compare` runs both, snapshot by snapshot, and
+stops at the first snapshot and field where they differ. --glibc picks the release (2.36, the
 default, 2.41 or 2.43): the real 2.41 and 2.43 are Debian's libc6 packages,
 fetched once into memlab's cache and run through their own loader; --allocator runs a native
 replay on jemalloc, tcmalloc or mimalloc instead, preloaded (only the break and resident
@@ -28,12 +28,14 @@ import signal
 import sys
 import traceback
 from collections import deque
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from memlab.errors import MemlabError, TraceError, UsageError
 from memlab.glibc.release import DEFAULT_RELEASE, RELEASES
 from memlab.native.allocators import NAMES
+from memlab.native.runner import NativeError
 from memlab.progress import AUTO, auto, shown
 from memlab.snapshot import FIELDS, Snapshot
 from memlab.units import PAGE
@@ -204,10 +206,12 @@ def _real_name(libc_dir) -> str:
 
 
 def _native_snapshots(data: bytes, every: int | None, libc_dir=None) -> Iterator[Snapshot]:
-    """The real replayer's snapshots of the trace `data`, one at a time."""
+    """The real replayer's snapshots of the trace `data`, one at a time (closing it ends the replayer)."""
     from memlab.native import iter_native
 
-    return (Snapshot.from_dict(d) for d in iter_native(data, every, libc_dir=libc_dir))
+    with closing(iter_native(data, every, libc_dir=libc_dir)) as lines:
+        for d in lines:
+            yield Snapshot.from_dict(d)
 
 
 def _printer(out: TextIO, as_json: bool) -> tuple[Callable[[Snapshot], None], Callable[[], None]]:
@@ -301,6 +305,9 @@ def format_points(points: Sequence[dict]) -> str:
 
 
 def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
+    """Both sides snapshot by snapshot, as the real replayer prints them: the model runs only as
+    far as the real side has come, and the comparison stops at the first difference. A real
+    side that ends early leaves the pairs compared so far, then one line on how it ended."""
     if args.allocator not in (None, "glibc"):
         raise UsageError(f"compare holds memlab's model of glibc against the real glibc; {args.allocator} is "
                          f"another allocator, not comparable with the model (run it with replay --native "
@@ -325,32 +332,49 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     model: deque[Snapshot] = deque()
     replayer = _model_run(ops, args.every, args.glibc, model.append)
     progress = auto("compare")        # a bar on stderr if it is a terminal, else None
-    first = None
+    first = ended = last = None
     counts = [0, 0]
-    for n in _native_snapshots(data, args.every, libc_dir):
-        counts[1] += 1
-        if not model and not replayer.done:
-            replayer.run(until=n.op, progress=progress)
-        while not model and not replayer.done:   # `s` lines before the first operation
-            replayer.step()
-        if not model:
+    native = iter(_native_snapshots(data, args.every, libc_dir))
+    try:
+        for n in native:
+            counts[1] += 1
+            last = n
+            if not model and not replayer.done:
+                replayer.run(until=n.op, progress=progress)
+            while not model and not replayer.done:   # `s` lines before the first operation
+                replayer.step()
+            if not model:
+                table.add(n, "native")
+                continue
+            m = model.popleft()
+            counts[0] += 1
+            table.add(m, "model")
             table.add(n, "native")
-            continue
-        m = model.popleft()
-        counts[0] += 1
-        table.add(m, "model")
-        table.add(n, "native")
-        if first is None:
             diff = m.first_difference(n)
             if diff:
                 first = (n, diff)
-    replayer.run(progress=progress)
-    if progress is not None:
-        progress.close()
-    counts[0] += len(model)
-    for m in model:
-        table.add(m, "model")
+                break
+        else:
+            replayer.run(progress=progress)
+    except NativeError as e:
+        ended = e
+    finally:
+        getattr(native, "close", lambda: None)()    # a stop at a difference ends the replayer
+        if progress is not None:
+            progress.close()
+    if ended is None and first is None:
+        counts[0] += len(model)
+        for m in model:
+            table.add(m, "model")
     table.close()
+    if ended is not None:
+        out.flush()
+        where = f"after op {last.op:,}, its last snapshot" if last else "before its first snapshot"
+        said = f" ({cut(ended.detail)})" if ended.detail else ""
+        agreed = (f"the {counts[0]:,} snapshot pair(s) before it agree" if counts[0]
+                  else "nothing was compared")
+        raise MemlabError(f"the real side ended early: {_real_name(libc_dir)} was {ended.ended}{said} "
+                          f"{where} (the trace has {ops.count:,} operations); {agreed}")
     if first is not None:
         n, (field, mine, theirs) = first
         line = (f"DIFFER at the snapshot after op {n.op} (label {cut(n.label)!r}): {field} is {mine!r} "

@@ -1,0 +1,157 @@
+"""`compare` streams: it compares each real snapshot as it arrives, stops at the first difference,
+and when the real replayer ends early (killed, crashed) reports the pairs it compared and how
+the real side ended, in one line, with status 1; the model never runs past the real side.
+
+The real replayer really dies here: killed with SIGKILL midway by the test, or crashing at its
+start on a stack limit too small for it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import memlab.cli as cli
+import memlab.native.runner as runner
+from memlab.cli import main
+
+ROOT = Path(__file__).parent.parent
+OPS = 200_000
+#: The real replayer is killed once it has written this many bytes (some 50 snapshots or more).
+KILL_AFTER = 12_000
+
+
+@pytest.fixture(scope="module")
+def long_trace(tmp_path_factory) -> Path:
+    """A long trace of mallocs and frees: far longer than the test lets the real side run."""
+    rng = random.Random(12)
+    lines = [f"a {rng.randrange(300)} {rng.randrange(1, 5000)}" if k % 2 == 0 else f"f {rng.randrange(300)}"
+             for k in range(OPS)]
+    path = tmp_path_factory.mktemp("long") / "long.trace"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _written(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/io").read_text()
+    except OSError:
+        return 0
+    return int(re.search(r"^wchar: (\d+)$", text, re.M).group(1))
+
+
+def test_a_replayer_killed_midway_leaves_the_pairs_compared(long_trace, real_glibc):
+    proc = subprocess.Popen([sys.executable, "-m", "memlab", "compare", str(long_trace), "--every", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 120
+        replayer = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            replayer = next(iter(_children(proc.pid)), None)
+            if replayer is not None and _written(replayer) >= KILL_AFTER:
+                break
+            time.sleep(0.01)
+        assert replayer is not None and proc.poll() is None, "the real replayer never ran"
+        os.kill(replayer, signal.SIGKILL)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1, (out[-500:], err)
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    said = re.fullmatch(r"memlab: the real side ended early: this machine's glibc [\d.]+ was killed by "
+                        r"SIGKILL \(signal 9\) after op ([\d,]+), its last snapshot \(the trace has "
+                        rf"{OPS:,} operations\); the ([\d,]+) snapshot pair\(s\) before it agree\n", err)
+    assert said, err
+    op, pairs = (int(g.replace(",", "")) for g in said.groups())
+    rows = [line.split() for line in out.splitlines()[2:]]
+    model = [r[1:] for r in rows if r[0] == "model"]
+    native = [r[1:] for r in rows if r[0] == "native"]
+    assert len(rows) == 2 * pairs and model == native and pairs >= 50
+    assert int(native[-1][0].replace(",", "")) == op == pairs < OPS
+    assert not re.search("^(AGREE|DIFFER)", out, re.M)
+
+
+def test_a_replayer_that_dies_at_its_start_stops_compare_before_the_model_runs(long_trace, monkeypatch,
+                                                                                  capsys, real_glibc):
+    """A stack limit far below what the replayer touches at its start: SIGSEGV before any snapshot.
+    The model, run only as far as the real side has come, has not run at all."""
+    command = runner._command
+
+    def limited(libc_dir, allocator="glibc"):
+        return ["sh", "-c", 'ulimit -s 64 && exec "$@"', "sh", *command(libc_dir, allocator)]
+
+    replayers = []
+
+    def model_run(*args, **kwargs):
+        replayers.append(made(*args, **kwargs))
+        return replayers[-1]
+
+    made = cli._model_run
+    monkeypatch.setattr(runner, "_command", limited)
+    monkeypatch.setattr(cli, "_model_run", model_run)
+    out = io.StringIO()
+    assert main(["compare", str(long_trace), "--every", "1"], out) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("memlab: the real side ended early: this machine's glibc ")
+    assert "was killed by SIGSEGV (signal 11) before its first snapshot" in err
+    assert err.endswith("; nothing was compared\n") and len(err.splitlines()) == 1
+    assert len(out.getvalue().splitlines()) == 2       # the header and the table's, no rows
+    assert replayers[0].op == 0
+
+
+def test_compare_stops_at_the_first_difference(long_trace, tmp_path, monkeypatch, real_glibc):
+    """A real difference at the second snapshot of a long trace is reported there: the model has
+    run no further, and the real replayer is ended without finishing."""
+    trace = tmp_path / "pad.trace"
+    trace.write_text("o M_TOP_PAD -100000000\na 0 100\ns one\n" + long_trace.read_text())
+    replayers = []
+    made = cli._model_run
+
+    def model_run(*args, **kwargs):
+        replayers.append(made(*args, **kwargs))
+        return replayers[-1]
+
+    monkeypatch.setattr(cli, "_model_run", model_run)
+    out = io.StringIO()
+    assert main(["compare", str(trace), "--every", "1"], out) == 1
+    lines = out.getvalue().splitlines()
+    assert lines[-1].startswith("DIFFER at the snapshot after op 2 (label 'one'): arena is 0 in the model")
+    assert [line.split()[:2] for line in lines[2:-1]] == [["model", "1"], ["native", "1"],
+                                                         ["model", "2"], ["native", "2"]]
+    assert replayers[0].op < 10
+
+
+def test_each_snapshot_leaves_the_replayer_as_it_is_taken(tmp_path, real_glibc):
+    """One write per snapshot line (a packet-mode pipe returns each write to one read): a reader
+    sees every snapshot as it is taken, and a replayer that dies has handed over every one it took."""
+    trace = tmp_path / "t.trace"
+    trace.write_text("".join(f"a {k} {16 * k + 1}\n" for k in range(300)))
+    read_end, write_end = os.pipe2(os.O_DIRECT)
+    proc = subprocess.Popen(runner._command(None) + ["--every", "1", str(trace)], stdout=write_end,
+                            env=runner.clean_environment())
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        chunks = list(iter(lambda: pipe.raw.read(1 << 16), b""))
+    assert proc.wait() == 0
+    assert len(chunks) == 300 and all(c.endswith(b"}\n") and c.count(b"\n") == 1 for c in chunks)
