@@ -229,13 +229,24 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     if args.native:      # without --glibc: this machine's own glibc, whatever its release
         libc_dir = None if args.glibc is None else _libc_dir(args.glibc)
         # The C replayer checks the trace itself (in parse_trace's words): it is not parsed here.
-        snaps = _native_snapshots(data, args.every, libc_dir)
-        if not args.json:    # the header's operation count is the end snapshot's
-            snaps = list(snaps)
-            out.write(f"# {cut(args.trace)}: {snaps[-1].op} operations, on {_real_name(libc_dir)}\n")
-        emit, close = _printer(out, args.json)
-        for s in snaps:
-            emit(s)
+        held: list[Snapshot] = []     # a table's header counts the operations: the end snapshot's
+        emit, close = _printer(out, True) if args.json else (held.append, lambda: None)
+        last = ended = None
+        try:
+            for last in _native_snapshots(data, args.every, libc_dir):
+                emit(last)
+        except NativeError as e:
+            ended = e
+        if not args.json:
+            count = "" if ended is not None else f"{held[-1].op} operations, "
+            out.write(f"# {cut(args.trace)}: {count}on {_real_name(libc_dir)}\n")
+            emit, close = _printer(out, False)
+            for s in held:
+                emit(s)
+        if ended is not None:
+            close()
+            out.flush()
+            raise MemlabError(_ended_early(ended, last, None, None, libc_dir))
     else:
         args.glibc = args.glibc or DEFAULT_GLIBC
         ops = read_trace(data)
@@ -369,12 +380,7 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     table.close()
     if ended is not None:
         out.flush()
-        where = f"after op {last.op:,}, its last snapshot" if last else "before its first snapshot"
-        said = f" ({cut(ended.detail)})" if ended.detail else ""
-        agreed = (f"the {counts[0]:,} snapshot pair(s) before it agree" if counts[0]
-                  else "nothing was compared")
-        raise MemlabError(f"the real side ended early: {_real_name(libc_dir)} was {ended.ended}{said} "
-                          f"{where} (the trace has {ops.count:,} operations); {agreed}")
+        raise MemlabError(_ended_early(ended, last, ops.count, counts[0], libc_dir))
     if first is not None:
         n, (field, mine, theirs) = first
         line = (f"DIFFER at the snapshot after op {n.op} (label {cut(n.label)!r}): {field} is {mine!r} "
@@ -388,6 +394,18 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     why = _deviation(ops, field)
     out.write(line + (f" ({why})" if why else "") + "\n")
     return 1
+
+
+def _ended_early(error: NativeError, last: Snapshot | None, total: int | None, compared: int | None,
+                 libc_dir) -> str:
+    """The line for a real replayer that ended before the trace did (`compared`: pairs, in compare)."""
+    where = f"after op {last.op:,} (its last snapshot)" if last else "before its first snapshot"
+    of = f" of a trace of {total:,} operations" if total is not None else ""
+    said = f" ({cut(error.detail)})" if error.detail else ""
+    agreed = ("" if compared is None else f"; the {compared:,} snapshot pair(s) before agree" if compared
+              else "; nothing was compared")
+    return (f"the real side ended early, {where}{of}: the replayer on {_real_name(libc_dir)} "
+            f"{error.ended}{said}{agreed}")
 
 
 def _cmd_record(args: argparse.Namespace, out: TextIO) -> int:

@@ -9,6 +9,7 @@ start on a stack limit too small for it.
 from __future__ import annotations
 
 import io
+import json
 import os
 import random
 import re
@@ -59,8 +60,9 @@ def _written(pid: int) -> int:
     return int(re.search(r"^wchar: (\d+)$", text, re.M).group(1))
 
 
-def test_a_replayer_killed_midway_leaves_the_pairs_compared(long_trace, real_glibc):
-    proc = subprocess.Popen([sys.executable, "-m", "memlab", "compare", str(long_trace), "--every", "1"],
+def _kill_midway(args: list[str]) -> tuple[int, str, str]:
+    """Run `python -m memlab ARGS`; SIGKILL its real replayer once that has written KILL_AFTER bytes."""
+    proc = subprocess.Popen([sys.executable, "-m", "memlab", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         deadline = time.monotonic() + 120
@@ -77,12 +79,19 @@ def test_a_replayer_killed_midway_leaves_the_pairs_compared(long_trace, real_gli
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 1, (out[-500:], err)
     assert "Traceback" not in err and len(err.splitlines()) == 1, err
-    said = re.fullmatch(r"memlab: the real side ended early: this machine's glibc [\d.]+ was killed by "
-                        r"SIGKILL \(signal 9\) after op ([\d,]+), its last snapshot \(the trace has "
-                        rf"{OPS:,} operations\); the ([\d,]+) snapshot pair\(s\) before it agree\n", err)
-    assert said, err
+    return proc.returncode, out, err
+
+
+KILLED = (r"memlab: the real side ended early, after op ([\d,]+) \(its last snapshot\){of}: the replayer on "
+          r"this machine's glibc [\d.]+ was killed by SIGKILL \(signal 9\){pairs}\n")
+
+
+def test_a_replayer_killed_midway_leaves_the_pairs_compared(long_trace, real_glibc):
+    status, out, err = _kill_midway(["compare", str(long_trace), "--every", "1"])
+    said = re.fullmatch(KILLED.format(of=f" of a trace of {OPS:,} operations",
+                                      pairs=r"; the ([\d,]+) snapshot pair\(s\) before agree"), err)
+    assert status == 1 and said, err
     op, pairs = (int(g.replace(",", "")) for g in said.groups())
     rows = [line.split() for line in out.splitlines()[2:]]
     model = [r[1:] for r in rows if r[0] == "model"]
@@ -90,6 +99,20 @@ def test_a_replayer_killed_midway_leaves_the_pairs_compared(long_trace, real_gli
     assert len(rows) == 2 * pairs and model == native and pairs >= 50
     assert int(native[-1][0].replace(",", "")) == op == pairs < OPS
     assert not re.search("^(AGREE|DIFFER)", out, re.M)
+
+
+@pytest.mark.parametrize("form", [["--json"], []])
+def test_replay_native_killed_midway_prints_what_it_had(long_trace, real_glibc, form):
+    status, out, err = _kill_midway(["replay", str(long_trace), "--every", "1", "--native", *form])
+    said = re.fullmatch(KILLED.format(of="", pairs=""), err)
+    assert status == 1 and said, err
+    op = int(said.group(1).replace(",", ""))
+    if form:
+        ops = [json.loads(line)["op"] for line in out.splitlines()]
+    else:
+        assert out.startswith(f"# {long_trace}: on this machine's glibc ")
+        ops = [int(line.split()[0].replace(",", "")) for line in out.splitlines()[2:]]
+    assert ops == list(range(1, op + 1)) and op >= 50
 
 
 def test_a_replayer_that_dies_at_its_start_stops_compare_before_the_model_runs(long_trace, monkeypatch,
@@ -113,9 +136,9 @@ def test_a_replayer_that_dies_at_its_start_stops_compare_before_the_model_runs(l
     out = io.StringIO()
     assert main(["compare", str(long_trace), "--every", "1"], out) == 1
     err = capsys.readouterr().err
-    assert err.startswith("memlab: the real side ended early: this machine's glibc ")
-    assert "was killed by SIGSEGV (signal 11) before its first snapshot" in err
-    assert err.endswith("; nothing was compared\n") and len(err.splitlines()) == 1
+    assert re.fullmatch(r"memlab: the real side ended early, before its first snapshot of a trace of "
+                        rf"{OPS:,} operations: the replayer on this machine's glibc [\d.]+ was killed by "
+                        r"SIGSEGV \(signal 11\); nothing was compared\n", err), err
     assert len(out.getvalue().splitlines()) == 2       # the header and the table's, no rows
     assert replayers[0].op == 0
 

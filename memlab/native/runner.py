@@ -32,7 +32,7 @@ class NativeError(MemlabError):
 
     >>> e = NativeError("the real replayer ended early", status=-9)
     >>> str(e), e.ended
-    ('the real replayer ended early', 'killed by SIGKILL (signal 9)')
+    ('the real replayer ended early', 'was killed by SIGKILL (signal 9)')
     """
 
     def __init__(self, message: str, status: int | None = None, detail: str = "") -> None:
@@ -46,18 +46,18 @@ class NativeError(MemlabError):
 
 
 def ended_by(status: int) -> str:
-    """How a process ended, in words, from its subprocess return code.
+    """How a process ended, in words that follow its name, from its subprocess return code.
 
     >>> ended_by(-11), ended_by(1)
-    ('killed by SIGSEGV (signal 11)', 'exit status 1')
+    ('was killed by SIGSEGV (signal 11)', 'exited with status 1')
     """
     if status >= 0:
-        return f"exit status {status}"
+        return f"exited with status {status}"
     try:
         name = signal.Signals(-status).name
     except ValueError:
         name = "a signal"
-    return f"killed by {name} (signal {-status})"
+    return f"was killed by {name} (signal {-status})"
 
 
 def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -131,7 +131,7 @@ def _failure(path: Path, status: int, stderr: bytes) -> Exception:
     if status == 2:
         return _trace_error(path, stderr.decode("utf-8", "replace"))
     detail = stderr.decode(errors="replace").strip()
-    return NativeError(f"the real replayer ended with {ended_by(status)}" + (f": {detail}" if detail else ""),
+    return NativeError(f"the real replayer {ended_by(status)}" + (f": {detail}" if detail else ""),
                        status=status, detail=detail)
 
 
