@@ -2,8 +2,8 @@
 and when the real replayer ends early (killed, crashed) reports the pairs it compared and how
 the real side ended, in one line, with status 1; the model never runs past the real side.
 
-The real replayer really dies here: killed with SIGKILL midway by the test, or crashing at its
-start on a stack limit too small for it.
+The real replayer really dies here: killed with SIGKILL midway by the test, or unable to start
+under a stack limit (a crash) or an address-space limit (out of memory, an exit) too small for it.
 """
 
 from __future__ import annotations
@@ -115,14 +115,27 @@ def test_replay_native_killed_midway_prints_what_it_had(long_trace, real_glibc, 
     assert ops == list(range(1, op + 1)) and op >= 50
 
 
-def test_a_replayer_that_dies_at_its_start_stops_compare_before_the_model_runs(long_trace, monkeypatch,
-                                                                                  capsys, real_glibc):
-    """A stack limit far below what the replayer touches at its start: SIGSEGV before any snapshot.
-    The model, run only as far as the real side has come, has not run at all."""
+#: Limits under which the real replayer cannot start: the stack it touches at its start (256 KiB),
+#: and an address space too small for the table of a trace's IDs (16 MiB for IDs up to 10**6).
+AT_START = {
+    "stack": ("ulimit -s 64", "", r"was killed by SIGSEGV \(signal 11\)"),
+    "memory": ("ulimit -v 12000", "a 0 1\na 1000000 1\n",
+               r"exited with status 1 \(replay: no memory for the pointer table\)"),
+}
+
+
+@pytest.mark.parametrize("limit", sorted(AT_START))
+def test_a_replayer_that_dies_at_its_start_stops_compare_before_the_model_runs(long_trace, tmp_path, monkeypatch,
+                                                                                  capsys, real_glibc, limit):
+    """Under a limit it cannot start within, the replayer ends before any snapshot; compare says how,
+    at once: the model, run only as far as the real side has come, has not run at all."""
+    ulimit, head, how = AT_START[limit]
+    trace = tmp_path / "t.trace"
+    trace.write_text(head + long_trace.read_text())
     command = runner._command
 
     def limited(libc_dir, allocator="glibc"):
-        return ["sh", "-c", 'ulimit -s 64 && exec "$@"', "sh", *command(libc_dir, allocator)]
+        return ["sh", "-c", ulimit + ' && exec "$@"', "sh", *command(libc_dir, allocator)]
 
     replayers = []
 
@@ -134,11 +147,12 @@ def test_a_replayer_that_dies_at_its_start_stops_compare_before_the_model_runs(l
     monkeypatch.setattr(runner, "_command", limited)
     monkeypatch.setattr(cli, "_model_run", model_run)
     out = io.StringIO()
-    assert main(["compare", str(long_trace), "--every", "1"], out) == 1
+    assert main(["compare", str(trace), "--every", "1"], out) == 1
     err = capsys.readouterr().err
+    total = OPS + head.count("\n")
     assert re.fullmatch(r"memlab: the real side ended early, before its first snapshot of a trace of "
-                        rf"{OPS:,} operations: the replayer on this machine's glibc [\d.]+ was killed by "
-                        r"SIGSEGV \(signal 11\); nothing was compared\n", err), err
+                        rf"{total:,} operations: the replayer on this machine's glibc [\d.]+ {how}; "
+                        r"nothing was compared\n", err), err
     assert len(out.getvalue().splitlines()) == 2       # the header and the table's, no rows
     assert replayers[0].op == 0
 
