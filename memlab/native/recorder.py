@@ -181,7 +181,8 @@ def record(command: Sequence[str], output: str, say: Callable[[str], None]) -> i
 
     The status is the program's own, or 128 + the signal number if a signal ended it
     (then the trace ends with `death_note`). Bad paths, and programs the recorder cannot be
-    preloaded into (`check_preloadable`), are refused before anything runs (UsageError); a program that cannot be started is a MemlabError.
+    preloaded into (`check_preloadable`), are refused before anything runs (UsageError); a
+    program that cannot be started is a MemlabError.
     """
     env = clean_environment()
     program = _program_file(command[0], env)

@@ -17,7 +17,8 @@ from memlab.native.allocators import allocator as _allocator, check_settings, pr
 from memlab.native.build import build
 from memlab.trace import Op, format_trace
 
-__all__ = ["NativeError", "ended_by", "replay_native", "replay_native_raw", "iter_native", "glibc_version", "clean_environment"]
+__all__ = ["NativeError", "ended_by", "replay_native", "replay_native_raw", "iter_native", "glibc_version",
+           "clean_environment"]
 
 _LIBDIR = Path("usr/lib/x86_64-linux-gnu")
 _LOADER = "ld-linux-x86-64.so.2"
