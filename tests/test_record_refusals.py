@@ -107,36 +107,62 @@ def test_a_script_run_by_a_dynamic_interpreter_is_recorded(tmp_path, programs):
     assert (tmp_path / "ran").exists() and ALLOCATION.search(traces)
 
 
+def _foreign_id(kind: str) -> int:
+    """A user (root only) or group (root, or one of this user's other groups) that is not ours."""
+    if kind == "user":
+        if os.geteuid() != 0:
+            raise NativeUnavailable("a copy set-user-ID to another user can be made only by root")
+        return NOBODY
+    others = [g for g in os.getgroups() if g != os.getgid()]
+    if os.geteuid() == 0:
+        return NOBODY
+    if not others:
+        raise NativeUnavailable("a copy set-group-ID to another group needs root or a second group")
+    return others[0]
+
+
 @pytest.fixture
-def setuid_copies(tmp_path, programs) -> dict[str, Path]:
-    """Set-user-ID copies of the dynamic program: one owned by nobody, one by this user."""
-    if os.geteuid() != 0:
-        raise NativeUnavailable("making set-user-ID copies owned by another user needs root")
+def nosuid_checked(tmp_path) -> Path:
     if os.statvfs(tmp_path).f_flag & os.ST_NOSUID:
-        raise NativeUnavailable(f"{tmp_path} is on a nosuid file system: set-user-ID bits do nothing there")
+        raise NativeUnavailable(f"{tmp_path} is on a nosuid file system: set-ID bits do nothing there")
     tmp_path.chmod(0o755)
-    copies = {}
-    for who, uid in (("nobody", NOBODY), ("self", os.getuid())):
-        copies[who] = tmp_path / f"suid-{who}"
-        shutil.copy2(programs["dynamic"], copies[who])
-        os.chown(copies[who], uid, -1)
-        copies[who].chmod(0o4755)
-    return copies
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o777)      # the program may run as another user: it could write its trace here
+    return out
 
 
-def test_a_setuid_program_is_refused(tmp_path, setuid_copies, recorder):
-    """The loader ignores the preload in a program set-user-ID to another user: refused."""
-    outdir = tmp_path / "out"
-    outdir.mkdir()
-    outdir.chmod(0o777)       # the program runs as nobody: it could write its trace here
-    assert not preloaded_run(setuid_copies["nobody"], recorder, outdir)
-    proc = record(outdir / "out.trace", setuid_copies["nobody"], outdir / "ran")
-    refused(proc, "set-user-ID (owner uid 65534)", "ignores preloaded libraries")
-    assert not (outdir / "out.trace").exists() and not (outdir / "ran").exists()
+def _set_id_copy(program: Path, folder: Path, kind: str, owner: int) -> Path:
+    copy = folder.parent / f"set-{kind}-{owner}"
+    shutil.copy2(program, copy)
+    if kind == "user":
+        os.chown(copy, owner, -1)
+        copy.chmod(0o4755)
+    else:
+        os.chown(copy, -1, owner)
+        copy.chmod(0o2755)
+    return copy
 
 
-def test_a_program_setuid_to_its_runner_is_recorded(tmp_path, setuid_copies, recorder):
-    """Set-user-ID to the user who runs it changes no identity: the loader preloads, record works."""
-    assert preloaded_run(setuid_copies["self"], recorder, tmp_path)
-    proc = record(tmp_path / "out.trace", setuid_copies["self"], tmp_path / "ran")
-    assert proc.returncode == 0 and ALLOCATION.search((tmp_path / "out.trace").read_text()), proc.stderr
+@pytest.mark.parametrize("kind", ["user", "group"])
+def test_a_set_id_program_is_refused(nosuid_checked, programs, recorder, kind):
+    """The loader ignores the preload in a program set-user-ID (or -group-ID) to another user
+    (or group): refused before it runs."""
+    owner = _foreign_id(kind)
+    out = nosuid_checked
+    copy = _set_id_copy(programs["dynamic"], out, kind, owner)
+    assert not preloaded_run(copy, recorder, out)
+    proc = record(out / "out.trace", copy, out / "ran")
+    word = "owner uid" if kind == "user" else "group gid"
+    refused(proc, f"set-{kind}-ID ({word} {owner})", "ignores preloaded libraries")
+    assert not (out / "out.trace").exists() and not (out / "ran").exists()
+
+
+@pytest.mark.parametrize("kind", ["user", "group"])
+def test_a_program_set_id_to_its_runner_is_recorded(nosuid_checked, programs, recorder, kind):
+    """Set-ID to the very user or group that runs it changes no identity: the loader preloads."""
+    out = nosuid_checked
+    copy = _set_id_copy(programs["dynamic"], out, kind, os.getuid() if kind == "user" else os.getgid())
+    assert preloaded_run(copy, recorder, out)
+    proc = record(out / "out.trace", copy, out / "ran")
+    assert proc.returncode == 0 and ALLOCATION.search((out / "out.trace").read_text()), proc.stderr
