@@ -8,9 +8,9 @@
 
 `replay` runs a trace on memlab's model of glibc (or, with --native, on the real
 glibc) and prints its snapshots, then with --leaks the blocks left at exit in Valgrind's
-leak classes (memlab's report; with --native, the real memcheck's); `compare` runs both and names the first
-snapshot and field where they differ. --glibc picks the release (2.36, the
-default, 2.41 or 2.43): the real 2.41 and 2.43 are Debian's libc6 packages,
+leak classes (memlab's report; with --native, the real memcheck's); `compare` runs both,
+snapshot by snapshot, and stops at the first snapshot and field where they differ.
+--glibc picks the release (2.36, the default, 2.41 or 2.43): the real 2.41 and 2.43 are Debian's libc6 packages,
 fetched once into memlab's cache and run through their own loader; --allocator runs a native
 replay on jemalloc, tcmalloc or mimalloc instead, preloaded (only the break and resident
 bytes mean something there); --arch i386 runs a native replay on the machine's 32-bit glibc
@@ -30,6 +30,7 @@ import signal
 import sys
 import traceback
 from collections import deque
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
@@ -39,6 +40,7 @@ from memlab.glibc.release import DEFAULT_RELEASE, RELEASES
 from memlab.leaks import LeakSummary, PointerGraph, classify
 from memlab.native.allocators import NAMES
 from memlab.native.valgrind import valgrind_leaks, valgrind_version
+from memlab.native.runner import NativeError
 from memlab.progress import AUTO, auto, shown
 from memlab.snapshot import FIELDS, Snapshot
 from memlab.units import PAGE
@@ -219,10 +221,12 @@ def _real_name(libc_dir) -> str:
 
 def _native_snapshots(data: bytes, every: int | None, libc_dir=None,
                       arch: str = DEFAULT_ARCH) -> Iterator[Snapshot]:
-    """The real replayer's snapshots of the trace `data`, one at a time."""
+    """The real replayer's snapshots of the trace `data`, one at a time (closing it ends the replayer)."""
     from memlab.native import iter_native
 
-    return (Snapshot.from_dict(d) for d in iter_native(data, every, libc_dir=libc_dir, arch=arch))
+    with closing(iter_native(data, every, libc_dir=libc_dir, arch=arch)) as lines:
+        for d in lines:
+            yield Snapshot.from_dict(d)
 
 
 def _model_arch(command: str, arch: str) -> None:
@@ -255,15 +259,26 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
                              f"drop --glibc {cut(args.glibc, 30)}")
         libc_dir = None if args.glibc is None else _libc_dir(args.glibc)
         # The C replayer checks the trace itself (in parse_trace's words): it is not parsed here.
-        snaps = _native_snapshots(data, args.every, libc_dir, args.arch)
-        if not args.json:    # the header's operation count is the end snapshot's
-            snaps = list(snaps)
+        held: list[Snapshot] = []     # a table's header counts the operations: the end snapshot's
+        emit, close = _printer(out, True) if args.json else (held.append, lambda: None)
+        last = ended = None
+        try:
+            for last in _native_snapshots(data, args.every, libc_dir, args.arch):
+                emit(last)
+        except NativeError as e:
+            ended = e
+        if not args.json:
+            count = "" if ended is not None else f"{held[-1].op} operations, "
             where = (_real_name(libc_dir) if args.arch == DEFAULT_ARCH else
                      f"this machine's {args.arch} glibc {_glibc_version(args.arch)}")
-            out.write(f"# {cut(args.trace)}: {snaps[-1].op} operations, on {where}\n")
-        emit, close = _printer(out, args.json)
-        for s in snaps:
-            emit(s)
+            out.write(f"# {cut(args.trace)}: {count}on {where}\n")
+            emit, close = _printer(out, False)
+            for s in held:
+                emit(s)
+        if ended is not None:
+            close()
+            out.flush()
+            raise MemlabError(_ended_early(ended, last, None, None, libc_dir))
         if args.leaks:
             close()
             _print_leaks(out, args.json, valgrind_leaks(data), f"Valgrind {valgrind_version()}'s memcheck")
@@ -354,6 +369,9 @@ def format_points(points: Sequence[dict]) -> str:
 
 
 def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
+    """Both sides snapshot by snapshot, as the real replayer prints them: the model runs only as
+    far as the real side has come, and the comparison stops at the first difference. A real
+    side that ends early leaves the pairs compared so far, then one line on how it ended."""
     if args.allocator not in (None, "glibc"):
         raise UsageError(f"compare holds memlab's model of glibc against the real glibc; {args.allocator} is "
                          f"another allocator, not comparable with the model (run it with replay --native "
@@ -379,32 +397,44 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     model: deque[Snapshot] = deque()
     replayer = _model_run(ops, args.every, args.glibc, model.append)
     progress = auto("compare")        # a bar on stderr if it is a terminal, else None
-    first = None
+    first = ended = last = None
     counts = [0, 0]
-    for n in _native_snapshots(data, args.every, libc_dir):
-        counts[1] += 1
-        if not model and not replayer.done:
-            replayer.run(until=n.op, progress=progress)
-        while not model and not replayer.done:   # `s` lines before the first operation
-            replayer.step()
-        if not model:
+    native = iter(_native_snapshots(data, args.every, libc_dir))
+    try:
+        for n in native:
+            counts[1] += 1
+            last = n
+            if not model and not replayer.done:
+                replayer.run(until=n.op, progress=progress)
+            while not model and not replayer.done:   # `s` lines before the first operation
+                replayer.step()
+            if not model:
+                table.add(n, "native")
+                continue
+            m = model.popleft()
+            counts[0] += 1
+            table.add(m, "model")
             table.add(n, "native")
-            continue
-        m = model.popleft()
-        counts[0] += 1
-        table.add(m, "model")
-        table.add(n, "native")
-        if first is None:
             diff = m.first_difference(n)
             if diff:
                 first = (n, diff)
-    replayer.run(progress=progress)
-    if progress is not None:
-        progress.close()
-    counts[0] += len(model)
-    for m in model:
-        table.add(m, "model")
+                break
+        else:
+            replayer.run(progress=progress)
+    except NativeError as e:
+        ended = e
+    finally:
+        getattr(native, "close", lambda: None)()    # a stop at a difference ends the replayer
+        if progress is not None:
+            progress.close()
+    if ended is None and first is None:
+        counts[0] += len(model)
+        for m in model:
+            table.add(m, "model")
     table.close()
+    if ended is not None:
+        out.flush()
+        raise MemlabError(_ended_early(ended, last, ops.count, counts[0], libc_dir))
     if first is not None:
         n, (field, mine, theirs) = first
         line = (f"DIFFER at the snapshot after op {n.op} (label {cut(n.label)!r}): {field} is {mine!r} "
@@ -418,6 +448,18 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     why = _deviation(ops, field)
     out.write(line + (f" ({why})" if why else "") + "\n")
     return 1
+
+
+def _ended_early(error: NativeError, last: Snapshot | None, total: int | None, compared: int | None,
+                 libc_dir) -> str:
+    """The line for a real replayer that ended before the trace did (`compared`: pairs, in compare)."""
+    where = f"after op {last.op:,} (its last snapshot)" if last else "before its first snapshot"
+    of = f" of a trace of {total:,} operations" if total is not None else ""
+    said = f" ({cut(error.detail)})" if error.detail else ""
+    agreed = ("" if compared is None else f"; the {compared:,} snapshot pair(s) before agree" if compared
+              else "; nothing was compared")
+    return (f"the real side ended early, {where}{of}: the replayer on {_real_name(libc_dir)} "
+            f"{error.ended}{said}{agreed}")
 
 
 def _cmd_record(args: argparse.Namespace, out: TextIO) -> int:

@@ -16,13 +16,15 @@ from memlab.errors import MemlabError, UsageError
 from memlab.native.build import build
 from memlab.native.runner import clean_environment
 
-__all__ = ["record", "needs_loader", "death_note"]
+__all__ = ["record", "needs_loader", "check_preloadable", "death_note"]
 
 _ELF = b"\x7fELF"
 _PT_INTERP = 3
 _ELF_CLASS64 = 2
 _LITTLE = 1
 _EXECUTABLE = stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
+#: Scripts whose interpreter is itself a script: as deep as the kernel follows them.
+_NESTING = 4
 
 
 def needs_loader(program: str | Path) -> bool | None:
@@ -82,17 +84,72 @@ def _program_file(name: str, env: dict[str, str]) -> Path:
     return Path(found).resolve()
 
 
-def _interpreter(program: Path) -> Path | None:
-    """The interpreter a `#!` script names, if any."""
+def _shebang_words(program: Path) -> list[str]:
+    """The words of a `#!` line (interpreter first), or [] if the file is not such a script."""
     try:
         with open(program, "rb") as f:
             first = f.readline(256)
     except OSError:
-        return None
+        return []
     if not first.startswith(b"#!"):
-        return None
-    words = first[2:].split()
-    return Path(os.fsdecode(words[0])).resolve() if words else None
+        return []
+    return [os.fsdecode(w) for w in first[2:].split()]
+
+
+def _interpreter(program: Path) -> Path | None:
+    """The interpreter a `#!` script names, if any."""
+    words = _shebang_words(program)
+    return Path(words[0]).resolve() if words else None
+
+
+def _started_by(program: Path, env: dict[str, str]) -> list[Path]:
+    """The files the kernel runs for `program`: a `#!` script's interpreter (through `env NAME`
+    too), and that interpreter's, up to the kernel's nesting limit; the program itself first."""
+    chain = [program]
+    for _ in range(_NESTING):
+        interpreter = _interpreter(chain[-1])
+        if interpreter is None:
+            break
+        if interpreter.name == "env":     # `#!/usr/bin/env NAME`: NAME as found on PATH
+            words = [w for w in _shebang_words(chain[-1])[1:] if not w.startswith("-") and "=" not in w]
+            found = shutil.which(words[0], path=env.get("PATH")) if words else None
+            chain.append(interpreter)
+            if found is None:
+                break
+            interpreter = Path(found).resolve()
+        chain.append(interpreter)
+    return chain
+
+
+def check_preloadable(program: Path, name: str, env: dict[str, str]) -> None:
+    """Refuse (UsageError) a program the recorder cannot be preloaded into, before it runs.
+
+    The program that finally runs (a script's interpreter) must start through the dynamic
+    loader (PT_INTERP) and must not be set-user-ID or set-group-ID to another user or group:
+    the loader ignores LD_PRELOAD in such a program (secure-execution mode).
+
+    >>> import sys; check_preloadable(Path(sys.executable), "python", {})
+    """
+    chain = _started_by(program, env)
+    runs = chain[-1]
+    by = f"{name!r}" if runs == program else f"{name!r} (a script run by {str(runs)!r})"
+    if needs_loader(runs) is False:
+        raise UsageError(f"{by} is statically linked: it starts without the dynamic loader, so the "
+                         "recorder cannot be preloaded into it (link it dynamically to record it)")
+    try:
+        st, nosuid = runs.stat(), os.statvfs(runs).f_flag & os.ST_NOSUID
+    except OSError:
+        return
+    if nosuid:
+        return
+    if st.st_mode & stat.S_ISUID and st.st_uid != os.getuid():
+        bit = f"set-user-ID (owner uid {st.st_uid})"
+    elif st.st_mode & stat.S_ISGID and st.st_gid != os.getgid():
+        bit = f"set-group-ID (group gid {st.st_gid})"
+    else:
+        return
+    raise UsageError(f"{by} is {bit}: the dynamic loader ignores preloaded libraries in such a program, "
+                     "so the recorder cannot see into it (record a copy without that bit, or run as its owner)")
 
 
 def _check_output(output: str, program: Path) -> Path:
@@ -123,16 +180,14 @@ def record(command: Sequence[str], output: str, say: Callable[[str], None]) -> i
     """Run `command` with the recorder preloaded, writing the trace to `output`; return the exit status.
 
     The status is the program's own, or 128 + the signal number if a signal ended it
-    (then the trace ends with `death_note`). Bad paths and static programs are refused
-    before anything runs (UsageError); a program that cannot be started is a MemlabError.
+    (then the trace ends with `death_note`). Bad paths, and programs the recorder cannot be
+    preloaded into (`check_preloadable`), are refused before anything runs (UsageError); a
+    program that cannot be started is a MemlabError.
     """
     env = clean_environment()
     program = _program_file(command[0], env)
     target = _check_output(output, program)
-    kind = needs_loader(program)
-    if kind is False:
-        raise UsageError(f"{command[0]!r} is statically linked: it starts without the dynamic loader, "
-                         "so the recorder cannot be preloaded into it (link it dynamically to record it)")
+    check_preloadable(program, command[0], env)
     library = build("record")
     if target.exists():
         target.unlink()

@@ -7,6 +7,7 @@ import mmap
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -18,8 +19,8 @@ from memlab.native.allocators import allocator as _allocator, check_settings, pr
 from memlab.native.build import build
 from memlab.trace import Op, format_trace
 
-__all__ = ["NativeError", "replay_native", "replay_native_raw", "iter_native", "glibc_version", "clean_environment",
-           "tls_preload"]
+__all__ = ["NativeError", "ended_by", "replay_native", "replay_native_raw", "iter_native", "glibc_version",
+           "clean_environment", "tls_preload"]
 
 _LIBDIR = Path("usr/lib/x86_64-linux-gnu")
 _LOADER = "ld-linux-x86-64.so.2"
@@ -31,9 +32,37 @@ _HEAD = 1 << 16      # a `# tls M` line stands before the first operation: near 
 class NativeError(MemlabError):
     """The real replayer stopped abnormally (killed by a signal, or an I/O failure).
 
-    >>> str(NativeError("replay ended by signal 6"))
-    'replay ended by signal 6'
+    `status` is its exit status as subprocess gives it (-N: killed by signal N; None if
+    unknown), `detail` what it said on stderr, `ended` how it ended, in words.
+
+    >>> e = NativeError("the real replayer ended early", status=-9)
+    >>> str(e), e.ended
+    ('the real replayer ended early', 'was killed by SIGKILL (signal 9)')
     """
+
+    def __init__(self, message: str, status: int | None = None, detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+
+    @property
+    def ended(self) -> str:
+        return ended_by(self.status) if self.status is not None else "failed"
+
+
+def ended_by(status: int) -> str:
+    """How a process ended, in words that follow its name, from its subprocess return code.
+
+    >>> ended_by(-11), ended_by(1)
+    ('was killed by SIGSEGV (signal 11)', 'exited with status 1')
+    """
+    if status >= 0:
+        return f"exited with status {status}"
+    try:
+        name = signal.Signals(-status).name
+    except ValueError:
+        name = "a signal"
+    return f"was killed by {name} (signal {-status})"
 
 
 def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -159,8 +188,9 @@ def _failure(path: Path, status: int, stderr: bytes) -> Exception:
     """The exception for a replayer that ended with `status` (2: a refused trace line)."""
     if status == 2:
         return _trace_error(path, stderr.decode("utf-8", "replace"))
-    how = f"signal {-status}" if status < 0 else f"exit status {status}"
-    return NativeError(f"the real replayer ended with {how}: {stderr.decode(errors='replace').strip()}")
+    detail = stderr.decode(errors="replace").strip()
+    return NativeError(f"the real replayer {ended_by(status)}" + (f": {detail}" if detail else ""),
+                       status=status, detail=detail)
 
 
 def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
@@ -201,7 +231,8 @@ def iter_native(trace: str | Path | bytes | Sequence[Op], every: int | None = No
                 arch: str = "x86-64") -> Iterator[dict]:
     """replay_native's snapshots one at a time, as the replayer prints them (memory stays flat).
 
-    A failure of the replayer is raised after the snapshots it printed.
+    A failure of the replayer (NativeError, with its status) is raised after the snapshots
+    it printed whole; a line it was cut off in the middle of is dropped.
 
     >>> [s["label"] for s in iter_native(b"a 0 1\\ns one\\nf 0\\n")]
     ['one', 'end']
@@ -214,6 +245,8 @@ def iter_native(trace: str | Path | bytes | Sequence[Op], every: int | None = No
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors, env=clean_environment(extra))
         try:
             for line in proc.stdout:
+                if not line.endswith(b"\n"):   # cut off by the replayer's death: wait for its status
+                    break
                 yield json.loads(line)
             status = proc.wait()
         finally:
