@@ -134,8 +134,8 @@ def test_a_replayer_that_dies_at_its_start_stops_compare_before_the_model_runs(l
     trace.write_text(head + long_trace.read_text())
     command = runner._command
 
-    def limited(libc_dir, allocator="glibc"):
-        return ["sh", "-c", ulimit + ' && exec "$@"', "sh", *command(libc_dir, allocator)]
+    def limited(libc_dir, allocator="glibc", arch="x86-64"):
+        return ["sh", "-c", ulimit + ' && exec "$@"', "sh", *command(libc_dir, allocator, arch)]
 
     replayers = []
 
