@@ -1,0 +1,512 @@
+"""Threads: glibc's malloc for a multi-threaded process: arenas, per-thread tcaches, thread exit.
+
+    >>> t = Threads(cores=2)
+    >>> t.create(1); t.switch(1); p = t.malloc(100)
+    >>> t.arena_of(p), t.mallinfo2().arena        # the main arena has only the DTV
+    (1, 270336)
+    >>> t.switch(0); t.free(p); t.exit(1)         # freed to thread 0's tcache; thread 1 ends
+    >>> [a.index for a in t.arenas], t.free_list
+    ([0, 1], (1,))
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import MemlabError
+from ..space import AddressSpace
+from .chunk import HDR, MASK64
+from .heap import INUSE
+from .heaps import ARENA_STATE_BYTES, HEAP_INFO_BYTES, HeapArena, Heaps
+from .info import Mallinfo2, make_mallinfo2
+from .malloc import NULL, Malloc
+from .mallopt import M_ARENA_MAX, M_ARENA_TEST
+from .release import DEFAULT_RELEASE, Release, release
+from .stacks import DTV_ENTRIES, DTV_ENTRY_BYTES, STACK_CACHE_MAX, Stack, machine_stack_block
+
+__all__ = ["Threads", "ArenaView", "ThreadError", "default_cores", "narenas_from_ncores"]
+
+# the parameters mallopt sets for the whole process (glibc's mp_ and global_max_fast)
+_SHARED = ("_mmap_threshold", "_trim_threshold", "_top_pad", "_mmap_max", "_no_dyn_threshold",
+           "_perturb", "_max_fast")
+
+
+class ThreadError(MemlabError, ValueError):
+    """A thread line that names a thread that does not exist, or one that exists already."""
+
+
+def default_cores() -> int:
+    """The CPUs this process may run on: what glibc counts for the arena limit.
+
+    >>> default_cores() >= 1
+    True
+    """
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def narenas_from_ncores(n: int) -> int:
+    """The arena limit glibc derives from `n` cores on a 64-bit system.
+
+    >>> narenas_from_ncores(2)
+    16
+    """
+    return 8 * n
+
+
+class ArenaView:
+    """One arena as charts and `--arenas` see it (read-only).
+
+    >>> Threads().arenas[0].index, Threads().arenas[0].heaps
+    (0, ())
+    """
+
+    __slots__ = ("_t", "_a")
+
+    def __init__(self, threads: Threads, arena: Malloc) -> None:
+        self._t, self._a = threads, arena
+
+    @property
+    def index(self) -> int:
+        """0 for the main arena, then 1, 2, ... in order of creation."""
+        return self._t._index[id(self._a)]
+
+    @property
+    def malloc(self) -> Malloc:
+        """The arena's model (its bins and top; tables are the process's)."""
+        return self._a
+
+    @property
+    def heaps(self) -> tuple:
+        """The arena's heaps (HeapInfo), oldest first; () for the main arena."""
+        return self._a.heaps if isinstance(self._a, HeapArena) else ()
+
+    @property
+    def threads(self) -> tuple[int, ...]:
+        """The live threads attached to the arena."""
+        return tuple(sorted(tid for tid, th in self._t._threads.items() if th.arena is self._a))
+
+    def mallinfo2(self) -> Mallinfo2:
+        """int_mallinfo of this arena alone (glibc's figures for one arena)."""
+        return self._t._arena_info(self._a)
+
+
+class _Thread:
+    __slots__ = ("arena", "tcache", "pending", "shutting_down", "stack")
+
+    def __init__(self, arena, pending: bool, stack: Stack | None = None) -> None:
+        self.arena = arena
+        self.stack = stack
+        self.tcache = None
+        self.pending = pending              # 2.43: tcache still to be made on first need
+        self.shutting_down = False
+
+
+class Threads:
+    """glibc's malloc family in a process with threads: one Malloc per arena, one tcache per thread.
+
+    Calls run on the current thread (`switch`). Thread 0 is the main thread, attached to the
+    main arena. A thread's first call that needs its tcache (or an arena) runs `arena_get2`:
+    an arena from the free list, a new arena while fewer than the limit exist, else
+    `reused_arena`. `cores` sets the limit (8 per core, as on 64-bit glibc); the default is
+    the CPUs this process may use.
+
+    >>> t = Threads(cores=1)
+    >>> for tid in range(1, 10): t.create(tid); t.switch(tid); _ = t.malloc(10)
+    >>> len(t.arenas), t.arena_limit     # M_ARENA_TEST (8) arenas made before the limit counts
+    (9, 8)
+    """
+
+    def __init__(self, space=None, glibc: str | Release = DEFAULT_RELEASE,
+                 cores: int | None = None, stack_block: int | None = None,
+                 dtv_entries: int = DTV_ENTRIES) -> None:
+        if space is None:
+            space = AddressSpace()
+        rel = release(glibc)
+        self._main = Malloc(space, rel)
+        self._rel = rel
+        self._heaps = Heaps(space)
+        self._cores = default_cores() if cores is None else int(cores)
+        if self._cores < 1:
+            raise ValueError(f"cores must be at least 1, got {cores!r}")
+        self._list = [self._main]           # main_arena.next order: main, newest, ..., oldest
+        self._created = [self._main]        # creation order (arena numbers)
+        self._index = {id(self._main): 0}
+        self._narenas = 1
+        self._limit = 0                     # narenas_limit: latched once computed
+        self._arena_test = narenas_from_ncores(1)
+        self._arena_max = 0
+        self._free_list: list = []          # head last
+        self._next_to_use = None
+        self._threads = {0: _Thread(self._main, rel.has_tcache and rel.tcache_lazy)}
+        self._attached = {id(self._main): 1}
+        self._cur = 0
+        self._last = self._main             # the arena the latest call ran in
+        self._max_n_mmaps = 0
+        self._max_mmapped_mem = 0
+        self._stack_block = machine_stack_block() if stack_block is None else int(stack_block)
+        self._dtv_entries = dtv_entries
+        self._stack_cache: list[Stack] = []     # head first
+        self._stack_cache_size = 0
+
+    # --- views -------------------------------------------------------------------------------
+    @property
+    def space(self):
+        """The process's AddressSpace."""
+        return self._main.space
+
+    @property
+    def release(self) -> Release:
+        """The glibc release modelled."""
+        return self._rel
+
+    @property
+    def main(self) -> Malloc:
+        """The main arena's model."""
+        return self._main
+
+    @property
+    def current(self) -> int:
+        """The thread the next call runs on."""
+        return self._cur
+
+    @property
+    def threads(self) -> tuple[int, ...]:
+        """The live threads.
+
+        >>> t = Threads(); t.create(3); t.threads
+        (0, 3)
+        """
+        return tuple(sorted(self._threads))
+
+    @property
+    def cores(self) -> int:
+        """The number of cores the arena limit is computed from."""
+        return self._cores
+
+    @property
+    def arena_limit(self) -> int:
+        """narenas_limit: 0 until glibc computes it (when the arena count passes M_ARENA_TEST)."""
+        return self._limit
+
+    @property
+    def arenas(self) -> tuple[ArenaView, ...]:
+        """Every arena, main first, then in order of creation."""
+        return tuple(ArenaView(self, a) for a in self._created)
+
+    @property
+    def free_list(self) -> tuple[int, ...]:
+        """The arenas on the free list, next to be handed out first."""
+        return tuple(self._index[id(a)] for a in reversed(self._free_list))
+
+    @property
+    def last_note(self):
+        """What the latest call did (its arena's note)."""
+        return self._last.last_note
+
+    @property
+    def note_token(self) -> tuple:
+        """The latest call's note, unformatted (see Malloc.note_token)."""
+        return self._last.note_token
+
+    note_of = staticmethod(Malloc.note_of)
+
+    def arena_of(self, p: int) -> int:
+        """The number of the arena a heap block belongs to (arena_for_chunk)."""
+        return self._index[id(self._owner(p - HDR))]
+
+    # --- threads -----------------------------------------------------------------------------
+    def switch(self, tid: int) -> None:
+        """Run the following calls on thread `tid`."""
+        if tid not in self._threads:
+            raise ThreadError(f"thread {tid} does not exist")
+        self._cur = tid
+
+    def create(self, tid: int) -> None:
+        """The current thread creates thread `tid` (no arena and no tcache yet): a cached
+        stack is taken if one fits, else a stack is mapped and its DTV calloc'ed here."""
+        if tid in self._threads:
+            raise ThreadError(f"thread {tid} exists already")
+        size = self._stack_block
+        stack = None
+        for i, s in enumerate(self._stack_cache):
+            if s.size >= size and (stack is None or s.size < stack[1].size):
+                stack = (i, s)
+                if s.size == size:
+                    break
+        if stack is not None and stack[1].size <= 4 * size:
+            del self._stack_cache[stack[0]]
+            self._stack_cache_size -= stack[1].size
+            stack = stack[1]
+        else:
+            addr = self.space.mmap(size)
+            dtv = self.calloc(self._dtv_entries, DTV_ENTRY_BYTES)
+            stack = Stack(addr, size, dtv)
+        self._threads[tid] = _Thread(None, self._rel.has_tcache and self._rel.tcache_lazy, stack)
+
+    def exit(self, tid: int) -> None:
+        """Thread `tid` ends: its tcache goes back to the arenas, its arena maybe to the free list."""
+        if tid not in self._threads:
+            raise ThreadError(f"thread {tid} does not exist")
+        if tid == 0:
+            raise ThreadError("thread 0 (the main thread) cannot exit")
+        if tid == self._cur:
+            raise ThreadError(f"thread {tid} cannot join itself: switch to another thread first")
+        cur = self._cur
+        self._cur = tid
+        try:
+            self._tcache_thread_shutdown()
+        finally:
+            self._cur = cur
+        th = self._threads.pop(tid)
+        a = th.arena
+        if a is not None:
+            n = self._attached[id(a)] - 1
+            self._attached[id(a)] = n
+            if n == 0:
+                self._free_list.append(a)
+        self._join(th.stack)
+
+    def _join(self, stack: Stack) -> None:
+        """pthread_join on the current thread: the stack goes to the head of the cache, and
+        the oldest cached stacks are freed while the cache is over its limit."""
+        self._stack_cache.insert(0, stack)
+        self._stack_cache_size += stack.size
+        while self._stack_cache_size > STACK_CACHE_MAX and self._stack_cache:
+            old = self._stack_cache.pop()
+            self._stack_cache_size -= old.size
+            self.free(old.dtv)
+            self.space.munmap(old.addr, old.size)
+
+    def _tcache_thread_shutdown(self) -> None:
+        th = self._threads[self._cur]
+        th.shutting_down = True
+        th.pending = False
+        tc = th.tcache
+        if tc is None:
+            return
+        th.tcache = None
+        state = self._main._state
+        for b in tc.bins:
+            while b:
+                c = b.pop()                   # each bin from its head; the chunk looks in use
+                state[c] = INUSE
+                self.free(c + HDR)
+        if tc.addr:
+            self.free(tc.addr + HDR)
+
+    # --- arenas ------------------------------------------------------------------------------
+    def _owner(self, c: int) -> Malloc:
+        h = self._heaps.heap_for_ptr(c)
+        return h.arena if h is not None else self._main
+
+    def _arena_get(self, th: _Thread, size: int) -> Malloc | None:
+        if th.arena is None:
+            th.arena = self._arena_get2(size)
+        return th.arena
+
+    def _arena_get2(self, size: int) -> Malloc | None:
+        if self._free_list:
+            a = self._free_list.pop()
+            self._attached[id(a)] = 1
+            return a
+        if self._limit == 0:
+            if self._arena_max:
+                self._limit = self._arena_max
+            elif self._narenas > self._arena_test:
+                self._limit = narenas_from_ncores(self._cores)
+        if self._narenas <= (self._limit - 1) & MASK64:
+            a = self._int_new_arena(size)
+            if a is not None:
+                self._narenas += 1
+                return a
+            return None
+        return self._reused_arena()
+
+    def _int_new_arena(self, size: int) -> Malloc | None:
+        pad = self._main._top_pad
+        h = self._heaps.new_heap(size + HEAP_INFO_BYTES + ARENA_STATE_BYTES + 16, pad)
+        if h is None:
+            h = self._heaps.new_heap(HEAP_INFO_BYTES + ARENA_STATE_BYTES + 16, pad)
+            if h is None:
+                return None
+        a = HeapArena(self._main, self._heaps, h)
+        for name in _SHARED:
+            setattr(a, name, getattr(self._main, name))
+        self._index[id(a)] = len(self._created)
+        self._created.append(a)
+        self._list.insert(1, a)
+        self._attached[id(a)] = 1
+        return a
+
+    def _reused_arena(self) -> Malloc:
+        # with one thread running at a time no arena lock is ever held when a thread looks
+        # for one, so glibc's trylock succeeds on the first arena it tries: next_to_use
+        if self._next_to_use is None:
+            self._next_to_use = self._main
+        a = self._next_to_use
+        if a in self._free_list:
+            self._free_list.remove(a)
+        self._attached[id(a)] += 1
+        lst = self._list
+        self._next_to_use = lst[(lst.index(a) + 1) % len(lst)]
+        return a
+
+    def _enter(self, a: Malloc, th: _Thread) -> None:
+        """Give arena `a` the current thread's tcache for one call."""
+        a._tcache = th.tcache
+        a._tcache_pending = th.pending
+        a._no_tcache_init = th.shutting_down
+
+    def _leave(self, a: Malloc, th: _Thread) -> None:
+        th.tcache = a._tcache
+        th.pending = a._tcache_pending
+        a._tcache = None
+        self._last = a
+        self._share(a)
+        mm = sum(x._mmapped_mem for x in self._created)
+        n = len(self._main._mmapped)
+        if n > self._max_n_mmaps:
+            self._max_n_mmaps = n
+        if mm > self._max_mmapped_mem:
+            self._max_mmapped_mem = mm
+
+    def _share(self, a: Malloc) -> None:
+        """The parameters are the process's: copy what the call changed to every arena."""
+        for x in self._created:
+            if x is not a:
+                for name in _SHARED:
+                    setattr(x, name, getattr(a, name))
+
+    def _maybe_init_tcache(self, th: _Thread) -> None:
+        """MAYBE_INIT_TCACHE: the thread's first call makes its tcache in its arena (which
+        tcache_init gets, the thread's first arena_get)."""
+        rel = self._rel
+        if th.tcache is None and rel.has_tcache and not rel.tcache_lazy and not th.shutting_down:
+            a = self._arena_get(th, rel.tcache_struct_bytes)
+            if a is None:
+                return
+            self._enter(a, th)
+            a._maybe_init_tcache()
+            self._leave(a, th)
+
+    def _call(self, a: Malloc, th: _Thread, name: str, *args):
+        self._enter(a, th)
+        try:
+            return getattr(a, name)(*args)
+        finally:
+            self._leave(a, th)
+
+    # --- the malloc family ---------------------------------------------------------------------
+    def malloc(self, n: int) -> int:
+        """malloc(n) on the current thread."""
+        th = self._threads[self._cur]
+        self._maybe_init_tcache(th)
+        a = self._arena_get(th, n)
+        return self._call(a, th, "malloc", n) if a is not None else NULL
+
+    def free(self, p: int) -> None:
+        """free(p) on the current thread: the chunk goes back to the arena that owns it."""
+        th = self._threads[self._cur]
+        if p and (p - HDR) not in self._main._mmapped:
+            self._maybe_init_tcache(th)
+        self._call(self._owner(p - HDR) if p else self._main, th, "free", p)
+
+    def realloc(self, p: int, n: int) -> int:
+        """realloc(p, n) on the current thread: resized in the arena that owns the block."""
+        th = self._threads[self._cur]
+        if p == NULL:
+            return self.malloc(n)
+        c = p - HDR
+        if c in self._main._mmapped:
+            a = th.arena or self._main     # a move that mallocs uses the thread's arena
+        else:
+            self._maybe_init_tcache(th)
+            a = self._owner(c)
+        return self._call(a, th, "realloc", p, n)
+
+    def calloc(self, nmemb: int, size: int) -> int:
+        """calloc(nmemb, size) on the current thread."""
+        th = self._threads[self._cur]
+        self._maybe_init_tcache(th)
+        a = self._arena_get(th, (nmemb * size) & MASK64)
+        return self._call(a, th, "calloc", nmemb, size) if a is not None else NULL
+
+    def memalign(self, align: int, n: int) -> int:
+        """memalign(align, n) on the current thread."""
+        th = self._threads[self._cur]
+        if align <= 16:
+            return self.malloc(n)
+        a = max(align, 32)
+        if a & (a - 1):
+            a = 32
+            while a < align:
+                a <<= 1
+        a = self._arena_get(th, (n + a + 32) & MASK64)
+        return self._call(a, th, "memalign", align, n) if a is not None else NULL
+
+    def malloc_usable_size(self, p: int) -> int:
+        """malloc_usable_size(p)."""
+        return self._owner(p - HDR).malloc_usable_size(p) if p else 0
+
+    def malloc_trim(self, pad: int) -> int:
+        """malloc_trim(pad): every arena in glibc's list order; 1 if any gave memory back."""
+        r = 0
+        for a in self._list:
+            r |= a.malloc_trim(pad)
+        self._last = self._main
+        return r
+
+    def mallopt(self, param: int, value: int) -> int:
+        """mallopt(param, value): consolidates the main arena, sets the process's parameter."""
+        m = self._main
+        res = m.mallopt(param, value)
+        if param == M_ARENA_TEST and value > 0:
+            self._arena_test = value
+        elif param == M_ARENA_MAX and value > 0:
+            self._arena_max = value
+        self._last = m
+        self._share(m)
+        return res
+
+    # --- statistics ----------------------------------------------------------------------------
+    def _arena_info(self, a: Malloc) -> Mallinfo2:
+        fast, bins = a._fast, a._bins
+        free = a._top_size + fast.bytes + bins.bytes
+        main = a is self._main
+        return make_mallinfo2(a._system_mem, 1 + bins.count, fast.count,
+                              len(a._mmapped) if main else 0,
+                              sum(x._mmapped_mem for x in self._created) if main else 0,
+                              fast.bytes, a._system_mem - free, free,
+                              a._top_size if main else 0)
+
+    def mallinfo2(self) -> Mallinfo2:
+        """glibc's mallinfo2(): int_mallinfo summed over the arenas (hblks, hblkhd and keepcost
+        come from the main arena's pass: process-wide counts and the main top)."""
+        tot = [0] * 10
+        for a in self._list:
+            mi = self._arena_info(a)
+            for i, name in enumerate(Mallinfo2.__slots__):
+                tot[i] += getattr(mi, name)
+        return Mallinfo2(*tot)
+
+    def malloc_stats(self) -> str:
+        """The text glibc's malloc_stats() writes: each arena, then the totals."""
+        u32 = 0xFFFFFFFF
+        mm = sum(x._mmapped_mem for x in self._created)
+        system_b = in_use_b = mm
+        out = []
+        for i, a in enumerate(self._list):
+            mi = self._arena_info(a)
+            out.append(f"Arena {i}:\nsystem bytes     = {mi.arena & u32:10d}\n"
+                       f"in use bytes     = {mi.uordblks & u32:10d}\n")
+            system_b += mi.arena
+            in_use_b += mi.uordblks
+        out.append("Total (incl. mmap):\n"
+                   f"system bytes     = {system_b & u32:10d}\n"
+                   f"in use bytes     = {in_use_b & u32:10d}\n"
+                   f"max mmap regions = {self._max_n_mmaps & u32:10d}\n"
+                   f"max mmap bytes   = {self._max_mmapped_mem:10d}\n")
+        return "".join(out)
