@@ -63,7 +63,11 @@ static void run(int me)
             pthread_cond_broadcast(&cv);
             break;
         case 'n':
-            pthread_create(&thr[o->a], NULL, worker, (void *)(intptr_t)o->a);
+            quit[o->a] = 0;
+            if (pthread_create(&thr[o->a], NULL, worker, (void *)(intptr_t)o->a) != 0) {
+                write(2, "pthread_create failed\n", 22);
+                _exit(3);
+            }
             break;
         case 'x':
             quit[o->a] = 1;

@@ -384,7 +384,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
                 return c + HDR
         if self._tcache is None:
             self._maybe_init_tcache()
-        oldtop = self._top
+        oldtop = self._top if not self._clear_all else -1
         oldtopsize = self._clear_limit(oldtop, self._top_size)
         nb = checked_request2size(n)
         c = self._int_malloc(nb) if nb else 0

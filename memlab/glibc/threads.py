@@ -11,12 +11,15 @@
 
 from __future__ import annotations
 
+import copy
 import os
 
 from ..errors import MemlabError
 from ..space import AddressSpace
 from .chunk import HDR, MASK64
-from .heap import INUSE
+from .check import check_heap
+from .chunk import tcache_index
+from .heap import INUSE, TCACHE
 from .heaps import ARENA_STATE_BYTES, HEAP_INFO_BYTES, HeapArena, Heaps
 from .info import Mallinfo2, make_mallinfo2
 from .malloc import NULL, Malloc
@@ -150,6 +153,7 @@ class Threads:
         self._dtv_entries = dtv_entries
         self._stack_cache: list[Stack] = []     # head first
         self._stack_cache_size = 0
+        self._multi = False                     # SINGLE_THREAD_P false once a thread was made
 
     # --- views -------------------------------------------------------------------------------
     @property
@@ -245,6 +249,7 @@ class Threads:
             dtv = self.calloc(self._dtv_entries, DTV_ENTRY_BYTES)
             stack = Stack(addr, size, dtv)
         self._threads[tid] = _Thread(None, self._rel.has_tcache and self._rel.tcache_lazy, stack)
+        self._multi = True
 
     def exit(self, tid: int) -> None:
         """Thread `tid` ends: its tcache goes back to the arenas, its arena maybe to the free list."""
@@ -304,26 +309,42 @@ class Threads:
 
     def _arena_get(self, th: _Thread, size: int) -> Malloc | None:
         if th.arena is None:
-            th.arena = self._arena_get2(size)
+            self._arena_get2(th, size)
         return th.arena
 
-    def _arena_get2(self, size: int) -> Malloc | None:
+    def _arena_get2(self, th: _Thread, size: int) -> Malloc | None:
+        """Attach thread `th` to an arena: the free list's head, a new arena, or a reused one."""
         if self._free_list:
             a = self._free_list.pop()
-            self._attached[id(a)] = 1
-            return a
+            self._attached[id(a)] = 0
+            return self._attach(th, a)
         if self._limit == 0:
             if self._arena_max:
                 self._limit = self._arena_max
             elif self._narenas > self._arena_test:
                 self._limit = narenas_from_ncores(self._cores)
         if self._narenas <= (self._limit - 1) & MASK64:
+            self._narenas += 1
             a = self._int_new_arena(size)
-            if a is not None:
-                self._narenas += 1
-                return a
-            return None
-        return self._reused_arena()
+            if a is None:
+                self._narenas -= 1
+                return None
+            return self._attach(th, a)
+        return self._attach(th, self._reused_arena())
+
+    def _attach(self, th: _Thread, a: Malloc) -> Malloc:
+        old = th.arena
+        if old is not None:                  # detach_arena: never put on the free list here
+            self._attached[id(old)] -= 1
+        th.arena = a
+        self._attached[id(a)] += 1
+        return a
+
+    def _arena_get_retry(self, th: _Thread, a: Malloc, size: int) -> Malloc | None:
+        """After a failed allocation: the main arena, or from the main arena another arena."""
+        if a is not self._main:
+            return self._main
+        return self._arena_get2(th, size)
 
     def _int_new_arena(self, size: int) -> Malloc | None:
         pad = self._main._top_pad
@@ -338,7 +359,7 @@ class Threads:
         self._index[id(a)] = len(self._created)
         self._created.append(a)
         self._list.insert(1, a)
-        self._attached[id(a)] = 1
+        self._attached[id(a)] = 0            # _attach counts the thread
         return a
 
     def _reused_arena(self) -> Malloc:
@@ -349,7 +370,6 @@ class Threads:
         a = self._next_to_use
         if a in self._free_list:
             self._free_list.remove(a)
-        self._attached[id(a)] += 1
         lst = self._list
         self._next_to_use = lst[(lst.index(a) + 1) % len(lst)]
         return a
@@ -391,6 +411,12 @@ class Threads:
             self._enter(a, th)
             a._maybe_init_tcache()
             self._leave(a, th)
+            if th.tcache is None and self._multi:
+                a = self._arena_get_retry(th, a, rel.tcache_struct_bytes)
+                if a is not None:
+                    self._enter(a, th)
+                    a._maybe_init_tcache()
+                    self._leave(a, th)
 
     def _call(self, a: Malloc, th: _Thread, name: str, *args):
         self._enter(a, th)
@@ -400,12 +426,32 @@ class Threads:
             self._leave(a, th)
 
     # --- the malloc family ---------------------------------------------------------------------
+    def _with_retry(self, th: _Thread, a: Malloc | None, size: int, name: str, *args,
+                    always: bool = False) -> int:
+        """Run the call in arena `a`; when it fails in a process that has had threads, once
+        more in the arena arena_get_retry gives (glibc's retry after a failed allocation)."""
+        if a is None:
+            return NULL
+        r = self._call(a, th, name, *args)
+        if not r and self._multi and a.last_note.path == "fail" and (always or self._retryable(size)):
+            a = self._arena_get_retry(th, a, size)
+            if a is not None:
+                a._clear_all = name == "calloc"
+                try:
+                    r = self._call(a, th, name, *args)
+                finally:
+                    a._clear_all = False
+        return r
+
+    @staticmethod
+    def _retryable(size: int) -> bool:
+        return size <= (1 << 63) - 1          # else checked_request2size fails first: no retry
+
     def malloc(self, n: int) -> int:
         """malloc(n) on the current thread."""
         th = self._threads[self._cur]
         self._maybe_init_tcache(th)
-        a = self._arena_get(th, n)
-        return self._call(a, th, "malloc", n) if a is not None else NULL
+        return self._with_retry(th, self._arena_get(th, n), n, "malloc", n)
 
     def free(self, p: int) -> None:
         """free(p) on the current thread: the chunk goes back to the arena that owns it."""
@@ -415,24 +461,35 @@ class Threads:
         self._call(self._owner(p - HDR) if p else self._main, th, "free", p)
 
     def realloc(self, p: int, n: int) -> int:
-        """realloc(p, n) on the current thread: resized in the arena that owns the block."""
+        """realloc(p, n) on the current thread: resized in the arena that owns the block;
+        when that fails, malloc in the thread's arena, copy, and free the old block."""
         th = self._threads[self._cur]
         if p == NULL:
             return self.malloc(n)
         c = p - HDR
         if c in self._main._mmapped:
             a = th.arena or self._main     # a move that mallocs uses the thread's arena
-        else:
-            self._maybe_init_tcache(th)
-            a = self._owner(c)
-        return self._call(a, th, "realloc", p, n)
+            return self._call(a, th, "realloc", p, n)
+        self._maybe_init_tcache(th)
+        a = self._owner(c)
+        r = self._call(a, th, "realloc", p, n)
+        if not r and n and self._multi and self._retryable(n) and a.last_note.path == "fail" \
+                and self._main._state.get(c) == INUSE:
+            r = self.malloc(n)
+            if r:
+                old = self._main._size[c] - 8
+                self.space.touch(r, old)
+                self._call(a, th, "free", p)
+        return r
 
     def calloc(self, nmemb: int, size: int) -> int:
         """calloc(nmemb, size) on the current thread."""
         th = self._threads[self._cur]
         self._maybe_init_tcache(th)
-        a = self._arena_get(th, (nmemb * size) & MASK64)
-        return self._call(a, th, "calloc", nmemb, size) if a is not None else NULL
+        n = (nmemb * size) & MASK64
+        if nmemb * size > MASK64:
+            return self._call(self._main, th, "calloc", nmemb, size)
+        return self._with_retry(th, self._arena_get(th, n), n, "calloc", nmemb, size, always=True)
 
     def memalign(self, align: int, n: int) -> int:
         """memalign(align, n) on the current thread."""
@@ -444,8 +501,10 @@ class Threads:
             a = 32
             while a < align:
                 a <<= 1
-        a = self._arena_get(th, (n + a + 32) & MASK64)
-        return self._call(a, th, "memalign", align, n) if a is not None else NULL
+        if align > (1 << 63):
+            return self._call(self._main, th, "memalign", align, n)
+        return self._with_retry(th, self._arena_get(th, (n + a + 32) & MASK64), n,
+                                "memalign", align, n, always=True)
 
     def malloc_usable_size(self, p: int) -> int:
         """malloc_usable_size(p)."""
@@ -510,3 +569,75 @@ class Threads:
                    f"max mmap regions = {self._max_n_mmaps & u32:10d}\n"
                    f"max mmap bytes   = {self._max_mmapped_mem:10d}\n")
         return "".join(out)
+
+    # --- invariants ----------------------------------------------------------------------------
+    def check(self) -> None:
+        """Verify every arena's invariants, each thread's tcache and the arena bookkeeping;
+        AssertionError names the first one broken.
+
+        >>> t = Threads(); t.create(1); t.switch(1); _ = t.malloc(10); t.check()
+        """
+        def fail(msg: str) -> None:
+            raise AssertionError(msg)
+
+        self.space.check()
+        main = self._main
+        state, size = main._state, main._size
+        cached = 0
+        for tid, th in self._threads.items():
+            tc = th.tcache
+            if tc is None:
+                continue
+            if tc.addr and state.get(tc.addr) != INUSE:
+                fail(f"thread {tid}: tcache bookkeeping chunk is not in use")
+            for i, lst in enumerate(tc.bins):
+                if len(lst) > tc.limit:
+                    fail(f"thread {tid}: tcache bin {i} holds {len(lst)} > {tc.limit}")
+                for c in lst:
+                    if state.get(c) != TCACHE or tcache_index(size[c]) != i:
+                        fail(f"thread {tid}: tcache bin {i} holds {c:#x} of wrong size or state")
+                cached += len(lst)
+        if cached != sum(1 for st in state.values() if st == TCACHE):
+            fail("some tcache chunk is in no thread's tcache")
+        owner = {id(a): [] for a in self._created}
+        for c in size:
+            owner[id(self._owner(c))].append(c)
+        for a in self._created:
+            v = copy.copy(a)
+            mine = owner[id(a)]
+            v._size = {c: size[c] for c in mine}
+            v._state = {c: INUSE if state[c] == TCACHE else state[c] for c in mine}
+            v._free_end = {e: c for e, c in a._free_end.items() if self._owner(c) is a}
+            v._tcache = None
+            v._mmapped = {}
+            v._mmapped_mem = v._mmapped_drift = 0
+            try:
+                check_heap(v)
+            except AssertionError as e:
+                fail(f"arena {self._index[id(a)]}: {e}")
+            if isinstance(a, HeapArena):
+                heaps = a.heaps
+                if sum(h.size for h in heaps) != a._system_mem:
+                    fail(f"arena {self._index[id(a)]}: system_mem != the sum of its heaps")
+                h = a._heap
+                if not h.addr < a._top < h.addr + h.size or a._top + a._top_size != h.addr + h.size:
+                    fail(f"arena {self._index[id(a)]}: top does not end its last heap")
+                overhead = HEAP_INFO_BYTES * (len(heaps) - 1) + _first_top(heaps[0]) - heaps[0].addr
+                if sum(size[c] for c in mine) + a._top_size + overhead != a._system_mem:
+                    fail(f"arena {self._index[id(a)]}: chunks + top + headers != system_mem")
+        mm = sum(x._mmapped_mem - x._mmapped_drift for x in self._created)
+        tail = self._rel.mmap_chunk_tail
+        if mm != sum(o + s + tail for o, s in main._mmapped.values()):
+            fail("hblkhd != total of mmapped chunks")
+        for a in self._created:
+            n = sum(1 for th in self._threads.values() if th.arena is a)
+            if self._attached[id(a)] != n:
+                fail(f"arena {self._index[id(a)]}: {self._attached[id(a)]} attached, {n} threads")
+            if (a in self._free_list) != (n == 0 and a is not self._main):
+                fail(f"arena {self._index[id(a)]}: on the free list exactly when unattached")
+
+
+def _first_top(h) -> int:
+    """Where top started in an arena's first heap (after heap_info and malloc_state)."""
+    top = h.addr + HEAP_INFO_BYTES + ARENA_STATE_BYTES
+    return top + (-(top + HDR)) % 16
