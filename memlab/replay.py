@@ -19,6 +19,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Sequence
 
+from memlab.errors import UsageError
 from memlab.progress import AUTO, shown
 from memlab.snapshot import Snapshot
 from memlab.trace import Op, Trace, parse_trace, read_trace
@@ -64,6 +65,9 @@ class Replayer:
         if every is not None and (type(every) is not int or every < 1):
             raise ValueError(f"every must be a positive int or None (got {every!r})")
         self._trace = _as_trace(ops)
+        if self._trace.threaded:
+            raise UsageError("memlab's model of glibc runs one thread, the main one: this trace has thread "
+                             "lines (T, n, x, j); replay it on the real glibc (replay --native)")
         self._malloc = malloc
         self._every = every
         self._next = 0                 # index in the trace of the next entry to look at

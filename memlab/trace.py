@@ -12,9 +12,16 @@ same way by the C replayer in ``memlab/native/replay.c``:
     t PAD              malloc_trim(PAD)
     o PARAM VALUE      mallopt(PARAM, VALUE)
     s [LABEL]          snapshot
+    T TID              the following operations run on thread TID
+    n TID              the current thread creates thread TID (pthread_create)
+    x TID              thread TID exits
+    j TID              the current thread joins thread TID, which has exited
 
 Numbers are decimal or ``0x`` hex; only a mallopt VALUE may be negative (it is
-a C ``int``). Fields are separated by blanks (space, tab, CR, VT, FF).
+a C ``int``). Fields are separated by blanks (space, tab, CR, VT, FF). Thread 0,
+the main thread, runs at the start. Comments before the first operation may give the
+number of CPUs the arena limit is computed from (``# cpus N``) and the number of modules
+with thread-local storage, which sizes each thread's DTV (``# tls M``).
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ __all__ = [
     "KINDS",
     "MALLOPT_PARAMS",
     "MAX_ID",
+    "MAX_TID",
+    "THREAD_KINDS",
     "Trace",
     "read_trace",
     "parse_trace",
@@ -53,13 +62,20 @@ KINDS: dict[str, str] = {
     "t": "trim",
     "o": "mallopt",
     "s": "snapshot",
+    "T": "switch",
+    "n": "create",
+    "x": "exit",
+    "j": "join",
 }
+#: The kinds of the thread lines.
+THREAD_KINDS = frozenset(("switch", "create", "exit", "join"))
 _LETTER = {kind: letter for letter, kind in KINDS.items()}
 
 #: The mallopt parameters a trace may set, with glibc's numbers for them.
 MALLOPT_PARAMS: dict[str, int] = {
     name: mallopt.MALLOPT_PARAMS[name]
-    for name in ("M_MXFAST", "M_TRIM_THRESHOLD", "M_TOP_PAD", "M_MMAP_THRESHOLD", "M_MMAP_MAX")
+    for name in ("M_MXFAST", "M_TRIM_THRESHOLD", "M_TOP_PAD", "M_MMAP_THRESHOLD", "M_MMAP_MAX",
+                 "M_ARENA_TEST", "M_ARENA_MAX")
 }
 _PARAM_NAME = {number: name for name, number in MALLOPT_PARAMS.items()}
 _PARAM_BY_TOKEN = {**MALLOPT_PARAMS, **{n[2:]: v for n, v in MALLOPT_PARAMS.items()}}
@@ -67,11 +83,21 @@ _PARAM_BY_TOKEN.update({str(v): v for v in MALLOPT_PARAMS.values()})
 
 #: Largest ID a trace may use (a C unsigned 32-bit integer).
 MAX_ID = 2**32 - 1
+#: Largest thread number a trace may use.
+MAX_TID = 2**16 - 1
+#: Most CPUs a ``# cpus N`` line may give.
+MAX_CPUS = 2**16
+#: Most modules with thread-local storage a ``# tls M`` line may give.
+MAX_TLS = 2**16 - 1
+# the settings a header comment may give: word -> (what it is, largest value)
+_SETTINGS = {"cpus": ("the number of CPUs", MAX_CPUS),
+             "tls": ("the number of modules with thread-local storage", MAX_TLS)}
 _SIZE_LIMIT = 2**64  # SIZE, NMEMB, ALIGN and PAD are size_t
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 _BLANKS = " \t\r\x0b\x0c"
 # str.split() also splits at these ASCII characters; the format does not.
 _NOT_BLANKS = frozenset("\x1c\x1d\x1e\x1f")
+_BLANK_RUNS = re.compile("[ \t\r\x0b\x0c]+")
 _FIELDS = {  # kind -> names of its numeric fields, in line order
     "malloc": ("id", "size"),
     "free": ("id",),
@@ -82,13 +108,17 @@ _FIELDS = {  # kind -> names of its numeric fields, in line order
     "trim": ("pad",),
     "mallopt": ("param", "value"),
     "snapshot": (),
+    "switch": ("tid",),
+    "create": ("tid",),
+    "exit": ("tid",),
+    "join": ("tid",),
 }
-_ALL_NUMERIC = ("id", "size", "nmemb", "align", "pad", "param", "value")
+_ALL_NUMERIC = ("id", "size", "nmemb", "align", "pad", "param", "value", "tid")
 _QUICK = frozenset(("malloc", "realloc", "free", "write"))
 _SIZED = frozenset(("malloc", "realloc"))
-_LOW = {"id": 0, "size": 0, "nmemb": 0, "align": 0, "pad": 0, "param": -4, "value": _INT_MIN}
+_LOW = {"id": 0, "size": 0, "nmemb": 0, "align": 0, "pad": 0, "param": -8, "value": _INT_MIN, "tid": 0}
 _HIGH = {"id": MAX_ID, "size": _SIZE_LIMIT - 1, "nmemb": _SIZE_LIMIT - 1, "align": _SIZE_LIMIT - 1,
-         "pad": _SIZE_LIMIT - 1, "param": 1, "value": _INT_MAX}
+         "pad": _SIZE_LIMIT - 1, "param": 1, "value": _INT_MAX, "tid": MAX_TID}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +130,8 @@ class Op:
     ('c 3 4 10', 40)
     >>> str(Op("mallopt", param=-3, value=4096))
     'o M_MMAP_THRESHOLD 4096'
+    >>> str(Op("create", tid=1)), str(Op("switch", tid=1))
+    ('n 1', 'T 1')
     """
 
     kind: str
@@ -111,13 +143,14 @@ class Op:
     param: int | None = None
     value: int | None = None
     label: str | None = None
+    tid: int | None = None
 
     def __post_init__(self) -> None:
         # Quick acceptance of the common heap calls; everything else is checked in detail.
         if (self.kind in _QUICK and type(self.id) is int and 0 <= self.id <= MAX_ID
                 and (type(self.size) is int and 0 <= self.size < _SIZE_LIMIT) is (self.kind in _SIZED)
                 and self.nmemb is None and self.align is None and self.pad is None
-                and self.param is None and self.value is None and self.label is None
+                and self.param is None and self.value is None and self.label is None and self.tid is None
                 and (self.size is None or self.kind in _SIZED)):
             return
         self._check()
@@ -204,7 +237,7 @@ def _parse_op(fields: list[str], lineno: int, line: str) -> Op:
     letter = fields[0]
     kind = KINDS.get(letter)
     if kind is None or kind == "snapshot":
-        raise TraceError(lineno, line, f"unknown operation {letter!r}; expected one of a f r c m w t o s")
+        raise TraceError(lineno, line, f"unknown operation {letter!r}; expected one of a f r c m w t o s T n x j")
     names = _FIELDS[kind]
     if len(fields) != len(names) + 1:
         usage = " ".join([letter, *(n.upper() for n in names)])
@@ -221,6 +254,8 @@ def _parse_op(fields: list[str], lineno: int, line: str) -> Op:
         n = _number(token, lineno, line, name.upper(), signed=name == "value")
         if name == "id" and n > MAX_ID:
             raise TraceError(lineno, line, f"ID must be at most {MAX_ID}")
+        if name == "tid" and n > MAX_TID:
+            raise TraceError(lineno, line, f"TID must be at most {MAX_TID}")
         if name == "value" and not _INT_MIN <= n <= _INT_MAX:
             raise TraceError(lineno, line, "VALUE must fit a C int (-2147483648..2147483647)")
         if n >= _SIZE_LIMIT:
@@ -242,7 +277,66 @@ _CHUNK = 1 << 20       # characters read by one regular-expression pass (about 1
 _COLUMN_KINDS = "afrwcm"     # kinds kept in the columns alone; the others keep their Op
 _SIZED_LETTERS = "arcm"
 _SLOT_SETTERS = tuple(getattr(Op, name).__set__ for name in (
-    "kind", "id", "size", "nmemb", "align", "pad", "param", "value", "label"))
+    "kind", "id", "size", "nmemb", "align", "pad", "param", "value", "label", "tid"))
+
+
+class _Threads:
+    """The threads of a trace as its lines run: checks each thread line and each operation's thread.
+
+    >>> t = _Threads(); t.step("create", 1, 1, "n 1"); t.step("switch", 1, 2, "T 1"); t.current
+    1
+    >>> t.step("exit", 1, 3, "x 1"); t.step("malloc", None, 4, "a 0 1")
+    Traceback (most recent call last):
+    ...
+    memlab.errors.TraceError: line 4: thread 1 has exited; a T line must name a running thread first: 'a 0 1'
+    """
+
+    __slots__ = ("current", "running", "alive", "exited", "joined")
+
+    def __init__(self) -> None:
+        self.current = 0            # the thread the next operation runs on
+        self.running = True         # False once the current thread has exited
+        self.alive = {0}            # created (thread 0 at the start) and not exited
+        self.exited: set[int] = set()   # exited, not joined
+        self.joined: set[int] = set()   # exited and joined (the TID may be created again)
+
+    def step(self, kind: str, tid: int | None, lineno: int, line: str) -> None:
+        """Run the checks and the state change of one operation line."""
+        if kind == "switch":
+            self._known(tid, lineno, line)
+            self.current, self.running = tid, True
+        elif kind == "exit":
+            self._known(tid, lineno, line)
+            if tid == 0:
+                raise TraceError(lineno, line, "thread 0 (the main thread) cannot exit; the trace ends where the process does")
+            self.alive.discard(tid)
+            self.exited.add(tid)
+            if tid == self.current:
+                self.running = False
+        elif kind == "join":
+            if tid not in self.exited:
+                raise TraceError(lineno, line, f"thread {tid} has not exited" if tid in self.alive else
+                                 f"thread {tid} was already joined" if tid in self.joined else
+                                 f"thread {tid} was not created")
+            self.exited.discard(tid)
+            self.joined.add(tid)
+        else:
+            if not self.running:
+                self.refuse_exited(lineno, line)
+            if kind == "create":
+                if tid in self.alive or tid in self.exited:
+                    raise TraceError(lineno, line, f"thread {tid} already exists")
+                self.alive.add(tid)
+                self.joined.discard(tid)
+
+    def refuse_exited(self, lineno: int, line: str) -> None:
+        raise TraceError(lineno, line,
+                         f"thread {self.current} has exited; a T line must name a running thread first")
+
+    def _known(self, tid: int, lineno: int, line: str) -> None:
+        if tid not in self.alive:
+            raise TraceError(lineno, line, f"thread {tid} has exited" if tid in self.exited or tid in self.joined
+                             else f"thread {tid} was not created")
 
 
 class Trace(Sequence):
@@ -250,7 +344,8 @@ class Trace(Sequence):
 
     ``kinds`` holds one trace letter per entry; ``ids``, ``sizes`` and ``args`` (NMEMB of
     calloc, ALIGN of memalign) are integer arrays, 0 where the kind has no such field; the
-    entries of the rare kinds (t, o, s) keep their `Op` in ``rare``. Indexing gives `Op`
+    entries of the rare kinds (t, o, s and the thread lines T, n, x, j) keep their `Op` in ``rare``;
+    ``cpus`` and ``tls`` are what ``# cpus N`` and ``# tls M`` lines gave, else None. Indexing gives `Op`
     records, so a Trace stands wherever a sequence of them is expected.
 
     >>> t = read_trace("a 0 16\\nc 1 4 10\\ns half\\nf 0")
@@ -260,29 +355,45 @@ class Trace(Sequence):
     ('c 1 4 10', 'half', ['s half', 'f 0'])
     """
 
-    __slots__ = ("kinds", "ids", "sizes", "args", "rare", "_ops")
+    __slots__ = ("kinds", "ids", "sizes", "args", "rare", "cpus", "tls", "_ops")
 
     def __init__(self, kinds: str = "", ids: array | None = None, sizes: array | None = None,
-                 args: array | None = None, rare: dict[int, Op] | None = None) -> None:
+                 args: array | None = None, rare: dict[int, Op] | None = None, cpus: int | None = None,
+                 tls: int | None = None) -> None:
         self.kinds = kinds
         self.ids = array("I") if ids is None else ids
         self.sizes = array("Q") if sizes is None else sizes
         self.args = array("Q") if args is None else args
         self.rare = {} if rare is None else rare
+        self.cpus = cpus
+        self.tls = tls
         self._ops: tuple[Op, ...] | None = None
 
     @classmethod
-    def from_ops(cls, ops: Iterable[Op]) -> Trace:
-        """The columns of a sequence of Op records.
+    def from_ops(cls, ops: Iterable[Op], cpus: int | None = None, tls: int | None = None) -> Trace:
+        """The columns of a sequence of Op records (entry k checked as line k + 1 would be).
 
         >>> Trace.from_ops([Op("malloc", id=3, size=8), Op("trim", pad=0)]).kinds
         'at'
+        >>> Trace.from_ops([Op("switch", tid=2)])
+        Traceback (most recent call last):
+        ...
+        memlab.errors.TraceError: line 1: thread 2 was not created: 'T 2'
         """
+        if cpus is not None and (type(cpus) is not int or not 1 <= cpus <= MAX_CPUS):
+            raise ValueError(f"cpus must be an integer in 1..{MAX_CPUS} (got {cpus!r})")
+        if tls is not None and (type(tls) is not int or not 1 <= tls <= MAX_TLS):
+            raise ValueError(f"tls must be an integer in 1..{MAX_TLS} (got {tls!r})")
         kinds, ids, sizes, args, rare = [], array("I"), array("Q"), array("Q"), {}
+        threads = None
         for k, op in enumerate(ops):
             if not isinstance(op, Op):
                 raise TypeError(f"a trace is a sequence of Op records, not {type(op).__name__}: {op!r}")
             letter = _LETTER[op.kind]
+            if threads is None and op.kind in THREAD_KINDS:
+                threads = _Threads()
+            if threads is not None and letter != "s":
+                threads.step(op.kind, op.tid, k + 1, str(op))
             kinds.append(letter)
             if letter in _COLUMN_KINDS:
                 ids.append(op.id)
@@ -293,7 +404,7 @@ class Trace(Sequence):
                 sizes.append(0)
                 args.append(0)
                 rare[k] = op
-        trace = cls("".join(kinds), ids, sizes, args, rare)
+        trace = cls("".join(kinds), ids, sizes, args, rare, cpus, tls)
         trace._ops = tuple(ops) if isinstance(ops, tuple) else None
         return trace
 
@@ -312,7 +423,7 @@ class Trace(Sequence):
                 return tuple(self.op(k) for k in range(start, stop, step))
             return Trace(self.kinds[start:stop], self.ids[start:stop], self.sizes[start:stop],
                          self.args[start:stop],
-                         {k - start: op for k, op in self.rare.items() if start <= k < stop})
+                         {k - start: op for k, op in self.rare.items() if start <= k < stop}, self.cpus, self.tls)
         n = len(self.kinds)
         if not -n <= i < n:
             raise IndexError("trace index out of range")
@@ -323,8 +434,8 @@ class Trace(Sequence):
 
     def __eq__(self, other) -> bool:
         if isinstance(other, Trace):
-            return (self.kinds, self.ids, self.sizes, self.args, self.rare) == \
-                   (other.kinds, other.ids, other.sizes, other.args, other.rare)
+            return (self.kinds, self.ids, self.sizes, self.args, self.rare, self.cpus, self.tls) == \
+                   (other.kinds, other.ids, other.sizes, other.args, other.rare, other.cpus, other.tls)
         return isinstance(other, Sequence) and self.ops() == tuple(other)
 
     __hash__ = None
@@ -367,11 +478,21 @@ class Trace(Sequence):
                     set_size(op, size if letter in _SIZED_LETTERS else None)
                     set_nmemb(op, arg if letter == "c" else None)
                     set_align(op, arg if letter == "m" else None)
-                    for setter in others:         # pad, param, value, label
+                    for setter in others:         # pad, param, value, label, tid
                         setter(op, None)
                 append(op)
             self._ops = tuple(out)
         return self._ops
+
+    @property
+    def threaded(self) -> bool:
+        """True if the trace has thread lines (T, n, x or j).
+
+        >>> read_trace("a 0 1").threaded, read_trace("n 1\\nT 1\\na 0 1").threaded
+        (False, True)
+        """
+        kinds = self.kinds
+        return "T" in kinds or "n" in kinds or "x" in kinds or "j" in kinds
 
     def marks(self) -> list[int]:
         """Indices of the `s` entries, in order.
@@ -398,6 +519,9 @@ class _Reader:
         self.header = 0                     # integers of a .rep header seen so far
         self.header_line = (0, "")
         self.in_header = True
+        self.threads: _Threads | None = None     # made at the first thread line
+        self.settings: dict[str, tuple[int, int]] = {}   # word -> (value, line number)
+        self.shared: dict[tuple[str, int], Op] = {}    # one Op per thread line spelling
 
     def chunk(self, text: str) -> None:
         """Read whole lines (the text between two chunk boundaries)."""
@@ -424,6 +548,9 @@ class _Reader:
         decimal numbers the standard library has.
         """
         self.end_header()
+        if self.threads is not None and not self.threads.running:
+            end = text.find("\n")
+            self.threads.refuse_exited(self.lineno + 1, text if end < 0 else text[:end])
         self.lineno += text.count("\n") + 1
         text = ("\n" + text).replace(" ", ",")
         for before, after in _AS_JSON:
@@ -456,6 +583,8 @@ class _Reader:
         """The Op of one line in any spelling; None for blanks, comments and a .rep header."""
         body = line.strip(_BLANKS)
         if not body or body[0] == "#":
+            if body[:1] == "#":
+                self.comment(body, lineno, line)
             return None
         is_snapshot = body[0] == "s" and (len(body) == 1 or body[1] in _BLANKS)
         if not is_snapshot:
@@ -473,7 +602,29 @@ class _Reader:
         self.end_header()
         if is_snapshot:
             return Op("snapshot", label=body[1:].strip(_BLANKS))
-        return _parse_op(fields, lineno, line)
+        op = _parse_op(fields, lineno, line)
+        if op.tid is not None:
+            if self.threads is None:
+                self.threads = _Threads()
+            op = self.shared.setdefault((op.kind, op.tid), op)
+        if self.threads is not None:
+            self.threads.step(op.kind, op.tid, lineno, line)
+        return op
+
+    def comment(self, body: str, lineno: int, line: str) -> None:
+        """A comment; ``# cpus N`` and ``# tls M`` give settings (each once, before the first operation)."""
+        words = _BLANK_RUNS.split(body[1:].strip(_BLANKS))
+        if len(words) != 2 or words[0] not in _SETTINGS or not words[1].isascii() or not words[1].isdigit():
+            return
+        what, largest = _SETTINGS[words[0]]
+        if words[0] in self.settings:
+            raise TraceError(lineno, line, f"{what} is given twice (first on line {self.settings[words[0]][1]})")
+        if self.kinds:
+            raise TraceError(lineno, line, f"{what} must be given before the first operation")
+        n = int(words[1]) if len(words[1]) <= _DIGITS else _TOO_BIG
+        if not 1 <= n <= largest:
+            raise TraceError(lineno, line, f"{what} must be 1 to {largest}")
+        self.settings[words[0]] = (n, lineno)
 
     def end_header(self) -> None:
         """An entry follows: a .rep header before it must have been whole."""
@@ -485,7 +636,8 @@ class _Reader:
     def trace(self) -> Trace:
         if self.in_header and self.header not in (0, 4):
             raise TraceError(*self.header_line, f"a .rep header has exactly four integers, found {self.header}")
-        return Trace("".join(self.kinds), self.ids, self.sizes, self.args, self.rare)
+        cpus, tls = (self.settings.get(word, (None,))[0] for word in ("cpus", "tls"))
+        return Trace("".join(self.kinds), self.ids, self.sizes, self.args, self.rare, cpus, tls)
 
 
 def read_trace(text: str | bytes, progress: Callable[[int, int], None] | None = None) -> Trace:
@@ -559,5 +711,11 @@ def format_trace(ops: Iterable[Op]) -> str:
     'a 0 1\\ns first\\n'
     >>> parse_trace(format_trace(parse_trace("o MMAP_MAX -1"))) == parse_trace("o -4 -1")
     True
+    >>> format_trace(read_trace("# cpus 4\\n# tls 2\\nn 1"))       # a Trace keeps its settings
+    '# cpus 4\\n# tls 2\\nn 1\\n'
     """
-    return "".join(f"{op}\n" for op in ops)
+    head = ""
+    if isinstance(ops, Trace):
+        head = "".join(f"# {word} {value}\n" for word, value in (("cpus", ops.cpus), ("tls", ops.tls))
+                       if value is not None)
+    return head + "".join(f"{op}\n" for op in ops)

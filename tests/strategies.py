@@ -31,7 +31,7 @@ __all__ = ["request_sizes", "alignments", "mallopts", "ops", "traces", "random_t
            "HEAP", "BASE", "addresses", "lengths", "deltas", "advice", "space_limits"]
 
 #: mallopt parameters a trace may use.
-_PARAMS = tuple(MALLOPT_PARAMS)
+_PARAMS = tuple(p for p in MALLOPT_PARAMS if not p.startswith("M_ARENA"))  # the arena limits matter with threads only
 
 
 # ---------------------------------------------------------------------------- traces: Hypothesis

@@ -28,6 +28,8 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "record": ("-O2", "-Wall", "-shared", "-fPIC", "-Wl,-z,now"),
     # the overcommit probe: reserves memory with malloc and realloc, never writes it
     "overcommit": ("-O2", "-Wall"),
+    # a library with thread-local storage: preloaded to give the replayer a trace's `# tls M`
+    "tls_module": ("-O2", "-Wall", "-shared", "-fPIC"),
 }
 
 
@@ -163,7 +165,7 @@ def compile_c(source: Path, flags: Sequence[str] = ("-O2", "-Wall"), name: str |
 
 
 def build(name: str) -> Path:
-    """Return the built program `name` ('replay' or 'record'), compiling it if needed.
+    """Return the built program `name` (a key of SOURCES), compiling it if needed.
 
     >>> build("replay").name.startswith("replay-")
     True

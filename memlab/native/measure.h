@@ -23,6 +23,10 @@ static long long anon_base;
 /* 0: the malloc family is another allocator's, whose state mallinfo2 cannot see;
  * snapshots then carry only brk and rss. */
 static int measure_mallinfo = 1;
+/* If set: bytes to leave out of rss (resident memory that is not the trace's). */
+static long long (*measure_exclude)(void);
+/* If set: prints more keys (each as `, "key": value`) at the end of a snapshot. */
+static void (*measure_more)(void);
 
 static inline void write_all(int fd, const char *s, size_t n)
 {
@@ -118,7 +122,7 @@ static inline void out_measures(void)
     if (measure_mallinfo)
         mi = mallinfo2();
     long long brk = (long long)((uintptr_t)sbrk(0) - brk_base);
-    long long rss = anonymous_bytes() - anon_base;
+    long long rss = anonymous_bytes() - anon_base - (measure_exclude ? measure_exclude() : 0);
     const char *names[] = {"brk", "arena", "ordblks", "smblks", "hblks", "hblkhd", "fsmblks",
                            "uordblks", "fordblks", "keepcost", "rss"};
     long long values[] = {brk, (long long)mi.arena, (long long)mi.ordblks, (long long)mi.smblks,
@@ -134,6 +138,8 @@ static inline void out_measures(void)
         out_str("\": ");
         out_int(values[i]);
     }
+    if (measure_more)
+        measure_more();
     out_str("}\n");
     if (out_len > sizeof out_buf / 2)
         out_flush();

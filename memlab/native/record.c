@@ -25,13 +25,32 @@
  * equivalent `o M_MXFAST <current>`: every mallopt consolidates the fastbins
  * first, and re-setting M_MXFAST to its current value does only that).
  *
+ * Threads: every call is made and written under one lock, so the trace's order
+ * is the order in which the calls ran, and no two threads are ever inside
+ * malloc at once (glibc then never meets a locked arena: a replay, which runs
+ * one thread at a time, makes the same choices).  pthread_create is
+ * interposed: a thread it starts gets a TID (the lowest free one), the
+ * creator's `n TID` line, and `T TID` before the calls it makes; `x TID` is
+ * written in the last round of thread-specific-data destructors of that
+ * thread, and `j TID` when pthread_join returns it (or, for a detached
+ * thread, as it exits or is detached after its exit): then its TID is free.  The calls glibc makes inside pthread_create (the new thread's DTV)
+ * are not written, since a replayer creating a real thread makes them too:
+ * the `n` line is written at the first of them, so it stands where they ran.
+ * The recorder keeps no thread-local storage of its own (that would make
+ * every thread's DTV larger than in the replayer): threads are told apart by
+ * their kernel thread ID.  The first line after the header is `# cpus N`;
+ * at the end a comment gives the program's own mallinfo2, summed over arenas.
+ *
  * A program can mark stages of its run with `s LABEL` lines: see memlab_snapshot.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
+#include <limits.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +58,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 extern void *__libc_malloc(size_t);
@@ -54,8 +74,10 @@ extern char **environ;
 /* ---------- lock and reentrancy guard ---------- */
 
 static volatile int lock_word;
-static __thread int busy __attribute__((tls_model("initial-exec")));
+static volatile pid_t owner; /* kernel thread ID of the thread holding the lock, 0 if none */
 static pid_t main_tid;
+
+static pid_t ktid(void) { return (pid_t)syscall(SYS_gettid); }
 
 static void lock(void)
 {
@@ -65,9 +87,24 @@ static void lock(void)
 
 static void unlock(void) { __atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE); }
 
+/* Take the lock as thread `me` (calls `me` makes while it holds it are nested). */
+static void lock_as(pid_t me)
+{
+    lock();
+    owner = me;
+}
+
+static void unlock_as(void)
+{
+    owner = 0;
+    unlock();
+}
+
 /* ---------- counts of what could not be recorded ---------- */
 
 static unsigned long n_unready, n_nested, n_unknown_free, n_unknown_realloc, n_odd_mallopt, n_other_thread;
+static unsigned long n_for_create, n_after_exit, n_failed_create, n_untracked_threads, n_tls_threads;
+static size_t header_tls = 1; /* the `# tls M` of the header */
 
 /* ---------- output ---------- */
 
@@ -210,13 +247,15 @@ static struct entry *new_table(size_t cap)
     return m == MAP_FAILED ? NULL : m;
 }
 
+static int setup_threads(void);
+
 static int setup(void)
 {
     table_cap = 1 << 16;
     table = new_table(table_cap);
     free_cap = 1 << 16;
     void *m = mmap(NULL, free_cap * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (!table || m == MAP_FAILED)
+    if (!table || m == MAP_FAILED || !setup_threads())
         return 0;
     free_ids = m;
     ready = 1;
@@ -295,31 +334,180 @@ static void release_id(uint64_t id)
 
 /* ---------- entering and leaving the recorder ---------- */
 
-/* Return 1 if this call is to be recorded (then the lock is held). */
-static int enter(void)
+/* ---------- threads ---------- */
+
+#define MAX_TID 65535
+#define NO_TID 0xFFFFFFFFu
+
+/* A thread started through pthread_create (or the main thread), by kernel thread ID. */
+struct thread {
+    pid_t ktid;          /* 0: empty slot; -1: deleted */
+    unsigned tid;        /* its TID in the trace */
+    unsigned rounds;     /* destructor rounds seen at its exit */
+    struct start *creating; /* set while it is inside pthread_create */
+};
+
+/* What a new thread needs to start: kept in a fixed pool, linked when free. */
+struct start {
+    void *(*fn)(void *);
+    void *arg;
+    unsigned tid, creator;
+    int written;         /* its `n` line is in the trace */
+    struct start *next;
+};
+
+#define THREAD_SLOTS (1 << 17)
+static struct thread *threads;       /* open addressing by kernel thread ID */
+static struct start *starts, *free_starts;
+static unsigned *free_tids;          /* a stack of TIDs free for reuse, lowest on top */
+/* Each TID's pthread_t and state: 0 free, 1 running, 2 exited (x written), and whether it is detached. */
+struct tid_state {
+    pthread_t th;
+    unsigned char state, detached;
+};
+static struct tid_state *tids;
+static unsigned n_free_tids, next_tid = 1;
+static unsigned last_tid;            /* the thread of the last operation line; NO_TID after its x line */
+static pthread_key_t exit_key;
+static int have_exit_key;
+
+static int setup_threads(void)
 {
-    if (busy) {
-        n_nested++;
+    threads = mmap(NULL, THREAD_SLOTS * sizeof(struct thread) +
+                             (MAX_TID + 1) * (sizeof(struct start) + sizeof(unsigned) + sizeof(struct tid_state)),
+                   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (threads == MAP_FAILED) {
+        threads = NULL;
         return 0;
     }
-    busy = 1;
-    lock();
-    if (!ready && !setup()) {
-        n_unready++;
-        unlock();
-        busy = 0;
-        return 0;
+    starts = (struct start *)(threads + THREAD_SLOTS);
+    tids = (struct tid_state *)(starts + MAX_TID + 1);
+    free_tids = (unsigned *)(tids + MAX_TID + 1);
+    free_starts = NULL;
+    for (int i = MAX_TID; i >= 0; i--) {
+        starts[i].next = free_starts;
+        free_starts = &starts[i];
     }
-    if (main_tid && (pid_t)syscall(SYS_gettid) != main_tid)
-        n_other_thread++;
     return 1;
 }
 
-static void leave(void)
+static size_t thread_slot(pid_t k) { return ((size_t)k * 0x9E3779B97F4A7C15ULL >> 20) & (THREAD_SLOTS - 1); }
+
+static struct thread *thread_of(pid_t k)
 {
-    unlock();
-    busy = 0;
+    if (!threads)
+        return NULL;
+    for (size_t j = thread_slot(k);; j = (j + 1) & (THREAD_SLOTS - 1)) {
+        if (threads[j].ktid == k)
+            return &threads[j];
+        if (threads[j].ktid == 0)
+            return NULL;
+    }
 }
+
+static struct thread *add_thread(pid_t k, unsigned tid)
+{
+    struct thread *t = thread_of(k);
+    if (!t && threads) {
+        size_t j = thread_slot(k);
+        while (threads[j].ktid > 0)
+            j = (j + 1) & (THREAD_SLOTS - 1);
+        t = &threads[j];
+    }
+    if (t) {
+        t->ktid = k;
+        t->tid = tid;
+        t->rounds = 0;
+        t->creating = NULL;
+    }
+    return t;
+}
+
+static unsigned fresh_tid(void)
+{
+    if (n_free_tids)
+        return free_tids[--n_free_tids];
+    return next_tid <= MAX_TID ? next_tid++ : NO_TID;
+}
+
+/* TIDs are reused lowest first: the free stack is kept sorted, highest at the bottom. */
+static void release_tid(unsigned tid)
+{
+    unsigned i = n_free_tids++;
+    while (i > 0 && free_tids[i - 1] < tid) {
+        free_tids[i] = free_tids[i - 1];
+        i--;
+    }
+    free_tids[i] = tid;
+}
+
+/* The j line of an exited thread: its TID is free again. */
+static void write_joined(unsigned tid)
+{
+    emit('j', tid, 1, 0, 0);
+    tids[tid].state = 0;
+    release_tid(tid);
+}
+
+static void switch_to(unsigned tid)
+{
+    if (tid != last_tid) {
+        emit('T', tid, 1, 0, 0);
+        last_tid = tid;
+    }
+}
+
+static void write_created(struct start *s)
+{
+    switch_to(s->creator);
+    emit('n', s->tid, 1, 0, 0);
+    s->written = 1;
+}
+
+/* ---------- entering and leaving the recorder ---------- */
+
+enum { FORWARD = 0, RECORD = 1, FORWARD_LOCKED = 2 };
+
+/* RECORD: record this call (the lock is held, the line of its thread written).
+ * FORWARD_LOCKED: glibc's own call inside pthread_create: make it under the lock, unrecorded.
+ * FORWARD: make it without the recorder. */
+static int enter(void)
+{
+    pid_t me = ktid();
+    if (owner == me) {
+        n_nested++;
+        return FORWARD;
+    }
+    lock_as(me);
+    if (!ready && !setup()) {
+        n_unready++;
+        unlock_as();
+        return FORWARD;
+    }
+    struct thread *t = thread_of(me);
+    if (!t) {
+        if (main_tid && me != main_tid) {
+            n_other_thread++;      /* a thread not started by pthread_create, or one whose x line is written */
+            unlock_as();
+            return FORWARD;
+        }
+        t = add_thread(me, 0);     /* the main thread, before the constructor ran */
+        if (!t) {
+            unlock_as();
+            return FORWARD;
+        }
+    }
+    if (t->creating) {
+        if (!t->creating->written)
+            write_created(t->creating);
+        n_for_create++;
+        return FORWARD_LOCKED;
+    }
+    switch_to(t->tid);
+    return RECORD;
+}
+
+static void leave(void) { unlock_as(); }
 
 /* A pointer returned by an allocating call: give it an ID and write the line. */
 static void allocated(void *p, char kind, unsigned long long a, int na, unsigned long long b)
@@ -336,8 +524,13 @@ static void allocated(void *p, char kind, unsigned long long a, int na, unsigned
 
 void *malloc(size_t n)
 {
-    if (!enter())
-        return __libc_malloc(n);
+    int e = enter();
+    if (e != RECORD) {
+        void *p = __libc_malloc(n);
+        if (e == FORWARD_LOCKED)
+            leave();
+        return p;
+    }
     void *p = __libc_malloc(n);
     allocated(p, 'a', n, 1, 0);
     leave();
@@ -346,8 +539,11 @@ void *malloc(size_t n)
 
 void free(void *p)
 {
-    if (!p || !enter()) {
+    int e = p ? enter() : FORWARD;
+    if (e != RECORD) {
         __libc_free(p);
+        if (e == FORWARD_LOCKED)
+            leave();
         return;
     }
     uint64_t id;
@@ -363,8 +559,13 @@ void free(void *p)
 
 void *calloc(size_t k, size_t n)
 {
-    if (!enter())
-        return __libc_calloc(k, n);
+    int e = enter();
+    if (e != RECORD) {
+        void *p = __libc_calloc(k, n);
+        if (e == FORWARD_LOCKED)
+            leave();
+        return p;
+    }
     void *p = __libc_calloc(k, n);
     allocated(p, 'c', k, 2, n);
     leave();
@@ -373,8 +574,13 @@ void *calloc(size_t k, size_t n)
 
 void *realloc(void *old, size_t n)
 {
-    if (!enter())
-        return __libc_realloc(old, n);
+    int e = enter();
+    if (e != RECORD) {
+        void *p = __libc_realloc(old, n);
+        if (e == FORWARD_LOCKED)
+            leave();
+        return p;
+    }
     if (!old) {
         void *p = __libc_realloc(NULL, n); /* the same as malloc(n) */
         allocated(p, 'a', n, 1, 0);
@@ -412,8 +618,13 @@ void *reallocarray(void *old, size_t k, size_t n)
 
 static void *aligned(size_t align, size_t n)
 {
-    if (!enter())
-        return __libc_memalign(align, n);
+    int e = enter();
+    if (e != RECORD) {
+        void *p = __libc_memalign(align, n);
+        if (e == FORWARD_LOCKED)
+            leave();
+        return p;
+    }
     void *p = __libc_memalign(align, n);
     allocated(p, 'm', align, 2, n);
     leave();
@@ -462,8 +673,13 @@ int malloc_trim(size_t pad)
 {
     if (!real_trim)
         real_trim = (int (*)(size_t))dlsym(RTLD_NEXT, "malloc_trim");
-    if (!enter())
-        return real_trim ? real_trim(pad) : 0;
+    int e = enter();
+    if (e != RECORD) {
+        int r = real_trim ? real_trim(pad) : 0;
+        if (e == FORWARD_LOCKED)
+            leave();
+        return r;
+    }
     int r = real_trim ? real_trim(pad) : 0;
     emit('t', pad, 1, 0, 0);
     leave();
@@ -472,12 +688,17 @@ int malloc_trim(size_t pad)
 
 int mallopt(int param, int value)
 {
-    if (!enter())
-        return __libc_mallopt(param, value);
+    int e = enter();
+    if (e != RECORD) {
+        int r = __libc_mallopt(param, value);
+        if (e == FORWARD_LOCKED)
+            leave();
+        return r;
+    }
     int r = __libc_mallopt(param, value);
     char line[200], *p = line;
     if (param == M_MXFAST || param == M_TRIM_THRESHOLD || param == M_TOP_PAD || param == M_MMAP_THRESHOLD ||
-        param == M_MMAP_MAX) {
+        param == M_MMAP_MAX || param == M_ARENA_TEST || param == M_ARENA_MAX) {
         p += put_s(p, "o ");
         if (param < 0) {
             *p++ = '-';
@@ -515,8 +736,12 @@ int mallopt(int param, int value)
  * `s LABEL` there.  Blanks in the label become '_'; it is cut at 100 bytes. */
 void memlab_snapshot(const char *label)
 {
-    if (!enter())
+    int e = enter();
+    if (e != RECORD) {
+        if (e == FORWARD_LOCKED)
+            leave();
         return;
+    }
     char line[110], *p = line;
     *p++ = 's';
     *p++ = ' ';
@@ -526,6 +751,206 @@ void memlab_snapshot(const char *label)
     *p++ = '\n';
     put_lines(line, (size_t)(p - line));
     leave();
+}
+
+/* ---------- thread creation and exit ---------- */
+
+static int (*real_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+/* The x line, in the last round of the thread's destructors (calls it makes after are not recorded). */
+static void at_thread_exit(void *value)
+{
+    (void)value;
+    pid_t me = ktid();
+    lock_as(me);
+    struct thread *t = thread_of(me);
+    if (t && t->tid != 0) {
+        if (++t->rounds < PTHREAD_DESTRUCTOR_ITERATIONS) {
+            pthread_setspecific(exit_key, (void *)1); /* called again in the next round */
+        } else {
+            emit('x', t->tid, 1, 0, 0);
+            if (last_tid == t->tid)
+                last_tid = NO_TID;
+            tids[t->tid].state = 2;
+            if (tids[t->tid].detached) /* glibc releases its stack as it exits */
+                write_joined(t->tid);
+            t->ktid = -1;
+        }
+    }
+    unlock_as();
+}
+
+static void *start_thread(void *arg)
+{
+    struct start *s = arg;
+    pid_t me = ktid();
+    lock_as(me);
+    if (!s->written)
+        write_created(s);
+    add_thread(me, s->tid);
+    tids[s->tid].th = pthread_self();
+    void *(*fn)(void *) = s->fn;
+    void *fn_arg = s->arg;
+    s->next = free_starts;
+    free_starts = s;
+    if (have_exit_key)
+        pthread_setspecific(exit_key, (void *)1);
+    unlock_as();
+    return fn(fn_arg);
+}
+
+/* The highest module ID with thread-local storage (what sizes a new thread's DTV). */
+static int count_tls(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    if (info->dlpi_tls_modid > *(size_t *)data)
+        *(size_t *)data = info->dlpi_tls_modid;
+    return 0;
+}
+
+int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+    if (!real_create)
+        real_create = (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))dlsym(
+            RTLD_NEXT, "pthread_create");
+    size_t modules = 0;
+    dl_iterate_phdr(count_tls, &modules);
+    pid_t me = ktid();
+    lock_as(me);
+    struct thread *self = ready ? thread_of(me) : NULL;
+    if (!self && ready && me == main_tid)
+        self = add_thread(me, 0);
+    unsigned tid = self && free_starts ? fresh_tid() : NO_TID;
+    if (tid == NO_TID) {
+        n_untracked_threads++; /* a thread of an unknown thread, or beyond the TIDs: not followed */
+        unlock_as();
+        return real_create(th, attr, fn, arg);
+    }
+    struct start *s = free_starts;
+    free_starts = s->next;
+    s->fn = fn;
+    s->arg = arg;
+    s->tid = tid;
+    s->creator = self->tid;
+    s->written = 0;
+    self->creating = s;
+    int detach = PTHREAD_CREATE_JOINABLE;
+    if (attr)
+        pthread_attr_getdetachstate(attr, &detach);
+    tids[tid].state = 1;
+    tids[tid].detached = detach == PTHREAD_CREATE_DETACHED;
+    if (modules != header_tls)
+        n_tls_threads++;
+    unlock_as();
+    int r = real_create(th, attr, start_thread, s);
+    lock_as(me);
+    self = thread_of(me);
+    if (self)
+        self->creating = NULL;
+    if (r == 0) {
+        if (!s->written)
+            write_created(s);
+        tids[tid].th = *th;
+    } else {
+        if (s->written) { /* glibc allocated for a thread it could not start */
+            emit('x', tid, 1, 0, 0);
+            if (last_tid == tid)
+                last_tid = NO_TID;
+            n_failed_create++;
+        }
+        tids[tid].state = 0;
+        release_tid(tid);
+        s->next = free_starts;
+        free_starts = s;
+    }
+    unlock_as();
+    return r;
+}
+
+/* The TID of a followed thread that has not been joined, or NO_TID. */
+static unsigned tid_of(pthread_t th)
+{
+    for (unsigned t = 1; t < next_tid && tids; t++)
+        if (tids[t].state && pthread_equal(tids[t].th, th))
+            return t;
+    return NO_TID;
+}
+
+/* After a successful join of `th` by this thread: the j line (and x, if it was not written). */
+static void joined(pthread_t th)
+{
+    pid_t me = ktid();
+    lock_as(me);
+    unsigned tid = tid_of(th);
+    if (tid != NO_TID) {
+        struct thread *self = thread_of(me);
+        if (self)
+            switch_to(self->tid);
+        if (tids[tid].state == 1) {
+            emit('x', tid, 1, 0, 0);
+            if (last_tid == tid)
+                last_tid = NO_TID;
+        }
+        write_joined(tid);
+    }
+    unlock_as();
+}
+
+static int (*real_join)(pthread_t, void **);
+static int (*real_tryjoin)(pthread_t, void **);
+static int (*real_timedjoin)(pthread_t, void **, const struct timespec *);
+static int (*real_detach)(pthread_t);
+
+int pthread_join(pthread_t th, void **ret)
+{
+    if (!real_join)
+        real_join = (int (*)(pthread_t, void **))dlsym(RTLD_NEXT, "pthread_join");
+    int r = real_join(th, ret);
+    if (r == 0)
+        joined(th);
+    return r;
+}
+
+int pthread_tryjoin_np(pthread_t th, void **ret)
+{
+    if (!real_tryjoin)
+        real_tryjoin = (int (*)(pthread_t, void **))dlsym(RTLD_NEXT, "pthread_tryjoin_np");
+    int r = real_tryjoin(th, ret);
+    if (r == 0)
+        joined(th);
+    return r;
+}
+
+int pthread_timedjoin_np(pthread_t th, void **ret, const struct timespec *abstime)
+{
+    if (!real_timedjoin)
+        real_timedjoin = (int (*)(pthread_t, void **, const struct timespec *))dlsym(RTLD_NEXT, "pthread_timedjoin_np");
+    int r = real_timedjoin(th, ret, abstime);
+    if (r == 0)
+        joined(th);
+    return r;
+}
+
+int pthread_detach(pthread_t th)
+{
+    if (!real_detach)
+        real_detach = (int (*)(pthread_t))dlsym(RTLD_NEXT, "pthread_detach");
+    pid_t me = ktid();
+    lock_as(me);
+    unsigned tid = tid_of(th);
+    int r = real_detach(th);
+    if (r == 0 && tid != NO_TID) {
+        if (tids[tid].state == 2) { /* it has exited: glibc releases its stack now */
+            struct thread *self = thread_of(me);
+            if (self)
+                switch_to(self->tid);
+            write_joined(tid);
+        } else {
+            tids[tid].detached = 1;
+        }
+    }
+    unlock_as();
+    return r;
 }
 
 /* ---------- start, end, fork and exec ---------- */
@@ -539,6 +964,16 @@ static void header(void)
     ssize_t n = readlink("/proc/self/exe", p, 150);
     if (n > 0)
         p += n;
+    *p++ = '\n';
+    p += put_s(p, "# cpus ");
+    p += put_u(p, (unsigned long long)get_nprocs());
+    *p++ = '\n';
+    header_tls = 0;
+    dl_iterate_phdr(count_tls, &header_tls);
+    if (header_tls == 0)
+        header_tls = 1;
+    p += put_s(p, "# tls ");
+    p += put_u(p, (unsigned long long)(header_tls ? header_tls : 1));
     *p++ = '\n';
     write_all(out_fd, line, (size_t)(p - line));
 }
@@ -560,35 +995,74 @@ static void trailer(const char *label)
     p += put_u(p, n_odd_mallopt);
     p += put_s(p, " other mallopt calls as o M_MXFAST; ");
     p += put_u(p, n_other_thread);
-    p += put_s(p, " calls came from other threads (other arenas)\n");
+    p += put_s(p, " calls came from threads not started by pthread_create (or after their exit)\n");
+    put_lines(line, (size_t)(p - line));
+    p = line;
+    p += put_s(p, "# memlab record: threads: ");
+    p += put_u(p, n_for_create);
+    p += put_s(p, " calls glibc made inside pthread_create (a replay makes them too), ");
+    p += put_u(p, n_untracked_threads);
+    p += put_s(p, " threads not followed, ");
+    p += put_u(p, n_failed_create);
+    p += put_s(p, " failed creations, ");
+    p += put_u(p, n_tls_threads);
+    p += put_s(p, " created with another number of modules with thread-local storage than the # tls line's\n");
+    put_lines(line, (size_t)(p - line));
+    /* the program's own heap state at this point, as glibc sums it over arenas */
+    struct mallinfo2 mi = mallinfo2();
+    const char *names[] = {"arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                           "fordblks", "keepcost"};
+    size_t values[] = {mi.arena, mi.ordblks, mi.smblks, mi.hblks, mi.hblkhd, mi.usmblks, mi.fsmblks, mi.uordblks,
+                       mi.fordblks, mi.keepcost};
+    p = line;
+    p += put_s(p, "# memlab record: mallinfo2 at ");
+    p += put_s(p, label);
+    p += put_s(p, " {");
+    for (int i = 0; i < 10; i++) {
+        p += put_s(p, i ? ", \"" : "\"");
+        p += put_s(p, names[i]);
+        p += put_s(p, "\": ");
+        p += put_u(p, (unsigned long long)values[i]);
+    }
+    p += put_s(p, "}\n");
     put_lines(line, (size_t)(p - line));
 }
 
 __attribute__((constructor)) static void start(void)
 {
-    busy = 1;
+    pid_t me = ktid();
+    lock_as(me); /* calls made by dlsym are nested */
     real_trim = (int (*)(size_t))dlsym(RTLD_NEXT, "malloc_trim");
     real_fork = (pid_t(*)(void))dlsym(RTLD_NEXT, "fork");
     real_execvp = (int (*)(const char *, char *const[]))dlsym(RTLD_NEXT, "execvp");
     real_execvpe = (int (*)(const char *, char *const[], char *const[]))dlsym(RTLD_NEXT, "execvpe");
-    busy = 0;
-    lock();
-    main_tid = (pid_t)syscall(SYS_gettid);
+    real_create = (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))dlsym(
+        RTLD_NEXT, "pthread_create");
+    have_exit_key = pthread_key_create(&exit_key, at_thread_exit) == 0;
+    main_tid = me;
     if (!ready)
         setup();
+    if (ready && !thread_of(me))
+        add_thread(me, 0);
     if (out_fd < 0)
         open_output(); /* the header goes first, and is written at once */
-    unlock();
+    unlock_as();
 }
 
 static void finish(void)
 {
-    lock();
+    pid_t me = ktid();
+    if (owner == me)
+        return;
+    lock_as(me);
     if (!finished) {
         finished = 1;
+        struct thread *t = thread_of(me);
+        if (t)
+            switch_to(t->tid);
         trailer("exit");
     }
-    unlock();
+    unlock_as();
 }
 
 __attribute__((destructor)) static void stop(void) { finish(); }
@@ -605,14 +1079,24 @@ pid_t fork(void)
 {
     if (!real_fork)
         real_fork = (pid_t(*)(void))dlsym(RTLD_NEXT, "fork");
-    lock();
+    pid_t me = ktid();
+    lock_as(me);
     char parent[sizeof path_buf];
     memcpy(parent, path_buf, sizeof path_buf);
     pid_t pid = real_fork();
+    if (pid == 0) {
+        /* the forking thread goes on alone, under its own TID */
+        struct thread *t = thread_of(me);
+        unsigned tid = t ? t->tid : 0;
+        if (t)
+            t->ktid = -1;
+        main_tid = ktid();
+        owner = main_tid;
+        add_thread(main_tid, tid);
+    }
     if (pid == 0 && out_fd >= 0) {
         /* the child's heap is a copy of its parent's: so is the start of its trace */
         close(out_fd);
-        main_tid = (pid_t)syscall(SYS_gettid);
         const char *base = getenv("MEMLAB_RECORD");
         out_fd = base ? claim(base, 0) : -1;
         int in = open(parent, O_RDONLY | O_CLOEXEC);
@@ -631,16 +1115,16 @@ pid_t fork(void)
         if (out_fd >= 0)
             write_all(out_fd, line, (size_t)(p - line));
     }
-    unlock();
+    unlock_as();
     return pid;
 }
 
 /* Before an exec replaces this program, write its end; the new image records afresh. */
 static void before_exec(void)
 {
-    lock();
+    lock_as(ktid());
     trailer("exec");
-    unlock();
+    unlock_as();
 }
 
 int execve(const char *path, char *const argv[], char *const envp[])

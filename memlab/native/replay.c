@@ -1,8 +1,12 @@
 /* replay: run an allocation trace (docs/trace-format.md) on this process's real
  * glibc malloc and print heap snapshots as JSON lines on stdout.
  *
- *   replay [--every N] [--rival] TRACE   run TRACE
- *   replay --version                     print gnu_get_libc_version()
+ *   replay [--every N] [--rival] [--arenas] TRACE   run TRACE
+ *   replay --version                                print gnu_get_libc_version()
+ *
+ * --arenas: each snapshot also has "arenas": [[SYSTEM, IN_USE], ...], one pair per
+ * arena in glibc's order (main first, then the newest), as malloc_stats() prints them
+ * (to a memfd standing in for stderr for the call; it allocates nothing).
  *
  * --rival: the malloc family is another allocator's, preloaded.  Its first
  * call (a malloc(1), freed) starts it before the baseline, snapshots carry only
@@ -28,9 +32,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <link.h>
+#include <linux/futex.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "measure.h"
@@ -82,17 +93,20 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 /* ---------- trace lines ---------- */
 
 enum kind { K_SKIP, K_HEADER, K_SNAP, K_MALLOC, K_FREE, K_REALLOC, K_CALLOC,
-            K_MEMALIGN, K_WRITE, K_TRIM, K_MALLOPT };
+            K_MEMALIGN, K_WRITE, K_TRIM, K_MALLOPT, K_SWITCH, K_CREATE, K_EXIT, K_JOIN, K_CPUS, K_TLS };
 
 struct op {
     enum kind kind;
-    uint64_t id, a, b;     /* a, b: the numeric fields after the ID (or PAD; PARAM, VALUE) */
+    uint64_t id, a, b;     /* id: ID or TID; a, b: the numeric fields after the ID (or PAD; PARAM, VALUE;
+                              the CPUs of a `# cpus N` comment) */
     int header_ints;       /* K_HEADER: how many integers on the line */
     const char *label;     /* K_SNAP */
     size_t label_len;
 };
 
 #define MAX_ID 4294967295ULL
+#define MAX_TID 65535
+#define MAX_CPUS 65536
 
 static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -143,11 +157,47 @@ static int token_is(const char *t, size_t n, const char *word)
     return strlen(word) == n && memcmp(t, word, n) == 0;
 }
 
-static const char *PARAM_NAMES[] = {"M_MXFAST", "M_TRIM_THRESHOLD", "M_TOP_PAD", "M_MMAP_THRESHOLD", "M_MMAP_MAX"};
-static const char *PARAM_NUMBERS[] = {"1", "-1", "-2", "-3", "-4"};
-static const int PARAM_VALUES[] = {1, -1, -2, -3, -4};
+#define N_PARAMS 7
+static const char *PARAM_NAMES[] = {"M_MXFAST", "M_TRIM_THRESHOLD", "M_TOP_PAD", "M_MMAP_THRESHOLD", "M_MMAP_MAX",
+                                    "M_ARENA_TEST", "M_ARENA_MAX"};
+static const char *PARAM_NUMBERS[] = {"1", "-1", "-2", "-3", "-4", "-7", "-8"};
+static const int PARAM_VALUES[] = {1, -1, -2, -3, -4, -7, -8};
 
 static char reason_buf[256];
+
+/* A comment whose words are exactly `cpus` (or `tls`) and a decimal number gives the number of
+ * CPUs (of modules with thread-local storage): op->kind becomes K_CPUS (K_TLS) and op->a the
+ * number (above MAX_CPUS when it does not fit). */
+static void parse_cpus(const char *b, const char *e, struct op *op)
+{
+    const char *w[3];
+    size_t wl[3];
+    int nw = 0;
+    for (const char *p = b; p < e;) {
+        while (p < e && is_blank(*p))
+            p++;
+        if (p == e)
+            break;
+        const char *s = p;
+        while (p < e && !is_blank(*p))
+            p++;
+        if (nw < 3) {
+            w[nw] = s;
+            wl[nw] = (size_t)(p - s);
+        }
+        nw++;
+    }
+    if (nw != 2 || !(token_is(w[0], wl[0], "cpus") || token_is(w[0], wl[0], "tls")))
+        return;
+    uint64_t v = 0;
+    for (size_t i = 0; i < wl[1]; i++) {
+        if (!is_digit(w[1][i]))
+            return;
+        v = v > MAX_CPUS ? v : v * 10 + (uint64_t)(w[1][i] - '0');
+    }
+    op->kind = w[0][0] == 'c' ? K_CPUS : K_TLS;
+    op->a = v;
+}
 
 /* Parse one line (without its newline). Returns 0 and fills *op; else the
  * reason is in reason_buf and the result is BAD_TEXT (not ASCII, or a field
@@ -164,6 +214,8 @@ static int parse_line(const char *line, size_t len, struct op *op, int in_header
     memset(op, 0, sizeof *op);
     if (b == e || *b == '#') {
         op->kind = K_SKIP;
+        if (b < e)
+            parse_cpus(b + 1, e, op);
         return 0;
     }
     if (*b == 's' && (e - b == 1 || is_blank(b[1]))) {
@@ -213,17 +265,20 @@ static int parse_line(const char *line, size_t len, struct op *op, int in_header
         op->header_ints = nt;
         return 0;
     }
-    static const char letters[] = "afrcmwto";
-    static const enum kind kinds[] = {K_MALLOC, K_FREE, K_REALLOC, K_CALLOC, K_MEMALIGN, K_WRITE, K_TRIM, K_MALLOPT};
-    static const char *names[] = {"malloc", "free", "realloc", "calloc", "memalign", "write", "trim", "mallopt"};
+    static const char letters[] = "afrcmwtoTnxj";
+    static const enum kind kinds[] = {K_MALLOC, K_FREE, K_REALLOC, K_CALLOC, K_MEMALIGN, K_WRITE, K_TRIM, K_MALLOPT,
+                                      K_SWITCH, K_CREATE, K_EXIT, K_JOIN};
+    static const char *names[] = {"malloc", "free", "realloc", "calloc", "memalign", "write", "trim", "mallopt",
+                                  "switch", "create", "exit", "join"};
     static const char *usage[] = {"a ID SIZE", "f ID", "r ID SIZE", "c ID NMEMB SIZE", "m ID ALIGN SIZE",
-                                  "w ID", "t PAD", "o PARAM VALUE"};
-    static const int nfields[] = {2, 1, 2, 3, 3, 1, 1, 2};
+                                  "w ID", "t PAD", "o PARAM VALUE", "T TID", "n TID", "x TID", "j TID"};
+    static const int nfields[] = {2, 1, 2, 3, 3, 1, 1, 2, 1, 1, 1, 1};
     static const char *fnames[][3] = {{"ID", "SIZE"}, {"ID"}, {"ID", "SIZE"}, {"ID", "NMEMB", "SIZE"},
-                                      {"ID", "ALIGN", "SIZE"}, {"ID"}, {"PAD"}, {"PARAM", "VALUE"}};
+                                      {"ID", "ALIGN", "SIZE"}, {"ID"}, {"PAD"}, {"PARAM", "VALUE"},
+                                      {"TID"}, {"TID"}, {"TID"}, {"TID"}};
     int k = -1;
     if (tlen[0] == 1)
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < 12; i++)
             if (tok[0][0] == letters[i])
                 k = i;
     if (k < 0) {
@@ -231,7 +286,7 @@ static int parse_line(const char *line, size_t len, struct op *op, int in_header
         strcpy(reason_buf, "unknown operation '");
         memcpy(reason_buf + strlen(reason_buf), tok[0], n);
         reason_buf[19 + n] = '\0';
-        strcat(reason_buf, "'; expected one of a f r c m w t o s");
+        strcat(reason_buf, "'; expected one of a f r c m w t o s T n x j");
         return 1;
     }
     if (nt != nfields[k] + 1) {
@@ -248,7 +303,7 @@ static int parse_line(const char *line, size_t len, struct op *op, int in_header
         const char *name = fnames[k][f];
         if (kinds[k] == K_MALLOPT && f == 0) {
             int found = 0;
-            for (int i = 0; i < 5; i++) {
+            for (int i = 0; i < N_PARAMS; i++) {
                 if (token_is(t, n, PARAM_NAMES[i]) || token_is(t, n, PARAM_NAMES[i] + 2) ||
                     token_is(t, n, PARAM_NUMBERS[i])) {
                     vals[0] = (uint64_t)(int64_t)PARAM_VALUES[i];
@@ -262,7 +317,7 @@ static int parse_line(const char *line, size_t len, struct op *op, int in_header
                 memcpy(reason_buf + at, t, m);
                 reason_buf[at + m] = '\0';
                 strcat(reason_buf, "'; expected one of M_MXFAST, M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, "
-                                   "M_MMAP_MAX (the M_ may be left off) or glibc's number");
+                                   "M_MMAP_MAX, M_ARENA_TEST, M_ARENA_MAX (the M_ may be left off) or glibc's number");
                 return 1;
             }
             continue;
@@ -286,7 +341,12 @@ static int parse_line(const char *line, size_t len, struct op *op, int in_header
             strcat(reason_buf, "'");
             return 1;
         }
-        if (f == 0 && kinds[k] != K_TRIM && kinds[k] != K_MALLOPT && (r == 2 || v > MAX_ID)) {
+        int threadline = kinds[k] == K_SWITCH || kinds[k] == K_CREATE || kinds[k] == K_EXIT || kinds[k] == K_JOIN;
+        if (threadline && (r == 2 || v > MAX_TID)) {
+            strcpy(reason_buf, "TID must be at most 65535");
+            return 1;
+        }
+        if (f == 0 && !threadline && kinds[k] != K_TRIM && kinds[k] != K_MALLOPT && (r == 2 || v > MAX_ID)) {
             strcpy(reason_buf, "ID must be at most 4294967295");
             return 1;
         }
@@ -347,6 +407,37 @@ static void refuse_header(unsigned long lineno, const char *line, size_t len, in
     refuse(lineno, line, len, r);
 }
 
+static void out_num(char *to, unsigned long v)
+{
+    char num[24];
+    int i = sizeof num;
+    do {
+        num[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    size_t at = strlen(to);
+    memcpy(to + at, num + i, sizeof num - i);
+    to[at + sizeof num - i] = '\0';
+}
+
+/* The threads as the lines run (validate): 0 never created, 1 alive, 2 exited, 3 joined. */
+static unsigned char tstate[MAX_TID + 1];
+static int trace_cpus;        /* from `# cpus N`; 0 if none */
+static int trace_tls;         /* from `# tls M`; 0 if none */
+static int sets_arena_params; /* the trace has `o M_ARENA_TEST` or `o M_ARENA_MAX` lines */
+static size_t n_creates;      /* n lines */
+static int threaded;          /* the trace has thread lines */
+static unsigned max_tid;
+
+static void refuse_thread(unsigned long lineno, const char *line, size_t len, const char *before, unsigned long tid,
+                          const char *after)
+{
+    strcpy(reason_buf, before);
+    out_num(reason_buf, tid);
+    strcat(reason_buf, after);
+    refuse(lineno, line, len, reason_buf);
+}
+
 /* First pass: check every line; count operations; find the largest ID. */
 static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
 {
@@ -377,6 +468,9 @@ static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
     *id_lines = 0;
     lineno = 0;
     const char *p = trace, *end = trace + trace_len;
+    int any_entry = 0, running = 1;
+    unsigned long cpus_line = 0, tls_line = 0, current = 0;
+    tstate[0] = 1;
     for (;;) {
         lineno++;
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -389,7 +483,34 @@ static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
                 refuse_header(header_lineno, header_line, header_len, header);
             refuse(lineno, p, len, reason_buf);
         }
-        if (op.kind == K_HEADER && in_header) {
+        if (op.kind == K_CPUS) {
+            if (cpus_line) {
+                strcpy(reason_buf, "the number of CPUs is given twice (first on line ");
+                out_num(reason_buf, cpus_line);
+                strcat(reason_buf, ")");
+                refuse(lineno, p, len, reason_buf);
+            }
+            if (any_entry)
+                refuse(lineno, p, len, "the number of CPUs must be given before the first operation");
+            if (op.a < 1 || op.a > MAX_CPUS)
+                refuse(lineno, p, len, "the number of CPUs must be 1 to 65536");
+            cpus_line = lineno;
+            trace_cpus = (int)op.a;
+        } else if (op.kind == K_TLS) {
+            if (tls_line) {
+                strcpy(reason_buf, "the number of modules with thread-local storage is given twice (first on line ");
+                out_num(reason_buf, tls_line);
+                strcat(reason_buf, ")");
+                refuse(lineno, p, len, reason_buf);
+            }
+            if (any_entry)
+                refuse(lineno, p, len,
+                       "the number of modules with thread-local storage must be given before the first operation");
+            if (op.a < 1 || op.a > MAX_TID)
+                refuse(lineno, p, len, "the number of modules with thread-local storage must be 1 to 65535");
+            tls_line = lineno;
+            trace_tls = (int)op.a;
+        } else if (op.kind == K_HEADER && in_header) {
             header += op.header_ints;
             header_lineno = lineno;
             header_line = p;
@@ -400,7 +521,49 @@ static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
             if (in_header && header != 0 && header != 4)
                 refuse_header(header_lineno, header_line, header_len, header);
             in_header = 0;
-            if (op.kind != K_SNAP && op.kind != K_TRIM && op.kind != K_MALLOPT) {
+            any_entry = 1;
+            if (op.kind == K_SWITCH || op.kind == K_EXIT) {
+                threaded = 1;
+                if (tstate[op.id] != 1)
+                    refuse_thread(lineno, p, len, "thread ", op.id,
+                                  tstate[op.id] >= 2 ? " has exited" : " was not created");
+                if (op.kind == K_SWITCH) {
+                    current = op.id;
+                    running = 1;
+                } else {
+                    if (op.id == 0)
+                        refuse(lineno, p, len,
+                               "thread 0 (the main thread) cannot exit; the trace ends where the process does");
+                    tstate[op.id] = 2;
+                    if (op.id == current)
+                        running = 0;
+                }
+            } else if (op.kind == K_JOIN) {
+                threaded = 1;
+                if (tstate[op.id] != 2)
+                    refuse_thread(lineno, p, len, "thread ", op.id,
+                                  tstate[op.id] == 1   ? " has not exited"
+                                  : tstate[op.id] == 3 ? " was already joined"
+                                                       : " was not created");
+                tstate[op.id] = 3;
+            } else if (op.kind != K_SNAP) {
+                if (!running)
+                    refuse_thread(lineno, p, len, "thread ", current,
+                                  " has exited; a T line must name a running thread first");
+                if (op.kind == K_CREATE) {
+                    threaded = 1;
+                    if (tstate[op.id] == 1 || tstate[op.id] == 2)
+                        refuse_thread(lineno, p, len, "thread ", op.id, " already exists");
+                    tstate[op.id] = 1;
+                    n_creates++;
+                    if (op.id > max_tid)
+                        max_tid = (unsigned)op.id;
+                }
+            }
+            if (op.kind == K_MALLOPT && ((int64_t)op.a == -7 || (int64_t)op.a == -8))
+                sets_arena_params = 1;
+            if (op.kind != K_SNAP && op.kind != K_TRIM && op.kind != K_MALLOPT && op.kind != K_SWITCH &&
+                op.kind != K_CREATE && op.kind != K_EXIT && op.kind != K_JOIN) {
                 *any_id = 1;
                 (*id_lines)++;
                 if (op.id > *max_id)
@@ -466,6 +629,18 @@ static void snapshot(unsigned long long op, const char *label, size_t label_len)
     out_measures();
 }
 
+/* Write every page of the program's own data and bss now, so that the variables the replay
+ * writes are resident before the baseline wherever the linker put them. */
+extern char __data_start[], _end[];
+
+static void touch_data(void)
+{
+    for (volatile char *p = __data_start; p < _end; p += 4096)
+        *p = *p;
+    volatile char *last = _end - 1;
+    *last = *last;
+}
+
 /* Write a generous stretch of stack now, so later calls find it resident. */
 __attribute__((noinline)) static void touch_stack(void)
 {
@@ -500,79 +675,181 @@ static struct slot *slot_of(uint64_t id)
 
 static int rival;
 
-static void run(unsigned long long every)
+/* ---------- threads ---------- */
+
+/* One real thread per trace thread, and exactly one of them runs at a time: the
+ * running thread runs the trace's lines until a T line names another thread,
+ * then wakes that one (its futex word `go`) and sleeps on its own.  A thread's
+ * exit is complete (glibc's work at thread exit done, the kernel thread gone)
+ * before the line after its `x` runs: the running thread waits for it, or,
+ * when the running thread itself exits, the thread that the next T line names
+ * (thread 0 if none), which wakes first to do so.  A `j` line joins. */
+struct thread {
+    pthread_t th;
+    int go;          /* futex word: 1 = this thread's turn */
+    int quit;        /* with go: return from the thread function (an `x` line) */
+    int ready;       /* futex word: the new thread has started and waits for its turn */
+    pid_t ktid;      /* its kernel thread ID */
+};
+static struct thread *threads;  /* max_tid + 1 entries, mapped and written before the baseline */
+static long exit_pending = -1;  /* a thread that is exiting: wait until it is gone */
+
+/* The stacks of the trace's threads are left out of `rss` (glibc keeps an exited thread's
+ * stack for reuse): their mappings, as [lo, hi), found when each thread starts. */
+struct span {
+    uintptr_t lo, hi;
+};
+static struct span *stacks;
+static size_t n_stacks, max_stacks;
+static unsigned char core_vec[4096];
+static char maps_buf[65536];
+
+/* Wait until thread `tid` has exited: its kernel thread no longer exists. */
+static void await_exit(unsigned tid)
 {
-    unsigned long long ops = 0, last_snap = 0;
-    int snapped = 0, pending = 0;
-    const char *p = trace, *end = trace + trace_len;
+    pid_t pid = getpid();
+    while (syscall(SYS_tgkill, pid, threads[tid].ktid, 0) == 0 || errno != ESRCH)
+        sched_yield();
+}
+
+static void futex_wait(int *word) { syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0); }
+static void futex_wake(int *word) { syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
+
+static void raise_flag(int *word)
+{
+    __atomic_store_n(word, 1, __ATOMIC_RELEASE);
+    futex_wake(word);
+}
+
+static void await_flag(int *word)
+{
+    while (!__atomic_load_n(word, __ATOMIC_ACQUIRE))
+        futex_wait(word);
+    *word = 0;
+}
+
+/* The mapping of /proc/self/maps that holds addr, read with open/read into a static buffer. */
+static struct span mapping_of(uintptr_t addr)
+{
+    struct span found = {0, 0};
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return found;
+    size_t have = 0;
     for (;;) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = (size_t)((nl ? nl : end) - p);
-        struct op op;
-        parse_line(p, len, &op, 1);
-        if (op.kind == K_SNAP) {
-            snapshot(ops, op.label, op.label_len);
-            snapped = 1;
-            last_snap = ops;
-            pending = 0;
-        } else if (op.kind != K_SKIP && op.kind != K_HEADER) {
-            if (pending) {
-                snapshot(ops, "", 0);
-                snapped = 1;
-                last_snap = ops;
-                pending = 0;
-            }
-            struct slot *s = op.kind == K_TRIM || op.kind == K_MALLOPT ? NULL : slot_of(op.id);
-            void *q;
-            switch (op.kind) {
-            case K_MALLOC:
-                s->p = malloc(op.a);
-                s->size = op.a;
-                break;
-            case K_FREE:
-                free(s->p);
-                s->p = NULL;
-                break;
-            case K_REALLOC:
-                q = realloc(s->p, op.a);
-                if (q) {
-                    s->p = q;
-                    s->size = op.a;
-                } else if (op.a == 0) {
-                    s->p = NULL; /* realloc(p, 0) freed the block */
-                } /* else: failed; the old block (if any) stays live */
-                break;
-            case K_CALLOC:
-                s->p = calloc(op.a, op.b);
-                s->size = op.a * op.b;
-                break;
-            case K_MEMALIGN:
-                s->p = memalign(op.a, op.b);
-                s->size = op.b;
-                break;
-            case K_WRITE:
-                if (s->p && s->size)
-                    memset(s->p, 0xA5, s->size);
-                break;
-            case K_TRIM:
-                if (!rival)
-                    malloc_trim(op.a);
-                break;
-            case K_MALLOPT:
-                if (!rival)
-                    mallopt((int)(int64_t)op.a, (int)(int64_t)op.b);
-                break;
-            default:
-                break;
-            }
-            ops++;
-            if (every && ops % every == 0)
-                pending = 1;
-        }
-        if (!nl)
+        ssize_t k = read(fd, maps_buf + have, sizeof maps_buf - have);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
             break;
-        p = nl + 1;
+        have += (size_t)k;
+        size_t at = 0;
+        for (;;) {
+            char *nl = memchr(maps_buf + at, '\n', have - at);
+            if (!nl)
+                break;
+            uintptr_t lo = 0, hi = 0;
+            const char *c = maps_buf + at;
+            int d;
+            while ((d = hex_value(*c)) >= 0)
+                lo = lo * 16 + (uintptr_t)d, c++;
+            if (*c == '-')
+                for (c++; (d = hex_value(*c)) >= 0; c++)
+                    hi = hi * 16 + (uintptr_t)d;
+            if (lo <= addr && addr < hi) {
+                found.lo = lo;
+                found.hi = hi;
+                close(fd);
+                return found;
+            }
+            at = (size_t)(nl + 1 - maps_buf);
+        }
+        memmove(maps_buf, maps_buf + at, have - at);
+        have -= at;
     }
+    close(fd);
+    return found;
+}
+
+static void note_stack(uintptr_t addr)
+{
+    struct span m = mapping_of(addr);
+    if (m.hi == 0)
+        return;
+    for (size_t i = 0; i < n_stacks; i++)
+        if (stacks[i].lo == m.lo && stacks[i].hi == m.hi)
+            return;
+    if (n_stacks < max_stacks)
+        stacks[n_stacks++] = m;
+}
+
+/* Resident bytes of the threads' stacks (a stack glibc has unmapped since counts 0). */
+static long long stack_bytes(void)
+{
+    long long total = 0;
+    size_t page = 4096;
+    for (size_t i = 0; i < n_stacks; i++) {
+        for (uintptr_t a = stacks[i].lo; a < stacks[i].hi; a += page * sizeof core_vec) {
+            size_t len = stacks[i].hi - a < page * sizeof core_vec ? stacks[i].hi - a : page * sizeof core_vec;
+            if (mincore((void *)a, len, core_vec) != 0)
+                break;
+            for (size_t j = 0; j < (len + page - 1) / page; j++)
+                total += (core_vec[j] & 1) ? (long long)page : 0;
+        }
+    }
+    return total;
+}
+
+/* ---------- running ---------- */
+
+static const char *pos;                 /* the next line; NULL at the end of the trace */
+static unsigned long long every, ops, last_snap;
+static int snapped, pending;
+
+static void interpret(unsigned me);
+
+/* Sleep until this thread's turn; 0 if it must exit instead. */
+static int take_turn(unsigned me)
+{
+    await_flag(&threads[me].go);
+    if (threads[me].quit)
+        return 0;
+    if (exit_pending >= 0) {
+        await_exit((unsigned)exit_pending);
+        exit_pending = -1;
+    }
+    return 1;
+}
+
+static void *thread_main(void *arg)
+{
+    unsigned me = (unsigned)(uintptr_t)arg;
+    volatile char here = 0;
+    threads[me].ktid = (pid_t)syscall(SYS_gettid);
+    note_stack((uintptr_t)&here);
+    raise_flag(&threads[me].ready);
+    if (take_turn(me))
+        interpret(me);
+    return NULL;
+}
+
+/* The thread the next T line names (thread 0 when none is left). */
+static unsigned next_thread(const char *p)
+{
+    const char *end = trace + trace_len;
+    while (p) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        struct op op;
+        parse_line(p, (size_t)((nl ? nl : end) - p), &op, 1);
+        if (op.kind == K_SWITCH)
+            return (unsigned)op.id;
+        p = nl ? nl + 1 : NULL;
+    }
+    return 0;
+}
+
+static void finish(void)
+{
     if (pending) {
         snapshot(ops, "", 0);
         snapped = 1;
@@ -581,17 +858,188 @@ static void run(unsigned long long every)
     if (ops == 0 || !snapped || last_snap != ops)
         snapshot(ops, "end", 3);
     out_flush();
+    _exit(0);
+}
+
+/* Run lines from `pos` on thread `me` until the trace ends (the process exits) or `me` exits. */
+static void interpret(unsigned me)
+{
+    const char *end = trace + trace_len;
+    for (;;) {
+        if (!pos)
+            finish();
+        const char *p = pos;
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = (size_t)((nl ? nl : end) - p);
+        pos = nl ? nl + 1 : NULL;
+        struct op op;
+        parse_line(p, len, &op, 1);
+        if (op.kind == K_SNAP) {
+            snapshot(ops, op.label, op.label_len);
+            snapped = 1;
+            last_snap = ops;
+            pending = 0;
+            continue;
+        }
+        if (op.kind == K_SKIP || op.kind == K_HEADER || op.kind == K_CPUS || op.kind == K_TLS)
+            continue;
+        if (pending) {
+            snapshot(ops, "", 0);
+            snapped = 1;
+            last_snap = ops;
+            pending = 0;
+        }
+        ops++;
+        if (every && ops % every == 0)
+            pending = 1;
+        struct slot *s = op.kind >= K_MALLOC && op.kind <= K_WRITE ? slot_of(op.id) : NULL;
+        struct thread *t = op.kind >= K_SWITCH && op.kind <= K_JOIN ? &threads[op.id] : NULL;
+        void *q;
+        switch (op.kind) {
+        case K_MALLOC:
+            s->p = malloc(op.a);
+            s->size = op.a;
+            break;
+        case K_FREE:
+            free(s->p);
+            s->p = NULL;
+            break;
+        case K_REALLOC:
+            q = realloc(s->p, op.a);
+            if (q) {
+                s->p = q;
+                s->size = op.a;
+            } else if (op.a == 0) {
+                s->p = NULL; /* realloc(p, 0) freed the block */
+            } /* else: failed; the old block (if any) stays live */
+            break;
+        case K_CALLOC:
+            s->p = calloc(op.a, op.b);
+            s->size = op.a * op.b;
+            break;
+        case K_MEMALIGN:
+            s->p = memalign(op.a, op.b);
+            s->size = op.b;
+            break;
+        case K_WRITE:
+            if (s->p && s->size)
+                memset(s->p, 0xA5, s->size);
+            break;
+        case K_TRIM:
+            if (!rival)
+                malloc_trim(op.a);
+            break;
+        case K_MALLOPT:
+            if (!rival)
+                mallopt((int)(int64_t)op.a, (int)(int64_t)op.b);
+            break;
+        case K_CREATE:
+            t->go = t->quit = t->ready = 0;
+            if (pthread_create(&t->th, NULL, thread_main, (void *)(uintptr_t)op.id) != 0) {
+                err_str("replay: pthread_create failed\n");
+                _exit(1);
+            }
+            await_flag(&t->ready);
+            break;
+        case K_SWITCH:
+            if (op.id != me) {
+                raise_flag(&t->go);
+                if (!take_turn(me))
+                    return;
+            }
+            break;
+        case K_EXIT:
+            if (op.id != me) {
+                t->quit = 1;
+                raise_flag(&t->go);
+                await_exit((unsigned)op.id);
+            } else {
+                exit_pending = me;
+                raise_flag(&threads[next_thread(pos)].go);
+                return;
+            }
+            break;
+        case K_JOIN:
+            pthread_join(t->th, NULL);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static long long exclude_stacks(void) { return stack_bytes(); }
+
+/* The highest module ID with thread-local storage (dl_iterate_phdr's callback). */
+static int count_tls(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    if (info->dlpi_tls_modid > *(size_t *)data)
+        *(size_t *)data = info->dlpi_tls_modid;
+    return 0;
+}
+
+/* ---------- per-arena detail (--arenas) ---------- */
+
+static int stats_fd = -1, saved_stderr = -1;
+static char stats_buf[1 << 17];
+
+static unsigned long long stats_number(const char *at)
+{
+    while (*at == ' ' || *at == '=')
+        at++;
+    unsigned long long v = 0;
+    while (*at >= '0' && *at <= '9')
+        v = v * 10 + (unsigned long long)(*at++ - '0');
+    return v;
+}
+
+static void arenas_more(void)
+{
+    if (ftruncate(stats_fd, 0) != 0 || lseek(stats_fd, 0, SEEK_SET) != 0 || dup2(stats_fd, 2) < 0) {
+        err_str("replay: cannot take the arenas' statistics\n");
+        _exit(1);
+    }
+    malloc_stats();
+    dup2(saved_stderr, 2);
+    size_t n = 0;
+    if (lseek(stats_fd, 0, SEEK_SET) == 0) {
+        for (;;) {
+            ssize_t k = read(stats_fd, stats_buf + n, sizeof stats_buf - 1 - n);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                break;
+            n += (size_t)k;
+        }
+    }
+    stats_buf[n] = '\0';
+    out_str(", \"arenas\": [");
+    const char *p = stats_buf, *total = strstr(stats_buf, "Total");
+    int first = 1;
+    while ((p = strstr(p, "Arena ")) != NULL && (!total || p < total)) {
+        const char *sys = strstr(p, "system bytes"), *use = sys ? strstr(sys, "in use bytes") : NULL;
+        if (!use)
+            break;
+        out_str(first ? "[" : ", [");
+        out_int((long long)stats_number(sys + 12));
+        out_str(", ");
+        out_int((long long)stats_number(use + 12));
+        out_str("]");
+        first = 0;
+        p = use;
+    }
+    out_str("]");
 }
 
 static int usage(void)
 {
-    err_str("usage: replay [--every N] [--rival] TRACE | replay --version\n");
+    err_str("usage: replay [--every N] [--rival] [--arenas] TRACE | replay --version\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    unsigned long long every = 0;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--version") == 0) {
@@ -607,6 +1055,13 @@ int main(int argc, char **argv)
                 return 2;
             }
             every = v;
+        } else if (strcmp(argv[i], "--arenas") == 0) {
+            stats_fd = (int)syscall(SYS_memfd_create, "arenas", 1 /* MFD_CLOEXEC */);
+            saved_stderr = dup(2);
+            if (stats_fd < 0 || saved_stderr < 0) {
+                err_str("replay: --arenas needs memfd_create\n");
+                return 1;
+            }
         } else if (strcmp(argv[i], "--rival") == 0) {
             rival = 1;
             measure_mallinfo = 0;
@@ -668,12 +1123,54 @@ int main(int argc, char **argv)
     }
     memset(slots, 0, table_bytes); /* resident before the baseline */
 
+    if (threaded) {
+        size_t bytes = (max_tid + 1) * sizeof(struct thread);
+        max_stacks = n_creates;
+        threads = mmap(NULL, bytes + max_stacks * sizeof(struct span), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (threads == MAP_FAILED) {
+            err_str("replay: no memory for the thread table\n");
+            return 1;
+        }
+        memset(threads, 0, bytes + max_stacks * sizeof(struct span));
+        stacks = (struct span *)((char *)threads + bytes);
+        memset(maps_buf, 0, sizeof maps_buf);
+        memset(core_vec, 0, sizeof core_vec);
+        measure_exclude = exclude_stacks;
+    }
+    if (stats_fd >= 0 && !rival) {
+        memset(stats_buf, 0, sizeof stats_buf);
+        measure_more = arenas_more;
+    }
+    if (n_creates && !rival) {
+        /* a new thread's DTV has room for the highest TLS module ID: it must be the trace's */
+        size_t modules = 0;
+        dl_iterate_phdr(count_tls, &modules);
+        if ((int)modules != (trace_tls ? trace_tls : 1)) {
+            err_str("replay: the trace's threads were created with another number of modules with thread-local "
+                    "storage than this replayer has: preload that many less one libraries with thread-local "
+                    "storage (memlab.native.replay_native does)\n");
+            return 1;
+        }
+    }
+    if (trace_cpus && !rival && trace_cpus != get_nprocs()) {
+        /* glibc counts the CPUs once, when more arenas than M_ARENA_TEST (8) exist, and then
+         * allows 8 per CPU; a limit of max(8 N, 9) set now gives the same arenas. */
+        if (sets_arena_params) {
+            err_str("replay: the trace was recorded with a number of CPUs other than this machine's and sets "
+                    "M_ARENA_TEST or M_ARENA_MAX: it can only be replayed on a machine with that many CPUs\n");
+            return 1;
+        }
+        mallopt(M_ARENA_MAX, trace_cpus * 8 > 9 ? trace_cpus * 8 : 9);
+    }
+
     /* Pages one at a time, as the model counts them, even where the kernel would
      * otherwise back anonymous memory with transparent huge pages. */
     prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 
     /* Everything the replay itself will write is written now. */
     touch_stack();
+    touch_data();
     memset(out_buf, 0, sizeof out_buf);
     memset(smaps_buf, 0, sizeof smaps_buf);
     memset(reason_buf, 0, sizeof reason_buf);
@@ -688,6 +1185,7 @@ int main(int argc, char **argv)
 
     brk_base = (uintptr_t)sbrk(0);
     anon_base = anonymous_bytes();
-    run(every);
+    pos = trace;
+    interpret(0);
     return 0;
 }

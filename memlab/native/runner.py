@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import re
+import shutil
 import stat
 import subprocess
 import tempfile
@@ -16,11 +18,14 @@ from memlab.native.allocators import allocator as _allocator, check_settings, pr
 from memlab.native.build import build
 from memlab.trace import Op, format_trace
 
-__all__ = ["NativeError", "replay_native", "replay_native_raw", "iter_native", "glibc_version", "clean_environment"]
+__all__ = ["NativeError", "replay_native", "replay_native_raw", "iter_native", "glibc_version", "clean_environment",
+           "tls_preload"]
 
 _LIBDIR = Path("usr/lib/x86_64-linux-gnu")
 _LOADER = "ld-linux-x86-64.so.2"
 _REFUSAL = re.compile(r"line (\d+): ")
+_TLS = re.compile(rb"^[ \t\r\x0b\x0c]*#[ \t\r\x0b\x0c]*tls[ \t\r\x0b\x0c]+([0-9]+)[ \t\r\x0b\x0c]*$")
+_HEAD = 1 << 16      # a `# tls M` line stands before the first operation: near the start
 
 
 class NativeError(MemlabError):
@@ -92,6 +97,55 @@ def _trace_file(trace: str | Path | bytes | Sequence[Op], tmp: str) -> Path:
     return copy
 
 
+def _creates_threads(path: Path) -> bool:
+    """True if some line of the trace starts with `n` and a blank (a thread creation, or a bad line)."""
+    with open(path, "rb") as f:
+        if f.read(2) in (b"n ", b"n\t"):
+            return True
+        try:
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                return m.find(b"\nn ") >= 0 or m.find(b"\nn\t") >= 0
+        except ValueError:          # an empty file
+            return False
+
+
+def tls_preload(path: Path) -> dict[str, str]:
+    """The environment that gives the replayer the trace's `# tls M` (M - 1 libraries preloaded).
+
+    The line stands among the comments before the first operation; without it, M is 1 (libc's).
+    Only a trace that creates threads needs it (the replayer checks that it has M modules then).
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.trace"
+    >>> _ = path.write_text("# tls 3\\nn 1\\n")
+    >>> len(tls_preload(path)["LD_PRELOAD"].split())
+    2
+    """
+    with open(path, "rb") as f:
+        head = f.read(_HEAD)
+    modules = 1
+    for line in head.split(b"\n")[:-1] if len(head) == _HEAD else head.split(b"\n"):
+        body = line.strip(b" \t\r\x0b\x0c")
+        if body and not body.startswith(b"#"):
+            break
+        match = _TLS.match(line)
+        if match:
+            modules = int(match.group(1))
+            break
+    if modules <= 1 or not _creates_threads(path):
+        return {}
+    first = build("tls_module")
+    copies = []
+    for k in range(1, modules):
+        copy = first.with_name(f"{first.stem}-{k}.so")
+        if not copy.exists():        # a copy of its own: the loader loads one module per file
+            tmp = copy.with_name(f".{copy.name}.{os.getpid()}")
+            shutil.copyfile(first, tmp)
+            os.replace(tmp, copy)
+        copies.append(str(copy))
+    return {"LD_PRELOAD": " ".join(copies)}
+
+
 def _check_every(every: int | None) -> None:
     if every is not None and (type(every) is not int or not 1 <= every < 2**63):
         raise ValueError(f"every must be an int in 1..2**63-1 or None (got {every!r})")
@@ -107,14 +161,16 @@ def _failure(path: Path, status: int, stderr: bytes) -> Exception:
 
 def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
                       libc_dir: str | Path | None = None, allocator: str = "glibc",
-                      settings: dict[str, str] | None = None) -> str:
+                      settings: dict[str, str] | None = None, arenas: bool = False) -> str:
     """Replay a trace file (or its bytes, or a sequence of Ops) on real glibc; return the JSON lines printed.
 
     A trace that does not parse raises TraceError naming the line; nothing runs. `allocator`
     names another real allocator to preload (memlab.native.allocators): its lines carry only
     op, label, brk and rss, and its `t` and `o` lines, glibc's own calls, are skipped.
     `settings` are environment variables for that allocator (jemalloc: MALLOC_CONF; tcmalloc:
-    TCMALLOC_*; mimalloc: MIMALLOC_*); no other variable reaches the replayer.
+    TCMALLOC_*; mimalloc: MIMALLOC_*); no other variable reaches the replayer. With `arenas`,
+    each glibc snapshot also has "arenas": [[system bytes, bytes in use], ...], one pair per arena
+    as malloc_stats() lists them (main first, then the newest).
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "one.trace"
@@ -126,8 +182,9 @@ def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | Non
     settings = check_settings(allocator, settings)
     with tempfile.TemporaryDirectory(prefix="memlab-") as tmp:
         path = _trace_file(trace, tmp)
-        args = _command(libc_dir, allocator) + (["--every", str(every)] if every else []) + [str(path)]
-        result = _run(args, settings)
+        args = (_command(libc_dir, allocator) + (["--every", str(every)] if every else [])
+                + (["--arenas"] if arenas else []) + [str(path)])
+        result = _run(args, settings if _allocator(allocator).rival else tls_preload(path))
         if result.returncode != 0:
             raise _failure(path, result.returncode, result.stderr)
         return result.stdout.decode("utf-8")
@@ -146,7 +203,8 @@ def iter_native(trace: str | Path | bytes | Sequence[Op], every: int | None = No
     with tempfile.TemporaryDirectory(prefix="memlab-") as tmp, tempfile.TemporaryFile() as errors:
         path = _trace_file(trace, tmp)
         args = _command(libc_dir, allocator) + (["--every", str(every)] if every else []) + [str(path)]
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors, env=clean_environment())
+        extra = None if _allocator(allocator).rival else tls_preload(path)
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors, env=clean_environment(extra))
         try:
             for line in proc.stdout:
                 yield json.loads(line)
@@ -179,7 +237,7 @@ def _trace_error(path: Path, stderr: str) -> Exception:
 
 def replay_native(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
                   libc_dir: str | Path | None = None, allocator: str = "glibc",
-                  settings: dict[str, str] | None = None) -> list[dict]:
+                  settings: dict[str, str] | None = None, arenas: bool = False) -> list[dict]:
     """Replay a trace on real glibc (or on a preloaded `allocator`: "jemalloc", "tcmalloc",
     "mimalloc"); one dict per snapshot, keys as in docs/trace-format.md (a rival's: op, label, brk, rss).
 
@@ -190,7 +248,8 @@ def replay_native(trace: str | Path | bytes | Sequence[Op], every: int | None = 
     >>> snap["label"], snap["uordblks"], snap["brk"]
     ('first', 688, 135168)
     """
-    return [json.loads(line) for line in replay_native_raw(trace, every, libc_dir, allocator, settings).splitlines()]
+    return [json.loads(line) for line in
+            replay_native_raw(trace, every, libc_dir, allocator, settings, arenas).splitlines()]
 
 
 def glibc_version(libc_dir: str | Path | None = None) -> str:
