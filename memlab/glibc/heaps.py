@@ -16,13 +16,23 @@ from .chunk import ALIGN, HDR, MINSIZE, SIZE_SZ
 from .heap import FENCE, INUSE
 from .malloc import Malloc
 
-__all__ = ["HEAP_MAX_SIZE", "HEAP_MIN_SIZE", "HEAP_INFO_BYTES", "ARENA_STATE_BYTES", "HeapInfo",
-           "Heaps", "HeapArena"]
+__all__ = ["HEAP_MAX_SIZE", "HEAP_MIN_SIZE", "HEAP_INFO_BYTES", "first_top", "HeapInfo", "Heaps",
+           "HeapArena"]
 
 HEAP_MAX_SIZE = 64 * MiB      #: every non-main heap starts at a multiple of this and never exceeds it
 HEAP_MIN_SIZE = 32 * 1024     #: the smallest heap new_heap makes
 HEAP_INFO_BYTES = 48          #: sizeof(heap_info) on x86-64: five words and a pad to 16
-ARENA_STATE_BYTES = 2200      #: sizeof(struct malloc_state): held in the arena's first heap
+
+
+def first_top(heap_addr: int, state_bytes: int) -> int:
+    """Where top starts in an arena's first heap: after heap_info and the arena's malloc_state
+    (`Release.malloc_state_bytes`), so that its user address is 16-byte aligned.
+
+    >>> first_top(0, 2200), first_top(0, 2112)      # 2.36 and 2.41; 2.43
+    (2256, 2160)
+    """
+    top = heap_addr + HEAP_INFO_BYTES + state_bytes
+    return top + (-(top + HDR)) % ALIGN
 
 
 class HeapInfo:
@@ -138,11 +148,8 @@ class HeapArena(Malloc):
         self._heap = first                        # the heap holding top
         first.arena = self
         self._system_mem = self._max_system_mem = first.size
-        state = first.addr + HEAP_INFO_BYTES      # struct malloc_state follows heap_info
-        top = state + ARENA_STATE_BYTES
-        if (top + HDR) % ALIGN:
-            top += ALIGN - (top + HDR) % ALIGN
-        self._space.touch(state, ARENA_STATE_BYTES)   # malloc_init_state
+        top = first_top(first.addr, self._rel.malloc_state_bytes)
+        self._space.touch(first.addr + HEAP_INFO_BYTES, top - first.addr - HEAP_INFO_BYTES)  # malloc_init_state
         self._top = top
         self._top_size = first.addr + first.size - top
         self._touch(top + SIZE_SZ, SIZE_SZ)

@@ -18,14 +18,23 @@ import resource
 
 from ..units import MiB, PAGE, align_up
 
-__all__ = ["STACK_CACHE_MAX", "DTV_ENTRIES", "DTV_ENTRY_BYTES", "default_stack_block",
+__all__ = ["STACK_CACHE_MAX", "DTV_ENTRY_BYTES", "dtv_entries", "default_stack_block",
            "machine_stack_block", "Stack"]
 
 STACK_CACHE_MAX = 40 * MiB      #: stacks kept for reuse after join, in bytes
-DTV_ENTRIES = 17                #: a program whose only TLS module is libc: 1 + 14 spare + 2
 DTV_ENTRY_BYTES = 16            #: sizeof(dtv_t)
 _ARCH_STACK_DEFAULT = 2 * MiB   # x86-64, when RLIMIT_STACK is unlimited
 _PTHREAD_STACK_MIN = 16384
+
+
+def dtv_entries(tls: int) -> int:
+    """The DTV's entries for a program whose highest TLS module ID is `tls`: the modules,
+    14 spare, and two header entries (calloc(tls + 16, 16)).
+
+    >>> dtv_entries(1) * DTV_ENTRY_BYTES           # a C program: libc's TLS only
+    272
+    """
+    return tls + 16
 
 
 def default_stack_block(rlimit_stack: int | None) -> int:

@@ -4,7 +4,7 @@
     >>> t.create(1); t.switch(1); p = t.malloc(100)
     >>> t.arena_of(p), t.mallinfo2().arena        # the main arena has only the DTV
     (1, 270336)
-    >>> t.switch(0); t.free(p); t.exit(1)         # freed to thread 0's tcache; thread 1 ends
+    >>> t.switch(0); t.free(p); t.exit(1); t.join(1)   # to thread 0's tcache; thread 1 ends
     >>> [a.index for a in t.arenas], t.free_list
     ([0, 1], (1,))
 """
@@ -20,12 +20,12 @@ from .chunk import HDR, MASK64
 from .check import check_heap
 from .chunk import tcache_index
 from .heap import INUSE, TCACHE
-from .heaps import ARENA_STATE_BYTES, HEAP_INFO_BYTES, HeapArena, Heaps
+from .heaps import HEAP_INFO_BYTES, HeapArena, Heaps, first_top
 from .info import Mallinfo2, make_mallinfo2
 from .malloc import NULL, Malloc
 from .mallopt import M_ARENA_MAX, M_ARENA_TEST
 from .release import DEFAULT_RELEASE, Release, release
-from .stacks import DTV_ENTRIES, DTV_ENTRY_BYTES, STACK_CACHE_MAX, Stack, machine_stack_block
+from .stacks import DTV_ENTRY_BYTES, dtv_entries, STACK_CACHE_MAX, Stack, machine_stack_block
 
 __all__ = ["Threads", "ArenaView", "ThreadError", "default_cores", "narenas_from_ncores"]
 
@@ -123,8 +123,7 @@ class Threads:
     """
 
     def __init__(self, space=None, glibc: str | Release = DEFAULT_RELEASE,
-                 cores: int | None = None, stack_block: int | None = None,
-                 dtv_entries: int = DTV_ENTRIES) -> None:
+                 cores: int | None = None, tls: int = 1, stack_block: int | None = None) -> None:
         if space is None:
             space = AddressSpace()
         rel = release(glibc)
@@ -146,14 +145,17 @@ class Threads:
         self._threads = {0: _Thread(self._main, rel.has_tcache and rel.tcache_lazy)}
         self._attached = {id(self._main): 1}
         self._cur = 0
+        self._tmax = rel.tcache_max_size if rel.has_tcache else 0
         self._last = self._main             # the arena the latest call ran in
         self._max_n_mmaps = 0
         self._max_mmapped_mem = 0
         self._stack_block = machine_stack_block() if stack_block is None else int(stack_block)
-        self._dtv_entries = dtv_entries
+        self._dtv_entries = dtv_entries(tls)
         self._stack_cache: list[Stack] = []     # head first
         self._stack_cache_size = 0
         self._multi = False                     # SINGLE_THREAD_P false once a thread was made
+        self._exited: dict[int, Stack] = {}     # exited, not yet joined: their stacks
+        self._pending_joins: list[Stack] = []   # joins waiting for a running thread
 
     # --- views -------------------------------------------------------------------------------
     @property
@@ -223,16 +225,20 @@ class Threads:
 
     # --- threads -----------------------------------------------------------------------------
     def switch(self, tid: int) -> None:
-        """Run the following calls on thread `tid`."""
+        """Run the following calls on thread `tid` (a join left by an exited thread runs first)."""
         if tid not in self._threads:
-            raise ThreadError(f"thread {tid} does not exist")
+            raise ThreadError(f"thread {tid} is not running")
         self._cur = tid
+        pending, self._pending_joins = self._pending_joins, []
+        for stack in pending:
+            self._join(stack)
 
     def create(self, tid: int) -> None:
         """The current thread creates thread `tid` (no arena and no tcache yet): a cached
         stack is taken if one fits, else a stack is mapped and its DTV calloc'ed here."""
-        if tid in self._threads:
-            raise ThreadError(f"thread {tid} exists already")
+        if tid in self._threads or tid in self._exited:
+            raise ThreadError(f"thread {tid} already exists")
+        self._running("create a thread")
         size = self._stack_block
         stack = None
         for i, s in enumerate(self._stack_cache):
@@ -251,14 +257,18 @@ class Threads:
         self._threads[tid] = _Thread(None, self._rel.has_tcache and self._rel.tcache_lazy, stack)
         self._multi = True
 
+    def _running(self, what: str) -> None:
+        if self._cur not in self._threads:
+            raise ThreadError(f"thread {self._cur} has exited; switch to a running thread to {what}")
+
     def exit(self, tid: int) -> None:
-        """Thread `tid` ends: its tcache goes back to the arenas, its arena maybe to the free list."""
-        if tid not in self._threads:
-            raise ThreadError(f"thread {tid} does not exist")
+        """Thread `tid` returns from its start routine: on that thread, its tcache goes back
+        to the arenas and its arena, when no other thread uses it, to the free list. Its
+        stack stays until a `join`."""
         if tid == 0:
             raise ThreadError("thread 0 (the main thread) cannot exit")
-        if tid == self._cur:
-            raise ThreadError(f"thread {tid} cannot join itself: switch to another thread first")
+        if tid not in self._threads:
+            raise ThreadError(f"thread {tid} is not running")
         cur = self._cur
         self._cur = tid
         try:
@@ -272,7 +282,19 @@ class Threads:
             self._attached[id(a)] = n
             if n == 0:
                 self._free_list.append(a)
-        self._join(th.stack)
+        self._exited[tid] = th.stack
+
+    def join(self, tid: int) -> None:
+        """The current thread joins exited thread `tid` (after the current thread's own exit,
+        the thread the next `switch` names does): its stack goes to glibc's cache."""
+        if tid not in self._exited:
+            raise ThreadError(f"thread {tid} has not exited" if tid in self._threads
+                              else f"thread {tid} was not created or was already joined")
+        stack = self._exited.pop(tid)
+        if self._cur in self._threads:
+            self._join(stack)
+        else:
+            self._pending_joins.append(stack)
 
     def _join(self, stack: Stack) -> None:
         """pthread_join on the current thread: the stack goes to the head of the cache, and
@@ -348,9 +370,10 @@ class Threads:
 
     def _int_new_arena(self, size: int) -> Malloc | None:
         pad = self._main._top_pad
-        h = self._heaps.new_heap(size + HEAP_INFO_BYTES + ARENA_STATE_BYTES + 16, pad)
+        header = HEAP_INFO_BYTES + self._rel.malloc_state_bytes + 16
+        h = self._heaps.new_heap(size + header, pad)
         if h is None:
-            h = self._heaps.new_heap(HEAP_INFO_BYTES + ARENA_STATE_BYTES + 16, pad)
+            h = self._heaps.new_heap(header, pad)
             if h is None:
                 return None
         a = HeapArena(self._main, self._heaps, h)
@@ -456,9 +479,20 @@ class Threads:
     def free(self, p: int) -> None:
         """free(p) on the current thread: the chunk goes back to the arena that owns it."""
         th = self._threads[self._cur]
-        if p and (p - HDR) not in self._main._mmapped:
+        c = p - HDR
+        if p and c not in self._main._mmapped:
             self._maybe_init_tcache(th)
-        self._call(self._owner(p - HDR) if p else self._main, th, "free", p)
+            if th.tcache is None and th.pending and self._main._size.get(c, MASK64) <= self._tmax:
+                self._lazy_tcache(th)
+        self._call(self._owner(c) if p else self._main, th, "free", p)
+
+    def _lazy_tcache(self, th: _Thread) -> None:
+        """2.43: a free that can cache its chunk first makes the tcache, in the thread's arena."""
+        a = self._arena_get(th, self._rel.tcache_struct_bytes)
+        if a is not None:
+            self._enter(a, th)
+            a._lazy_tcache(self._rel.tcache_struct_bytes)
+            self._leave(a, th)
 
     def realloc(self, p: int, n: int) -> int:
         """realloc(p, n) on the current thread: resized in the arena that owns the block;
@@ -622,7 +656,8 @@ class Threads:
                 h = a._heap
                 if not h.addr < a._top < h.addr + h.size or a._top + a._top_size != h.addr + h.size:
                     fail(f"arena {self._index[id(a)]}: top does not end its last heap")
-                overhead = HEAP_INFO_BYTES * (len(heaps) - 1) + _first_top(heaps[0]) - heaps[0].addr
+                overhead = HEAP_INFO_BYTES * (len(heaps) - 1) + first_top(
+                    heaps[0].addr, self._rel.malloc_state_bytes) - heaps[0].addr
                 if sum(size[c] for c in mine) + a._top_size + overhead != a._system_mem:
                     fail(f"arena {self._index[id(a)]}: chunks + top + headers != system_mem")
         mm = sum(x._mmapped_mem - x._mmapped_drift for x in self._created)
@@ -636,8 +671,3 @@ class Threads:
             if (a in self._free_list) != (n == 0 and a is not self._main):
                 fail(f"arena {self._index[id(a)]}: on the free list exactly when unattached")
 
-
-def _first_top(h) -> int:
-    """Where top started in an arena's first heap (after heap_info and malloc_state)."""
-    top = h.addr + HEAP_INFO_BYTES + ARENA_STATE_BYTES
-    return top + (-(top + HDR)) % 16
