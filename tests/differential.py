@@ -20,7 +20,7 @@ from memlab.glibc import Malloc
 from memlab.native import replay_native
 from memlab.replay import Replayer
 from memlab.snapshot import FIELDS
-from memlab.trace import parse_trace, read_trace
+from memlab.trace import read_trace
 
 __all__ = ["FIELDS", "Outcome", "compare_trace", "run_model", "op_text", "expectations",
            "check_expectations"]
@@ -89,7 +89,7 @@ def compare_trace(trace, every: int | None = 1, check_every: int | None = 1, nam
     """
     if isinstance(trace, Path):
         text = trace.read_text()
-        ops = parse_trace(text)
+        ops = read_trace(text)           # a Trace keeps the `# cpus` and `# tls` settings
         real = replay_native(trace, every=every, libc_dir=libc_dir)
     elif isinstance(trace, str):
         ops = read_trace(trace)

@@ -25,6 +25,15 @@ from strategies import threaded_trace, threaded_traces
 RELEASES = ("2.36", "2.41", "2.43")
 
 
+COMPARED = {"traces": 0, "snapshots": 0}   # printed at the end of the module's run (-s shows it)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _count():
+    yield
+    print(f"\nthreaded traces compared: {COMPARED['traces']}, snapshots: {COMPARED['snapshots']}")
+
+
 @pytest.fixture
 def real(request, release_root, glibc_236):
     """A function: (trace text, release) -> the differences between model and real glibc."""
@@ -32,6 +41,8 @@ def real(request, release_root, glibc_236):
         libc = None if release == "2.36" else release_root(release)
         out = compare_trace(text, every=1, check_every=check_every, glibc=release, libc_dir=libc,
                             name=release, ignore=("rss",) if release == "2.43" else ())
+        COMPARED["traces"] += 1
+        COMPARED["snapshots"] += len(out.real)
         return out.differences
     return run
 
@@ -150,3 +161,70 @@ def test_the_dtv_calloc_is_real(glibc_236):
     (snap,) = replay_native(b"n 1\n")
     mi = replay_native_free_model()
     assert (snap["uordblks"], snap["arena"]) == (mi.uordblks, mi.arena) == (944, 135168)
+
+
+# ---------------------------------------------------------------------------- recorded programs
+
+@pytest.mark.usefixtures("recorder", "glibc_236")
+class TestRecordedPrograms:
+    """Real multi-threaded programs recorded at test time: the model's replay ends in the
+    program's own exit mallinfo2, and equals the real replay at every 97th operation."""
+
+    def _check(self, trace):
+        from test_record_threads import COUNTERS, own_end
+
+        out = compare_trace(trace, every=97, check_every=None, name=trace.name)
+        COMPARED["traces"] += 1
+        COMPARED["snapshots"] += len(out.real)
+        assert out.differences == []
+        end = out.model[-1]
+        own = own_end(trace)
+        assert {k: end[k] for k in COUNTERS} == {k: own[k] for k in COUNTERS}
+
+    def test_c_worker_threads(self, tmp_path):
+        from memlab.native.build import compile_c
+        from test_record_threads import WORKERS, record
+
+        (tmp_path / "workers.c").write_text(WORKERS)
+        exe = compile_c(tmp_path / "workers.c", ("-O0", "-fno-builtin", "-pthread"), name="threads-program")
+        record(tmp_path / "w.trace", exe)
+        self._check(tmp_path / "w.trace")
+
+    def test_python_thread_pool(self, tmp_path):
+        import sys
+
+        from test_record_threads import POOL, record
+
+        (tmp_path / "pool.py").write_text(POOL)
+        record(tmp_path / "p.trace", sys.executable, tmp_path / "pool.py")
+        self._check(tmp_path / "p.trace")
+
+    def test_cxx_worker_threads(self, tmp_path):
+        import shutil
+        import subprocess
+
+        from memlab.native import NativeUnavailable
+        from test_record_threads import CXX, record
+
+        gxx = shutil.which("g++")
+        if gxx is None:
+            raise NativeUnavailable("g++ is not installed")
+        (tmp_path / "prog.cc").write_text(CXX)
+        subprocess.run([gxx, "-O1", "-pthread", "-o", tmp_path / "prog", tmp_path / "prog.cc"],
+                       check=True, capture_output=True)
+        record(tmp_path / "c.trace", tmp_path / "prog")
+        self._check(tmp_path / "c.trace")
+
+    def test_xz_with_two_threads(self, tmp_path):
+        import shutil
+
+        from memlab.native import NativeUnavailable
+        from test_record_threads import record
+
+        xz = shutil.which("xz")
+        if xz is None:
+            raise NativeUnavailable("xz is not installed (Debian package xz-utils)")
+        data = tmp_path / "data"
+        data.write_bytes(bytes((k * 7919 >> 3) & 0xFF for k in range(1 << 22)))
+        record(tmp_path / "x.trace", xz, "-T2", "--block-size=1MiB", "-k", "-3", data)
+        self._check(tmp_path / "x.trace")
