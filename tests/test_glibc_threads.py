@@ -112,6 +112,22 @@ def test_heavy_threaded_traces(request, real, release):
         assert real(text, release, check_every=25) == [], f"seed {seed}"
 
 
+@pytest.mark.parametrize("release", RELEASES)
+def test_arena_detail_agrees_with_malloc_stats(release_root, glibc_236, release):
+    """Per arena, at every snapshot: the system and in-use bytes glibc's malloc_stats() prints."""
+    from memlab.replay import Replayer
+    from memlab.trace import read_trace
+
+    libc = None if release == "2.36" else release_root(release)
+    for text in (FACTS[name] for name in list(FACTS)[2:5]):
+        real = [s["arenas"] for s in replay_native(text.encode(), every=1, libc_dir=libc, arenas=True)]
+        model = []
+        r = Replayer(read_trace(text), Malloc(glibc=release), every=1,
+                     sink=lambda s: model.append([list(p) for p in r.malloc.arena_pairs()]))
+        r.run()
+        assert model == real
+
+
 # ---------------------------------------------------------------------------- the model alone
 
 def test_arena_bookkeeping():

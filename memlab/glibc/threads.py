@@ -585,6 +585,15 @@ class Threads:
                 tot[i] += getattr(mi, name)
         return Mallinfo2(*tot)
 
+    def arena_pairs(self) -> tuple[tuple[int, int], ...]:
+        """(system bytes, in use bytes) of each arena in glibc's order (main, then the newest):
+        the figures malloc_stats() prints, and the real replayer's `arenas` key.
+
+        >>> t = Threads(); t.create(1); t.switch(1); _ = t.malloc(1); t.arena_pairs()
+        ((135168, 944), (135168, 2944))
+        """
+        return tuple((mi.arena, mi.uordblks) for mi in map(self._arena_info, self._list))
+
     def malloc_stats(self) -> str:
         """The text glibc's malloc_stats() writes: each arena, then the totals."""
         u32 = 0xFFFFFFFF
