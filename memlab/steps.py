@@ -314,7 +314,7 @@ def replay_bulk(ops: Sequence[Any] | str, malloc_factory: Any = None,
     >>> from memlab.scenarios import vecvec
     >>> replay_bulk(vecvec(100), Malloc)[-1].smblks
     93
-    >>> replay_bulk("n 1\nT 1\na 0 1\n", Malloc)[-1].uordblks     # threads: the threaded model
+    >>> replay_bulk("n 1\\nT 1\\na 0 1\\n", Malloc)[-1].uordblks     # threads: the threaded model
     3888
     """
     if isinstance(ops, str):
