@@ -69,6 +69,10 @@ FACTS = {
     "a heap that fills grows by mprotect, then a second heap opens; freeing it all unmaps it":
         "n 1\nT 1\n" + "".join(f"a {i} 8000000\ns\n" for i in range(12))
         + "".join(f"f {i}\ns\n" for i in reversed(range(12))) + "t 0\ns\n",
+    "an arena whose new heap heap_trim unmaps at once (the old top, freed, is 64 KiB or more) "
+    "fails the call, which the main arena then serves":
+        "n 1\nT 1\no M_TOP_PAD 0\no M_MMAP_THRESHOLD 33554432\no M_TRIM_THRESHOLD 1073741824\n"
+        + "".join(f"a {i} 7900000\n" for i in range(8)) + "f 7\ns\na 100 12000000\ns\n",
     "joined stacks beyond 40 MiB are freed with their DTVs, by the joining thread":
         "".join(f"n {t}\nT {t}\na {t} 40\nx {t}\nT 0\nj {t}\ns\n" for t in range(1, 8))
         + "n 20\nT 20\na 100 10\ns\n",
