@@ -132,6 +132,26 @@ def test_arena_detail_agrees_with_malloc_stats(release_root, glibc_236, release)
         assert model == real
 
 
+@pytest.mark.parametrize("threads,arena_max", [(1, 0), (4, 0), (4, 1), (12, 0), (12, 2)])
+def test_worker_threads_scenario(real, threads, arena_max):
+    """The scenario behind resident memory growing with threads, and M_ARENA_MAX capping it."""
+    from memlab.scenarios import worker_threads
+
+    assert real(worker_threads(threads, arena_max), "2.36", check_every=500) == []
+
+
+def test_resident_memory_grows_with_threads(glibc_236):
+    """On the real glibc: four workers hold more than three times one worker's resident memory
+    in their own arenas, and less than twice when M_ARENA_MAX 1 makes them share one."""
+    from memlab.scenarios import worker_threads
+
+    def working(**k):
+        return [s for s in replay_native(worker_threads(**k).encode()) if s["label"] == "working"][0]
+
+    one, four, shared = working(threads=1), working(threads=4), working(threads=4, arena_max=1)
+    assert four["rss"] > 3 * one["rss"] and shared["rss"] < 2 * one["rss"]
+
+
 # ---------------------------------------------------------------------------- the model alone
 
 def test_arena_bookkeeping():
