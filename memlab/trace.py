@@ -270,8 +270,10 @@ def _parse_op(fields: list[str], lineno: int, line: str) -> Op:
 # reads those, and the usual lines between them are read in bulk.
 _ID = r"(?:0|[1-9][0-9]{0,8})"
 _NUMBER = r"(?:0|[1-9][0-9]{0,18})"
-_UNUSUAL = re.compile(rf"^(?![ar] {_ID} {_NUMBER}$|[fw] {_ID}$|[cm] {_ID} {_NUMBER} {_NUMBER}$)", re.MULTILINE)
-_AS_JSON = [("\n" + letter + ",", f"],[{ord(letter)},") for letter in "afrwcm"]
+_UNUSUAL = re.compile(rf"^(?![ar] {_ID} {_NUMBER}$|[fwTnxj] {_ID}$|[cm] {_ID} {_NUMBER} {_NUMBER}$)",
+                      re.MULTILINE)
+_AS_JSON = [("\n" + letter + ",", f"],[{ord(letter)},") for letter in "afrwcmTnxj"]
+_THREAD_LETTERS = re.compile("[Tnxj]")
 _TWO_NUMBERS = re.compile("[cm]")
 _CHUNK = 1 << 20       # characters read by one regular-expression pass (about 100,000 lines)
 _COLUMN_KINDS = "afrwcm"     # kinds kept in the columns alone; the others keep their Op
@@ -548,9 +550,8 @@ class _Reader:
         decimal numbers the standard library has.
         """
         self.end_header()
-        if self.threads is not None and not self.threads.running:
-            end = text.find("\n")
-            self.threads.refuse_exited(self.lineno + 1, text if end < 0 else text[:end])
+        first_line = self.lineno + 1
+        lines = text
         self.lineno += text.count("\n") + 1
         text = ("\n" + text).replace(" ", ",")
         for before, after in _AS_JSON:
@@ -559,8 +560,11 @@ class _Reader:
         columns = list(zip_longest(*rows, fillvalue=0))
         n = len(rows)
         kinds = bytes(columns[0]).decode("ascii")
+        ids = columns[1]
+        if self.threads is not None or _THREAD_LETTERS.search(kinds):
+            ids = self.thread_lines(kinds, list(ids), first_line, lines)
         self.kinds.append(kinds)
-        self.ids.extend(columns[1])
+        self.ids.extend(ids)
         sizes = list(columns[2]) if len(columns) > 2 else [0] * n
         args = list(columns[3]) if len(columns) > 3 else [0] * n
         for match in _TWO_NUMBERS.finditer(kinds):     # c ID NMEMB SIZE, m ID ALIGN SIZE
@@ -568,6 +572,34 @@ class _Reader:
             sizes[k], args[k] = args[k], sizes[k]
         self.sizes.extend(sizes)
         self.args.extend(args)
+
+    def thread_lines(self, kinds: str, ids: list[int], first_line: int, lines: str) -> list[int]:
+        """Check and keep the thread lines among lines read in bulk (entry j is line first_line + j);
+        their Ops go to ``rare`` and their IDs become 0, as `add` keeps them."""
+        if self.threads is None:
+            self.threads = _Threads()
+        threads, start, n = self.threads, len(self.ids), len(kinds)
+        line = lambda j: lines.split("\n")[j]       # only for an error
+        prev = 0
+        for j in [m.start() for m in _THREAD_LETTERS.finditer(kinds)] + [n]:
+            if j > prev and not threads.running:      # operations on an exited thread
+                threads.refuse_exited(first_line + prev, line(prev))
+            if j == n:
+                break
+            kind, tid = KINDS[kinds[j]], ids[j]
+            if tid > MAX_TID:
+                raise TraceError(first_line + j, line(j), f"TID must be at most {MAX_TID}")
+            try:
+                threads.step(kind, tid, first_line + j, "")
+            except TraceError as e:                   # the line is found only for an error
+                raise TraceError(e.lineno, line(j), e.reason) from None
+            op = self.shared.get((kind, tid))
+            if op is None:
+                op = self.shared[(kind, tid)] = Op(kind, tid=tid)
+            self.rare[start + j] = op
+            ids[j] = 0
+            prev = j + 1
+        return ids
 
     def add(self, op: Op) -> None:
         """Add one entry read by `line`."""

@@ -230,3 +230,28 @@ class TestColumns:
         part = trace[1:4]
         assert isinstance(part, Trace) and [str(op) for op in part] == ["s x", "o M_MXFAST 0", "f 0"]
         assert trace.marks() == [1, 4] and part.marks() == [0]
+
+
+class TestThreadLines:
+    TEXT = "n 1\nn 2\nT 1\na 0 10\nT 2\nf 0\nx 2\nT 1\nx 1\nj 1\ns\nT 0\nj 2\nn 1\n"
+
+    def test_bulk_and_line_by_line_reading_agree(self):
+        """Thread lines in the usual spelling are read in bulk; any other spelling, line by line."""
+        spaced = self.TEXT.replace(" ", "  ")
+        assert read_trace(self.TEXT) == read_trace(spaced) == Trace.from_ops(parse_trace(spaced))
+        assert [str(op) for op in read_trace(self.TEXT)] == self.TEXT.strip().split("\n")
+
+    @pytest.mark.parametrize("spacing", [" ", "  "])
+    def test_errors_name_the_line_in_bulk_too(self, spacing):
+        text = ("a 0 1\n" * 5 + "n 1\nT 1\nx 1\n" + "a 0 1\n" * 3).replace(" ", spacing)
+        with pytest.raises(TraceError) as info:
+            read_trace(text)
+        assert (info.value.lineno, info.value.line) == (9, "a 0 1".replace(" ", spacing))
+        with pytest.raises(TraceError) as info:
+            read_trace(("a 0 1\n" * 3 + "T 7\n").replace(" ", spacing))
+        assert (info.value.lineno, info.value.reason) == (4, "thread 7 was not created")
+
+    def test_settings_and_threaded(self):
+        trace = read_trace("# memlab record\n# cpus 4\n# tls 2\nn 1\n")
+        assert (trace.cpus, trace.tls, trace.threaded) == (4, 2, True)
+        assert (read_trace("a 0 1").cpus, read_trace("a 0 1").threaded) == (None, False)

@@ -341,7 +341,7 @@ static void release_id(uint64_t id)
 
 /* A thread started through pthread_create (or the main thread), by kernel thread ID. */
 struct thread {
-    pid_t ktid;          /* 0: empty slot; -1: deleted */
+    pid_t ktid;          /* 0: empty slot */
     unsigned tid;        /* its TID in the trace */
     unsigned rounds;     /* destructor rounds seen at its exit */
     struct start *creating; /* set while it is inside pthread_create */
@@ -410,7 +410,7 @@ static struct thread *add_thread(pid_t k, unsigned tid)
     struct thread *t = thread_of(k);
     if (!t && threads) {
         size_t j = thread_slot(k);
-        while (threads[j].ktid > 0)
+        while (threads[j].ktid != 0)
             j = (j + 1) & (THREAD_SLOTS - 1);
         t = &threads[j];
     }
@@ -421,6 +421,21 @@ static struct thread *add_thread(pid_t k, unsigned tid)
         t->creating = NULL;
     }
     return t;
+}
+
+/* Forget a thread: later entries of its run move back, so that no probe sequence breaks. */
+static void drop_thread(struct thread *t)
+{
+    size_t mask = THREAD_SLOTS - 1, hole = (size_t)(t - threads);
+    for (size_t k = (hole + 1) & mask; threads[k].ktid; k = (k + 1) & mask) {
+        size_t home = thread_slot(threads[k].ktid);
+        int moves = hole <= k ? (home <= hole || home > k) : (home <= hole && home > k);
+        if (moves) {
+            threads[hole] = threads[k];
+            hole = k;
+        }
+    }
+    threads[hole].ktid = 0;
 }
 
 static unsigned fresh_tid(void)
@@ -774,7 +789,7 @@ static void at_thread_exit(void *value)
             tids[t->tid].state = 2;
             if (tids[t->tid].detached) /* glibc releases its stack as it exits */
                 write_joined(t->tid);
-            t->ktid = -1;
+            drop_thread(t);
         }
     }
     unlock_as();
@@ -1089,7 +1104,7 @@ pid_t fork(void)
         struct thread *t = thread_of(me);
         unsigned tid = t ? t->tid : 0;
         if (t)
-            t->ktid = -1;
+            drop_thread(t);
         main_tid = ktid();
         owner = main_tid;
         add_thread(main_tid, tid);
