@@ -156,6 +156,7 @@ class Threads:
         self._multi = False                     # SINGLE_THREAD_P false once a thread was made
         self._exited: dict[int, Stack] = {}     # exited, not yet joined: their stacks
         self._pending_joins: list[Stack] = []   # joins waiting for a running thread
+        self._stacks_unmapped = 0
 
     # --- views -------------------------------------------------------------------------------
     @property
@@ -191,6 +192,11 @@ class Threads:
     def cores(self) -> int:
         """The number of cores the arena limit is computed from."""
         return self._cores
+
+    @property
+    def stacks_unmapped(self) -> int:
+        """Stacks glibc's stack cache has unmapped (beyond 40 MiB of joined threads' stacks)."""
+        return self._stacks_unmapped
 
     @property
     def arena_limit(self) -> int:
@@ -306,6 +312,7 @@ class Threads:
             self._stack_cache_size -= old.size
             self.free(old.dtv)
             self.space.munmap(old.addr, old.size)
+            self._stacks_unmapped += 1
 
     def _tcache_thread_shutdown(self) -> None:
         th = self._threads[self._cur]
