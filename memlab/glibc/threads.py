@@ -16,16 +16,15 @@ import os
 
 from ..errors import MemlabError
 from ..space import AddressSpace
-from .chunk import HDR, MASK64
 from .check import check_heap
-from .chunk import tcache_index
+from .chunk import HDR, MASK64, tcache_index
 from .heap import INUSE, TCACHE
 from .heaps import HEAP_INFO_BYTES, HeapArena, Heaps, first_top
 from .info import Mallinfo2, make_mallinfo2
 from .malloc import NULL, Malloc
 from .mallopt import M_ARENA_MAX, M_ARENA_TEST
 from .release import DEFAULT_RELEASE, Release, release
-from .stacks import DTV_ENTRY_BYTES, dtv_entries, STACK_CACHE_MAX, Stack, machine_stack_block
+from .stacks import DTV_ENTRY_BYTES, STACK_CACHE_MAX, Stack, dtv_entries, machine_stack_block
 
 __all__ = ["Threads", "ArenaView", "ThreadError", "default_cores", "narenas_from_ncores"]
 
