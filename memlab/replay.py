@@ -386,8 +386,8 @@ def timeline(ops: Sequence[Op] | Trace | str, malloc_factory: Callable[[], Any] 
 
     `progress` as for `replay` (called every 4,096 operations).
     """
-    malloc = (malloc_factory or _default_factory)()
-    r = Replayer(ops, malloc)
+    r = Replayer(ops, (malloc_factory or _default_factory)())
+    malloc = r.malloc                  # the threaded model when the trace has thread lines
     series: dict[str, list] = {f.name: [] for f in fields(Timeline)}
     (add_op, add_held, add_arena, add_hblkhd, add_uordblks, add_fordblks, add_rss, add_trimmed,
      add_munmapped, add_madvised, add_note) = (values.append for values in series.values())

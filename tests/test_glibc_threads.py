@@ -273,3 +273,13 @@ class TestRecordedPrograms:
         data.write_bytes(bytes((k * 7919 >> 3) & 0xFF for k in range(1 << 22)))
         record(tmp_path / "x.trace", xz, "-T2", "--block-size=1MiB", "-k", "-3", data)
         self._check(tmp_path / "x.trace")
+
+
+def test_timeline_follows_every_arena():
+    """The timeline (charts) reads the whole process, as snapshots do."""
+    from memlab.replay import timeline
+
+    text = FACTS["a block freed on another thread goes to the freeing thread's tcache, or to its own arena"]
+    end = replay(text, Malloc)[-1]
+    t = timeline(text, Malloc, progress=None)
+    assert (t.arena[-1], t.uordblks[-1], t.rss[-1]) == (end.arena, end.uordblks, end.rss)
