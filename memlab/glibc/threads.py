@@ -506,6 +506,9 @@ class Threads:
         th = self._threads[self._cur]
         if p == NULL:
             return self.malloc(n)
+        if n == 0:                          # realloc(p, 0) is free(p)
+            self.free(p)
+            return NULL
         c = p - HDR
         if c in self._main._mmapped:
             a = th.arena or self._main     # a move that mallocs uses the thread's arena
