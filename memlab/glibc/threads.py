@@ -640,7 +640,7 @@ class Threads:
             tc = th.tcache
             if tc is None:
                 continue
-            if tc.addr and state.get(tc.addr) != INUSE:
+            if tc.addr and state.get(tc.addr) != INUSE and tc.addr not in main._mmapped:
                 fail(f"thread {tid}: tcache bookkeeping chunk is not in use")
             for i, lst in enumerate(tc.bins):
                 if len(lst) > tc.limit:
