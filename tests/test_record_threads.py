@@ -205,10 +205,24 @@ class TestThreadFacts:
         assert [s["uordblks"] for s in snaps] == [created, first]
         assert [s["arena"] for s in snaps] == [135168, 2 * 135168]
 
-    def test_thread_stacks_are_not_in_rss(self):
+    @pytest.mark.parametrize("release", ["2.36", "2.41", "2.43"])
+    def test_thread_stacks_are_not_in_rss(self, release_root, release):
         """A thread that starts and runs (its stack written) adds nothing to rss; its arena does."""
-        snaps = replay_native(read_trace("a 0 1\ns\nn 1\nT 1\ns\nT 0\nx 1\nj 1\ns\nT 0\nn 2\nT 2\na 1 1\ns"))
+        root = None if release == "2.36" else release_root(release)
+        snaps = replay_native(read_trace("a 0 1\ns\nn 1\nT 1\ns\nT 0\nx 1\nj 1\ns\nT 0\nn 2\nn 3\nT 2\na 1 1\ns"),
+                              libc_dir=root)
         assert [s["rss"] for s in snaps] == [4096, 4096, 4096, 8192]
+
+    @pytest.mark.parametrize("release", ["2.36", "2.41", "2.43"])
+    def test_unmapped_stacks_count_again(self, release_root, release):
+        """Seven joined stacks are more than glibc's 40 MiB cache keeps: it unmaps two, and blocks
+        mapped later (perhaps where they were) are counted in rss to the byte."""
+        root = None if release == "2.36" else release_root(release)
+        body = "".join(f"n {i}\nT {i}\na {i} 1\nx {i}\nT 0\n" for i in range(1, 8))
+        body += "".join(f"j {i}\n" for i in range(1, 8)) + "s joined\n"
+        body += "".join(f"a {100 + k} 3000000\nw {100 + k}\n" for k in range(5)) + "s big\n"
+        joined, big = replay_native(read_trace(body), libc_dir=root)
+        assert joined["rss"] == 2 * 4096 and big["rss"] == joined["rss"] + big["hblkhd"]
 
     def test_joined_stack_is_reused_without_a_new_dtv(self):
         """Created again after a join, a thread gets the cached stack: no DTV; without the join, a new one."""

@@ -694,15 +694,19 @@ struct thread {
 static struct thread *threads;  /* max_tid + 1 entries, mapped and written before the baseline */
 static long exit_pending = -1;  /* a thread that is exiting: wait until it is gone */
 
-/* The stacks of the trace's threads are left out of `rss` (glibc keeps an exited thread's
- * stack for reuse): their mappings, as [lo, hi), found when each thread starts. */
+/* The stacks of the trace's threads are left out of `rss` (glibc keeps a joined thread's
+ * stack for reuse).  Each stack block is [lo, hi): glibc maps the default stack size plus a
+ * guard at its low end, and puts the thread's descriptor (pthread_self()) in its top page;
+ * the descriptor's first word points to itself (x86-64's TCB).  That word tells, at each
+ * snapshot, that the block is still a stack: glibc unmaps cached stacks beyond its cache's
+ * size, and a mapping later placed there is the trace's. */
 struct span {
-    uintptr_t lo, hi;
+    uintptr_t lo, hi, pd;
 };
 static struct span *stacks;
 static size_t n_stacks, max_stacks;
+static size_t stack_block, stack_guard;   /* glibc's default stack size plus guard; the guard */
 static unsigned char core_vec[4096];
-static char maps_buf[65536];
 
 /* Wait until thread `tid` has exited: its kernel thread no longer exists. */
 static void await_exit(unsigned tid)
@@ -728,74 +732,50 @@ static void await_flag(int *word)
     *word = 0;
 }
 
-/* The mapping of /proc/self/maps that holds addr, read with open/read into a static buffer. */
-static struct span mapping_of(uintptr_t addr)
+static void note_stack(void)
 {
-    struct span found = {0, 0};
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return found;
-    size_t have = 0;
-    for (;;) {
-        ssize_t k = read(fd, maps_buf + have, sizeof maps_buf - have);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        have += (size_t)k;
-        size_t at = 0;
-        for (;;) {
-            char *nl = memchr(maps_buf + at, '\n', have - at);
-            if (!nl)
-                break;
-            uintptr_t lo = 0, hi = 0;
-            const char *c = maps_buf + at;
-            int d;
-            while ((d = hex_value(*c)) >= 0)
-                lo = lo * 16 + (uintptr_t)d, c++;
-            if (*c == '-')
-                for (c++; (d = hex_value(*c)) >= 0; c++)
-                    hi = hi * 16 + (uintptr_t)d;
-            if (lo <= addr && addr < hi) {
-                found.lo = lo;
-                found.hi = hi;
-                close(fd);
-                return found;
-            }
-            at = (size_t)(nl + 1 - maps_buf);
-        }
-        memmove(maps_buf, maps_buf + at, have - at);
-        have -= at;
-    }
-    close(fd);
-    return found;
-}
-
-static void note_stack(uintptr_t addr)
-{
-    struct span m = mapping_of(addr);
-    if (m.hi == 0)
-        return;
+    uintptr_t pd = (uintptr_t)pthread_self(), hi = (pd & ~(uintptr_t)4095) + 4096, lo = hi - stack_block;
     for (size_t i = 0; i < n_stacks; i++)
-        if (stacks[i].lo == m.lo && stacks[i].hi == m.hi)
+        if (stacks[i].lo == lo)
             return;
-    if (n_stacks < max_stacks)
-        stacks[n_stacks++] = m;
+    if (n_stacks < max_stacks) {
+        stacks[n_stacks].lo = lo;
+        stacks[n_stacks].hi = hi;
+        stacks[n_stacks].pd = pd;
+        n_stacks++;
+    }
 }
 
-/* Resident bytes of the threads' stacks (a stack glibc has unmapped since counts 0). */
-static long long stack_bytes(void)
+/* Resident bytes of [lo, hi), or -1 if some of it is not mapped. */
+static long long resident(uintptr_t lo, uintptr_t hi)
 {
     long long total = 0;
     size_t page = 4096;
-    for (size_t i = 0; i < n_stacks; i++) {
-        for (uintptr_t a = stacks[i].lo; a < stacks[i].hi; a += page * sizeof core_vec) {
-            size_t len = stacks[i].hi - a < page * sizeof core_vec ? stacks[i].hi - a : page * sizeof core_vec;
-            if (mincore((void *)a, len, core_vec) != 0)
-                break;
-            for (size_t j = 0; j < (len + page - 1) / page; j++)
-                total += (core_vec[j] & 1) ? (long long)page : 0;
+    for (uintptr_t a = lo; a < hi; a += page * sizeof core_vec) {
+        size_t len = hi - a < page * sizeof core_vec ? hi - a : page * sizeof core_vec;
+        if (mincore((void *)a, len, core_vec) != 0)
+            return -1;
+        for (size_t j = 0; j < (len + page - 1) / page; j++)
+            total += (core_vec[j] & 1) ? (long long)page : 0;
+    }
+    return total;
+}
+
+/* Resident bytes of the threads' stacks; a block that is no longer a stack is forgotten. */
+static long long stack_bytes(void)
+{
+    long long total = 0;
+    for (size_t i = 0; i < n_stacks;) {
+        uintptr_t pd = stacks[i].pd, page = pd & ~(uintptr_t)4095;
+        /* the descriptor's page was written: unmapped or not resident, it is no longer a stack */
+        int ours = resident(page, page + 4096) == 4096 && *(volatile uintptr_t *)pd == pd;
+        long long bytes = ours ? resident(stacks[i].lo, stacks[i].hi) : -1;
+        if (bytes < 0) {
+            stacks[i] = stacks[--n_stacks];
+            continue;
         }
+        total += bytes;
+        i++;
     }
     return total;
 }
@@ -824,9 +804,8 @@ static int take_turn(unsigned me)
 static void *thread_main(void *arg)
 {
     unsigned me = (unsigned)(uintptr_t)arg;
-    volatile char here = 0;
     threads[me].ktid = (pid_t)syscall(SYS_gettid);
-    note_stack((uintptr_t)&here);
+    note_stack();
     raise_flag(&threads[me].ready);
     if (take_turn(me))
         interpret(me);
@@ -1134,8 +1113,17 @@ int main(int argc, char **argv)
         }
         memset(threads, 0, bytes + max_stacks * sizeof(struct span));
         stacks = (struct span *)((char *)threads + bytes);
-        memset(maps_buf, 0, sizeof maps_buf);
         memset(core_vec, 0, sizeof core_vec);
+        /* the default stack block, as pthread_create maps it (nothing here allocates) */
+        pthread_attr_t attr;
+        if (pthread_getattr_default_np(&attr) != 0 || pthread_attr_getstacksize(&attr, &stack_block) != 0 ||
+            pthread_attr_getguardsize(&attr, &stack_guard) != 0) {
+            err_str("replay: cannot read the default thread attributes\n");
+            return 1;
+        }
+        pthread_attr_destroy(&attr);
+        stack_guard = (stack_guard + 4095) & ~(size_t)4095;
+        stack_block = ((stack_block + 4095) & ~(size_t)4095) + stack_guard;
         measure_exclude = exclude_stacks;
     }
     if (stats_fd >= 0 && !rival) {
