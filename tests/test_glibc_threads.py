@@ -3,14 +3,6 @@
 Every trace runs on the model (its invariants checked after each operation, over every arena and
 thread) and on the real replayer, which runs one real thread per `n` line in the trace's order;
 every snapshot must agree in every field, on the machine's glibc 2.36 and on 2.41 and 2.43.
-
-The real replayer leaves the mapping around each thread's stack out of `rss`, which is not
-exact in two cases, where `rss` is therefore not compared: on 2.43, which guards thread stacks
-with madvise instead of a PROT_NONE mapping, Linux merges a stack's mapping with anonymous
-neighbours, and the replayer leaves out some of its own memory too (8 KiB fewer resident bytes
-after a second `n`); and once glibc has unmapped a cached stack (more than 40 MiB of joined
-stacks), the replayer still leaves that address range out, so a mapping later placed there is
-not counted either.
 """
 
 from __future__ import annotations
@@ -43,10 +35,6 @@ def real(request, release_root, glibc_236):
     """A function: (trace text, release) -> the differences between model and real glibc."""
     def run(text: str, release: str, check_every: int | None = 1, ignore: tuple = ()) -> list[str]:
         libc = None if release == "2.36" else release_root(release)
-        r = Replayer(read_trace(text), Malloc(glibc=release))
-        r.run()
-        if release == "2.43" or getattr(r.malloc, "stacks_unmapped", 0):
-            ignore += ("rss",)
         out = compare_trace(text, every=1, check_every=check_every, glibc=release, libc_dir=libc,
                             name=release, ignore=ignore)
         COMPARED["traces"] += 1
