@@ -72,6 +72,8 @@ FACTS = {
     "joined stacks beyond 40 MiB are freed with their DTVs, by the joining thread":
         "".join(f"n {t}\nT {t}\na {t} 40\nx {t}\nT 0\nj {t}\ns\n" for t in range(1, 8))
         + "n 20\nT 20\na 100 10\ns\n",
+    "a calloc that fails in the main arena once threads exist moves the main thread to an arena":
+        "n 1\nc 0 1 4611686018427387904\ns\na 1 100\ns\nT 1\na 2 100\ns\n",
     "calloc, memalign, realloc and malloc_trim on threads; mallopt on a thread is the process's":
         "n 1\nT 1\nc 0 100 100\nm 1 4096 5000\nr 0 30000\no M_MMAP_THRESHOLD 4096\na 2 5000\ns\n"
         "T 0\nr 0 100\nf 1\nt 0\ns\n",

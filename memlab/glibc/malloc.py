@@ -384,8 +384,10 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
                 return c + HDR
         if self._tcache is None:
             self._maybe_init_tcache()
-        oldtop = self._top if not self._clear_all else -1
+        oldtop = self._top
         oldtopsize = self._clear_limit(oldtop, self._top_size)
+        if self._clear_all:                      # retried in another arena: clear everything
+            oldtop = -1
         nb = checked_request2size(n)
         c = self._int_malloc(nb) if nb else 0
         if not c:
