@@ -39,6 +39,17 @@ def _default_factory() -> Any:
     return Malloc()
 
 
+def _threads_for(trace: Trace, malloc: Any) -> Any:
+    """The threaded model for a trace with thread lines, on `malloc`'s (unused) address space and
+    release; the trace's `# cpus` and `# tls` lines set the arena limit and the DTV's size."""
+    from memlab.glibc.threads import Threads
+
+    if not hasattr(malloc, "space") or not hasattr(malloc, "release"):
+        raise UsageError("this trace has thread lines (T, n, x, j): it needs memlab's glibc model "
+                         "(memlab.glibc.Malloc) or the real glibc (replay --native)")
+    return Threads(malloc.space, malloc.release, cores=trace.cpus, tls=trace.tls or 1)
+
+
 def _as_trace(ops: Sequence[Op] | Trace | str) -> Trace:
     if isinstance(ops, Trace):
         return ops
@@ -67,9 +78,8 @@ class Replayer:
         if every is not None and (type(every) is not int or every < 1):
             raise ValueError(f"every must be a positive int or None (got {every!r})")
         self._trace = _as_trace(ops)
-        if self._trace.threaded:
-            raise UsageError("memlab's model of glibc runs one thread, the main one: this trace has thread "
-                             "lines (T, n, x, j); replay it on the real glibc (replay --native)")
+        if self._trace.threaded and not hasattr(malloc, "switch"):
+            malloc = _threads_for(self._trace, malloc)
         self._malloc = malloc
         self._every = every
         self._next = 0                 # index in the trace of the next entry to look at
@@ -295,6 +305,14 @@ class Replayer:
                     m.malloc_trim(rare[k].pad)
                 elif kind == "o":
                     m.mallopt(rare[k].param, rare[k].value)
+                elif kind == "T":
+                    m.switch(rare[k].tid)
+                elif kind == "n":
+                    m.create(rare[k].tid)
+                elif kind == "x":
+                    m.exit(rare[k].tid)
+                elif kind == "j":
+                    m.join(rare[k].tid)
                 else:
                     raise ValueError(f"cannot run operation {trace.op(k)}")
         except BaseException:           # the operation at k was taken but did not finish
@@ -391,8 +409,8 @@ def timeline(ops: Sequence[Op] | Trace | str, malloc_factory: Callable[[], Any] 
 
     `progress` as for `replay` (called every 4,096 operations).
     """
-    malloc = (malloc_factory or _default_factory)()
-    r = Replayer(ops, malloc)
+    r = Replayer(ops, (malloc_factory or _default_factory)())
+    malloc = r.malloc                  # the threaded model when the trace has thread lines
     series: dict[str, list] = {f.name: [] for f in fields(Timeline)}
     (add_op, add_held, add_arena, add_hblkhd, add_uordblks, add_fordblks, add_rss, add_trimmed,
      add_munmapped, add_madvised, add_note) = (values.append for values in series.values())

@@ -22,7 +22,8 @@ from typing import Any, Callable, Sequence
 from memlab.glibc import Malloc
 from memlab.glibc.bulk import Block
 from memlab.snapshot import Snapshot
-from memlab.trace import parse_trace
+from memlab.replay import replay
+from memlab.trace import THREAD_KINDS, Trace, read_trace
 from memlab.units import PAGE
 
 __all__ = ["run_steps", "steps_from_ops", "replay_bulk"]
@@ -103,6 +104,8 @@ class _Runner:
         elif kind in ("write", "free"):
             self.single((kind[0], op.id))
             self.op -= 1
+        elif kind in THREAD_KINDS and hasattr(m, kind):
+            getattr(m, kind)(op.tid)               # switch, create, exit, join (memlab.glibc.threads)
         else:
             raise ValueError(f"cannot run operation {op}")
 
@@ -315,9 +318,14 @@ def replay_bulk(ops: Sequence[Any] | str, malloc_factory: Any = None,
     >>> from memlab.scenarios import vecvec
     >>> replay_bulk(vecvec(100), Malloc)[-1].smblks
     93
+    >>> replay_bulk("n 1\\nT 1\\na 0 1\\n", Malloc)[-1].uordblks     # threads: the threaded model
+    3888
     """
     if isinstance(ops, str):
-        ops = parse_trace(ops)
+        ops = read_trace(ops)
     if malloc_factory is None:
         malloc_factory = Malloc
+    threaded = ops.threaded if isinstance(ops, Trace) else any(op.kind in THREAD_KINDS for op in ops)
+    if threaded:                                        # single steps on the threaded model
+        return replay(ops, malloc_factory, every)
     return run_steps(steps_from_ops(ops), malloc_factory(), every)

@@ -20,7 +20,7 @@ from memlab.glibc import Malloc
 from memlab.native import replay_native
 from memlab.replay import Replayer
 from memlab.snapshot import FIELDS
-from memlab.trace import parse_trace
+from memlab.trace import read_trace
 
 __all__ = ["FIELDS", "Outcome", "compare_trace", "run_model", "op_text", "expectations",
            "check_expectations"]
@@ -44,14 +44,15 @@ class Outcome:
         return not self.differences
 
 
-def run_model(ops, every: int | None, check_every: int | None = 1):
-    """Replay `ops` on a fresh Malloc; return (snapshot dicts, {op: note path}).
+def run_model(ops, every: int | None, check_every: int | None = 1, glibc: str = "2.36"):
+    """Replay `ops` on a fresh Malloc of release `glibc` (the threaded model when the trace has
+    thread lines); return (snapshot dicts, {op: note path}).
 
-    `check_every` runs Malloc.check() after every k-th operation (None: never); an
+    `check_every` runs the model's check() after every k-th operation (None: never); an
     AssertionError is re-raised naming the operation that broke the invariant.
     """
-    m = Malloc()
-    r = Replayer(ops, m, every)
+    r = Replayer(ops, Malloc(glibc=glibc), every)
+    m = r.malloc
     notes: dict[int, str] = {}
     while not r.done:
         op = r.step()
@@ -64,7 +65,7 @@ def run_model(ops, every: int | None, check_every: int | None = 1):
             try:
                 m.check()
             except AssertionError as e:
-                raise AssertionError(f"Malloc.check() failed after op {n} ({op}): {e}") from None
+                raise AssertionError(f"check() failed after op {n} ({op}): {e}") from None
     return [s.as_dict() for s in r.snapshots], notes
 
 
@@ -77,28 +78,32 @@ def op_text(ops, k: int) -> str:
 
 
 def compare_trace(trace, every: int | None = 1, check_every: int | None = 1, name: str = "",
-                  limit: int = 5) -> Outcome:
+                  limit: int = 5, glibc: str = "2.36", libc_dir=None, ignore: tuple = ()) -> Outcome:
     """Replay `trace` (text, Path or ops) on the model and the real glibc; list differences.
+
+    `glibc` names the release modelled; `libc_dir` the unpacked real release to run it on (None:
+    this machine's glibc). Fields named in `ignore` are not compared.
 
     Each difference names the trace, the snapshot (op number, label), the operation just run,
     and every field that differs as `field: model X vs real Y`.
     """
     if isinstance(trace, Path):
         text = trace.read_text()
-        ops = parse_trace(text)
-        real = replay_native(trace, every=every)
+        ops = read_trace(text)           # a Trace keeps the `# cpus` and `# tls` settings
+        real = replay_native(trace, every=every, libc_dir=libc_dir)
     elif isinstance(trace, str):
-        ops = parse_trace(trace)
-        real = replay_native(ops, every=every)
+        ops = read_trace(trace)
+        real = replay_native(trace.encode(), every=every, libc_dir=libc_dir)
     else:
         ops = tuple(trace)
-        real = replay_native(ops, every=every)
-    model, notes = run_model(ops, every, check_every)
+        real = replay_native(ops, every=every, libc_dir=libc_dir)
+    model, notes = run_model(ops, every, check_every, glibc)
     out = Outcome(real, model, notes, ops=sum(1 for o in ops if o.kind != "snapshot"))
+    ops = list(ops)
     if len(real) != len(model):
         out.differences.append(f"{name}: {len(model)} model snapshots vs {len(real)} real")
     for r, s in zip(real, model):
-        bad = [k for k in FIELDS if r.get(k) != s.get(k)]
+        bad = [k for k in FIELDS if r.get(k) != s.get(k) and k not in ignore]
         if bad:
             where = f"{name} op {r['op']} ({op_text(ops, r['op'])}), snapshot {r['label']!r}"
             detail = ", ".join(f"{k}: model {s.get(k)} vs real {r.get(k)}" for k in bad)

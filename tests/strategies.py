@@ -26,7 +26,8 @@ from memlab.space import MADV_DONTNEED, MADV_FREE
 from memlab.trace import MALLOPT_PARAMS
 from memlab.units import PAGE
 
-__all__ = ["request_sizes", "alignments", "mallopts", "ops", "traces", "stores", "pointer_traces", "random_trace", "phased_trace",
+__all__ = ["request_sizes", "alignments", "mallopts", "ops", "traces", "stores", "pointer_traces",
+           "threaded_traces", "threaded_trace", "random_trace", "phased_trace",
            "hostile_numbers", "hostile_lines", "hostile_traces", "cli_arguments", "hostile_values",
            "HEAP", "BASE", "addresses", "lengths", "deltas", "advice", "space_limits"]
 
@@ -136,6 +137,101 @@ def traces(max_ops: int = 200, n_ids: int = 24, max_size: int = 300_000) -> st.S
     """Trace text of up to `max_ops` lines using every operation of the format."""
     return st.lists(ops(n_ids, max_size), max_size=max_ops).map(
         lambda lines: "".join(line + "\n" for line in lines))
+
+
+@st.composite
+def threaded_traces(draw, max_threads: int = 20, max_ops: int = 80, n_ids: int = 24,
+                    max_size: int = 300_000) -> str:
+    """Trace text with threads: up to `max_threads` created (and some exited, joined and made
+    again), operations on any of them over shared IDs (so frees cross threads), mallopt on any
+    thread, sometimes more threads than the arena limit (`# cpus` 1 or 2, or `M_ARENA_MAX`)."""
+    cpus = draw(st.sampled_from([None, None, 1, 2]))
+    lines = [f"# cpus {cpus}"] if cpus else []
+    running, exited, fresh = [0], [], list(range(1, max_threads + 1))
+    cur = 0
+    for _ in range(draw(st.integers(1, max_ops))):
+        kind = draw(st.sampled_from("oooooooonnnTTxjm"))
+        if kind == "n" and fresh:
+            tid = fresh.pop(draw(st.integers(0, len(fresh) - 1)))
+            running.append(tid)
+            lines.append(f"n {tid}")
+        elif kind == "T":
+            cur = draw(st.sampled_from(running))
+            lines.append(f"T {cur}")
+        elif kind == "x" and len(running) > 1:
+            tid = draw(st.sampled_from(running[1:]))
+            running.remove(tid)
+            exited.append(tid)
+            lines.append(f"x {tid}")
+            if tid == cur:                        # its exit ran; a running thread carries on
+                cur = draw(st.sampled_from(running))
+                lines.append(f"T {cur}")
+        elif kind == "j" and exited:
+            tid = exited.pop(draw(st.integers(0, len(exited) - 1)))
+            fresh.append(tid)
+            lines.append(f"j {tid}")
+        elif kind == "m" and cpus is None:
+            lines.append(f"o {draw(st.sampled_from(['M_ARENA_MAX', 'M_ARENA_TEST', '-8']))} "
+                         f"{draw(st.sampled_from([0, 1, 2, 3]))}")
+        else:
+            lines.append(draw(ops(n_ids, max_size)))
+    return "".join(line + "\n" for line in lines)
+
+
+def threaded_trace(n_ops: int, seed: int = 0, max_threads: int = 20, n_ids: int = 400) -> str:
+    """A seeded random trace with threads and heavy traffic: batches of equal requests (up to
+    8 MiB, so that arenas grow heaps, open new ones and trim them) and batches of frees on
+    random threads, thread exits, joins and re-creation, trims and mallopts, `s` after each step."""
+    rng = random.Random(seed)
+    cpus = rng.choice([1, 2])
+    lines = [f"# cpus {cpus}"]
+    running, exited = [0], []
+    nthreads = rng.randint(1, max_threads)
+    for tid in range(1, nthreads + 1):
+        lines.append(f"n {tid}")
+        running.append(tid)
+    fresh = list(range(nthreads + 1, max_threads + 1))
+    cur, live, nxt = 0, [], 0
+    for _ in range(n_ops):
+        r = rng.random()
+        if r < 0.1:
+            cur = rng.choice(running)
+            lines.append(f"T {cur}")
+        elif r < 0.14 and len(running) > 1:
+            tid = rng.choice(running[1:])
+            running.remove(tid)
+            lines.append(f"x {tid}")
+            if tid == cur:
+                cur = rng.choice(running)
+                lines.append(f"T {cur}")
+            if rng.random() < 0.8:
+                lines.append(f"j {tid}")
+                fresh.append(tid)
+            else:
+                exited.append(tid)
+            if fresh and rng.random() < 0.6:
+                tid = fresh.pop(rng.randrange(len(fresh)))
+                running.append(tid)
+                lines.append(f"n {tid}")
+        elif r < 0.6:
+            size = rng.choice([rng.randint(1000, 60000), rng.randint(16, 1024), 130000,
+                               rng.randint(1 << 20, 8 << 20)])
+            for _ in range(rng.randint(1, 40)):
+                lines.append(f"a {nxt % n_ids} {size}")
+                live.append(nxt % n_ids)
+                nxt += 1
+        elif r < 0.95 and live:
+            for _ in range(rng.randint(1, 60)):
+                if not live:
+                    break
+                lines.append(f"f {live.pop(rng.randrange(len(live)))}")
+        elif r < 0.97:
+            lines.append(f"t {rng.choice([0, 65536])}")
+        else:
+            lines.append(rng.choice(["o M_TRIM_THRESHOLD 33554432", "o M_TOP_PAD 0",
+                                     "o M_MMAP_THRESHOLD 33554432", "o M_MXFAST 0"]))
+        lines.append("s")
+    return "".join(line + "\n" for line in lines)
 
 
 # ---------------------------------------------------------------------------- traces: seeded random

@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from memlab.errors import MallocAbort
 from memlab.glibc import Malloc, UndefinedBehavior
 from memlab.space import SegmentationFault
-from memlab.trace import parse_trace
+from memlab.replay import Replayer
+from memlab.trace import parse_trace, read_trace
 
-from strategies import random_trace, traces
+from strategies import random_trace, threaded_trace, threaded_traces, traces
 
 
 def run_checked(text: str) -> Malloc:
@@ -52,6 +53,29 @@ def run_checked(text: str) -> Malloc:
 @given(traces(max_ops=120))
 def test_invariants_hold_on_random_traces(text):
     run_checked(text)
+
+
+def run_threaded_checked(text: str, glibc: str = "2.36", every: int = 1) -> None:
+    """Replay a threaded trace on the threaded model, checking every arena, heap, thread's
+    tcache and the arena bookkeeping after every `every`-th operation."""
+    r = Replayer(read_trace(text), Malloc(glibc=glibc))
+    while r.step() is not None:
+        if r.op % every == 0:
+            try:
+                r.malloc.check()
+            except AssertionError as e:
+                raise AssertionError(f"after op {r.op}: {e}") from None
+
+
+@pytest.mark.parametrize("glibc", ["2.36", "2.41", "2.43"])
+def test_invariants_hold_with_threads(glibc):
+    @settings(max_examples=40, deadline=None)
+    @given(threaded_traces(max_ops=80))
+    def check(text):
+        run_threaded_checked(text, glibc)
+
+    check()
+    run_threaded_checked(threaded_trace(120, seed=7), glibc, every=5)
 
 
 def test_invariants_hold_on_a_long_trace():

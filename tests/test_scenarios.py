@@ -66,7 +66,7 @@ class TestScenario:
 
     def test_registry(self):
         assert set(SCENARIOS) == {"vecvec", "push_back", "reserve", "small_requests",
-                                  "two_sources", "dynamic_threshold"}
+                                  "two_sources", "dynamic_threshold", "worker_threads"}
         assert scenario("vecvec") is VECVEC
         with pytest.raises(KeyError, match="no scenario 'nope'"):
             scenario("nope")

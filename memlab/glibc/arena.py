@@ -206,9 +206,13 @@ class Arena(System):
         if size >= self._rel.fastbin_consolidation_threshold:
             if self._have_fast:
                 self._consolidate()
-            if self._top_size >= self._trim_threshold:
-                if self._systrim(self._top_pad):
-                    self._path = "free-top-trim"
+            self._trim_top()
+
+    def _trim_top(self) -> None:
+        """After a large free: systrim when top has reached the trim threshold (main arena)."""
+        if self._top_size >= self._trim_threshold:
+            if self._systrim(self._top_pad):
+                self._path = "free-top-trim"
 
     def _coalesce(self, c: int, size: int, freed: bool) -> int:
         """Merge free chunk `c` (out of the chunk table) with a free chunk below and a free

@@ -34,6 +34,8 @@ class Heap:
     """Arena state shared by the allocation, free and system-memory code (no public API)."""
 
     _runs = None        # RunTable once a bulk step has made a run (memlab.glibc.runs)
+    _no_tcache_init = False   # a thread shutting down never makes a tcache again
+    _clear_all = False        # calloc retried in another arena: its top is not the old top
 
     def __init__(self, space, rel: Release) -> None:
         self._space = space

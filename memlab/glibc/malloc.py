@@ -156,7 +156,8 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
 
     # --- malloc -------------------------------------------------------------------------------
     def _maybe_init_tcache(self) -> None:
-        if self._tcache is None and self._rel.has_tcache and not self._rel.tcache_lazy:
+        if (self._tcache is None and self._rel.has_tcache and not self._rel.tcache_lazy
+                and not self._no_tcache_init):
             rel = self._rel
             if not rel.tcache_in_heap:            # bookkeeping outside the arena
                 self._tcache = Tcache(0, rel.tcache_bins, rel.tcache_count)
@@ -383,12 +384,10 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
                 return c + HDR
         if self._tcache is None:
             self._maybe_init_tcache()
-        oldtop, oldtopsize = self._top, self._top_size
-        if self._rel.morecore_clears < 2:
-            # memory below the highest break ever reached may hold old data
-            fresh = (self._sbrk_base + self._max_system_mem - oldtop) & MASK64
-            if oldtopsize < fresh:
-                oldtopsize = fresh
+        oldtop = self._top
+        oldtopsize = self._clear_limit(oldtop, self._top_size)
+        if self._clear_all:                      # retried in another arena: clear everything
+            oldtop = -1
         nb = checked_request2size(n)
         c = self._int_malloc(nb) if nb else 0
         if not c:
@@ -406,6 +405,15 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         self._touch(c + HDR, csz - SIZE_SZ)
         self._stale.forget(c + HDR, c + csz + SIZE_SZ)
         return c + HDR
+
+    def _clear_limit(self, oldtop: int, oldtopsize: int) -> int:
+        """How much of top calloc takes as possibly dirty (beyond it, fresh from the kernel)."""
+        if self._rel.morecore_clears < 2:
+            # memory below the highest break ever reached may hold old data
+            fresh = (self._sbrk_base + self._max_system_mem - oldtop) & MASK64
+            if oldtopsize < fresh:
+                oldtopsize = fresh
+        return oldtopsize
 
     # --- maintenance --------------------------------------------------------------------------
     def malloc_trim(self, pad: int) -> int:

@@ -15,13 +15,14 @@
 """
 
 from memlab.scenarios.catalog import (
-    DYNAMIC_THRESHOLD, PUSH_BACK, RESERVE, SCENARIOS, SMALL_REQUESTS, TWO_SOURCES, VECVEC, Param,
-    Scenario, dynamic_threshold, push_back, push_back_capacities, reserve, scenario,
-    small_requests, two_sources, vecvec,
+    DYNAMIC_THRESHOLD, PUSH_BACK, RESERVE, SCENARIOS, SMALL_REQUESTS, TWO_SOURCES, VECVEC,
+    WORKER_THREADS, Param, Scenario, dynamic_threshold, push_back, push_back_capacities, reserve,
+    scenario, small_requests, two_sources, vecvec, worker_threads,
 )
 
 __all__ = [
     "Param", "Scenario", "VECVEC", "PUSH_BACK", "RESERVE", "SMALL_REQUESTS", "TWO_SOURCES",
     "DYNAMIC_THRESHOLD", "SCENARIOS", "scenario", "vecvec", "push_back", "push_back_capacities",
-    "reserve", "small_requests", "two_sources", "dynamic_threshold",
+    "reserve", "small_requests", "two_sources", "dynamic_threshold", "WORKER_THREADS",
+    "worker_threads",
 ]

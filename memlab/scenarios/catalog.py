@@ -26,6 +26,8 @@ __all__ = [
     "small_requests",
     "two_sources",
     "dynamic_threshold",
+    "WORKER_THREADS",
+    "worker_threads",
 ]
 
 
@@ -307,9 +309,48 @@ TWO_SOURCES = Scenario(
 DYNAMIC_THRESHOLD = Scenario(
     "dynamic_threshold", "free a 1 MiB block, then ask for 1 MiB again", (), dynamic_threshold)
 
+
+
+def worker_threads(threads: int, arena_max: int = 0, blocks: int = 400, size: int = 1000) -> str:
+    """`threads` worker threads each build `blocks` blocks of `size` bytes, write them and free
+    all but every 50th (snapshot "working" once all have), then frees those; `arena_max` > 0 sets
+    M_ARENA_MAX first (0: glibc's limit, 8 per CPU). Each thread's blocks live in its own arena
+    unless the limit makes threads share.
+
+    >>> from memlab.replay import replay
+    >>> def working(**k): return [s for s in replay(worker_threads(**k)) if s.label == "working"][0]
+    >>> one, four, shared = working(threads=1), working(threads=4), working(threads=4, arena_max=1)
+    >>> four.rss > 3 * one.rss, shared.rss < 2 * one.rss        # arenas of their own, or one
+    (True, True)
+    """
+    _at_least("threads", threads, 1)
+    _at_least("blocks", blocks, 1)
+    lines = [f"o M_ARENA_MAX {arena_max}"] if arena_max > 0 else []
+    lines += [f"n {t}" for t in range(1, threads + 1)]
+    for t in range(1, threads + 1):
+        lines.append(f"T {t}")
+        base = t * blocks
+        for i in range(base, base + blocks):
+            lines += [f"a {i} {size}", f"w {i}"]
+        lines += [f"f {i}" for i in range(base, base + blocks) if (i - base) % 50]
+        lines.append(f"s thread {t}")
+    lines.append("s working")
+    for t in range(1, threads + 1):                     # each thread frees what it kept
+        lines.append(f"T {t}")
+        lines += [f"f {i}" for i in range(t * blocks, (t + 1) * blocks, 50)]
+    lines.append("T 0")
+    return "\n".join(lines) + "\n"
+
+
+WORKER_THREADS = Scenario(
+    "worker_threads", "worker threads, each with a working set it mostly frees, in its own arena",
+    (Param("threads", 1, 20, 1, 4, "worker threads"),
+     Param("arena_max", 0, 16, 1, 0, "M_ARENA_MAX (0: 8 per CPU)")), worker_threads)
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
-    for s in (VECVEC, PUSH_BACK, RESERVE, SMALL_REQUESTS, TWO_SOURCES, DYNAMIC_THRESHOLD)
+    for s in (VECVEC, PUSH_BACK, RESERVE, SMALL_REQUESTS, TWO_SOURCES, DYNAMIC_THRESHOLD,
+              WORKER_THREADS)
 }
 
 
