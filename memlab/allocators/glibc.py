@@ -21,11 +21,19 @@ class Glibc(Allocator):
         super().__init__(self._model.space)
         m = self._model
         # the model's bound methods, so that a replay pays no extra call per operation
-        self.malloc, self.free, self.realloc, self.calloc = m.malloc, m.free, m.realloc, m.calloc
+        self.malloc, self.free, self.calloc = m.malloc, m.free, m.calloc
         self.memalign, self.malloc_trim, self.mallopt = m.memalign, m.malloc_trim, m.mallopt
         self.mallinfo2, self.chunks, self.mmapped_chunks = m.mallinfo2, m.chunks, m.mmapped_chunks
         self.size_of = m.malloc_usable_size
         self.note_of = m.note_of
+
+    def realloc(self, p: int, n: int) -> int:
+        m = self._model
+        old = m.malloc_usable_size(p) if p else 0
+        q = m.realloc(p, n)
+        if old and q and q != p:       # the model copied (and wrote) the bytes: say so
+            self._copies.append((q, p, min(old, n)))
+        return q
 
     @property
     def model(self) -> Malloc:

@@ -34,6 +34,7 @@ class LeakTracer(Allocator):
 
     def __init__(self, inner: Allocator) -> None:
         super().__init__(inner.space)
+        self._copies = inner._copies            # one record of copies for realloc's check
         self._inner = inner
         self._blocks: dict[int, tuple[int, str]] = {}    # address -> (size, site)
         self.site = ""

@@ -1,33 +1,34 @@
-"""Pool: a free list per size in front of any allocator; freed blocks wait there for reuse.
+"""Pool: a free list per request size (per type) in front of any allocator; frees wait there.
 
 What it saves: a malloc of a size freed before is one list pop, no call to the allocator
-behind. What it costs: a pooled block never goes back to that allocator, so never to the
-kernel either.
+behind (``hits`` counts them). What it costs: a pooled block never goes back to that
+allocator, so never to the kernel either.
 
 >>> from memlab.allocators.glibc import Glibc
 >>> pool = Pool(Glibc()); p = pool.malloc(40); pool.free(p)
->>> pool.malloc(33) == p, pool.pooled          # 33 rounds up to 48, like 40: the same block
-(True, 0)
+>>> pool.pooled, pool.malloc(40) == p, pool.hits, pool.pooled
+(40, True, 1, 0)
 """
 
 from __future__ import annotations
 
-from memlab.allocators.base import ALIGNMENT, Allocator
-from memlab.units import align_up
+from memlab.allocators.base import Allocator
 
 __all__ = ["Pool"]
 
 
 class Pool(Allocator):
-    """Per-size free lists (sizes rounded up to 16) for requests up to `largest` bytes."""
+    """One free list per requested size up to `largest` bytes; other sizes go straight behind."""
 
     def __init__(self, behind: Allocator, largest: int = 1024) -> None:
         super().__init__(behind.space)
+        self._copies = behind._copies            # one record of copies for realloc's check
         self._behind = behind
         self._largest = largest
-        self._lists: dict[int, list[int]] = {}   # rounded size -> free blocks of that size
-        self._sizes: dict[int, int] = {}         # live or pooled address -> rounded size
-        self._held = 0
+        self._lists: dict[int, list[int]] = {}   # size -> free blocks of that size
+        self._sizes: dict[int, int] = {}         # live or pooled address -> its size
+        self._pooled = 0
+        self.hits = 0
 
     @property
     def behind(self) -> Allocator:
@@ -36,31 +37,33 @@ class Pool(Allocator):
 
     @property
     def pooled(self) -> int:
-        """Bytes waiting in the free lists."""
-        return sum(size * len(blocks) for size, blocks in self._lists.items())
+        """Bytes waiting in the free lists (the allocator behind sees them in use)."""
+        return self._pooled
 
     def malloc(self, n: int) -> int:
-        size = align_up(max(n, 1), ALIGNMENT)
-        if size > self._largest:
+        if n > self._largest:
             return self._behind.malloc(n)
-        blocks = self._lists.get(size)
-        p = blocks.pop() if blocks else self._behind.malloc(size)
+        blocks = self._lists.get(n)
+        if blocks:
+            self.hits += 1
+            self._pooled -= n
+            return blocks.pop()
+        p = self._behind.malloc(n)
         if p:
-            self._sizes[p] = size
-            self._held += size
+            self._sizes[p] = n
         return p
 
     def free(self, p: int) -> None:
-        size = self._sizes.get(p)
-        if size is None:                       # a large block, or NULL
+        n = self._sizes.get(p)
+        if n is None:                          # a large block, or NULL
             self._behind.free(p)
             return
-        self._held -= size
-        self._lists.setdefault(size, []).append(p)
+        self._pooled += n
+        self._lists.setdefault(n, []).append(p)
 
     def size_of(self, p: int) -> int:
-        size = self._sizes.get(p)
-        return self._behind.size_of(p) if size is None else size
+        n = self._sizes.get(p)
+        return self._behind.size_of(p) if n is None else n
 
     def in_use(self) -> int:
-        return self._behind.in_use() - self.pooled
+        return self._behind.in_use() - self._pooled
