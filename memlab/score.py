@@ -44,7 +44,8 @@ class AllocatorFailed(MemlabError):
 
     def __init__(self, lineno: int, op: str, message: str, trace: str = "") -> None:
         where = f"{trace}: " if trace else ""
-        super().__init__(f"{where}line {lineno} ({op}): {message}")
+        at = f"line {lineno} ({op}): " if lineno else ""
+        super().__init__(f"{where}{at}{message}")
         self.trace = trace
         self.lineno = lineno
         self.op = op
@@ -157,7 +158,12 @@ def score_trace(trace: str | Trace, factory: Callable[[], Allocator], name: str 
     """
     lines = entry_lines(trace) if isinstance(trace, str) else list(range(1, len(trace) + 1))
     ops = read_trace(trace) if isinstance(trace, str) else trace
-    alloc = factory()
+    try:
+        alloc = factory()
+    except Exception as e:
+        raise AllocatorFailed(0, "", f"making the allocator raised {type(e).__name__}: {e}") from None
+    if not isinstance(alloc, Allocator):
+        raise AllocatorFailed(0, "", f"{alloc!r} is not a memlab.allocators.Allocator")
     check = _Checker(alloc, lines)
     space = alloc.space
     live: dict[int, tuple[int, int]] = {}        # ID -> (pointer, requested bytes)
