@@ -7,7 +7,9 @@ The rules for live IDs and for when a snapshot is taken are the real replayer's
   returns a pointer; a NULL result leaves it not live, except that a failed
   ``realloc`` to a non-zero size keeps the old block live (as careful C code does);
 * ``f`` and ``r ID 0`` of a live ID end it; of an ID not live they pass NULL;
-* ``w`` writes the requested bytes (nothing if the ID is not live or the size is 0).
+* ``w`` writes the requested bytes (nothing if the ID is not live or the size is 0);
+* ``p`` writes one pointer into a live block (its 8 bytes, when they fit in the requested
+  size); which block points to which is `memlab.leaks`'s business, not the allocator's.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class Replayer:
         self._last_snapshot: int | None = None        # op count of the latest snapshot
         self._finished = False
         self._marks: list[int] | None = None          # indices of `s` lines, found on first use
+        self._nulls: list[int] = []                   # indices of allocation calls that gave NULL
 
     # --- views ------------------------------------------------------------------------
     @property
@@ -124,6 +127,15 @@ class Replayer:
         ((4118, 10), None)
         """
         return self._live.get(ident)
+
+    @property
+    def nulls(self) -> frozenset[int]:
+        """Trace indices of the allocation calls run so far that returned NULL (a, c, m, r).
+
+        >>> r = Replayer("a 0 1\\nr 0 0", _Fake()); r.run(); r.nulls
+        frozenset({1})
+        """
+        return frozenset(self._nulls)
 
     @property
     def snapshots(self) -> tuple[Snapshot, ...]:
@@ -220,7 +232,7 @@ class Replayer:
         trace = self._trace
         m, live, rare, args = self._malloc, self._live, trace.rare, trace.args
         malloc, free = m.malloc, m.free
-        held, k = self._held, i
+        held, k, nulls = self._held, i, self._nulls
         try:
             for k, kind, ident, size in zip(range(i, stop), trace.kinds[i:stop], trace.ids[i:stop],
                                             trace.sizes[i:stop]):
@@ -232,6 +244,8 @@ class Replayer:
                     if p:
                         live[ident] = (p, size)
                         held += size
+                    else:
+                        nulls.append(k)
                 elif kind == "f":
                     block = live.pop(ident, None)
                     if block is None:
@@ -247,9 +261,11 @@ class Replayer:
                             held -= old[1]
                         live[ident] = (q, size)
                         held += size
-                    elif size == 0 and old is not None:
-                        del live[ident]
-                        held -= old[1]
+                    else:
+                        nulls.append(k)
+                        if size == 0 and old is not None:
+                            del live[ident]
+                            held -= old[1]
                 elif kind == "w":
                     block = live.get(ident)
                     if block and block[1]:
@@ -264,6 +280,13 @@ class Replayer:
                         requested = first * size if kind == "c" else size
                         live[ident] = (p, requested)
                         held += requested
+                    else:
+                        nulls.append(k)
+                elif kind == "p":
+                    op = rare[k]
+                    block = live.get(op.id) if op.id is not None else None
+                    if block and block[1] >= 8 and op.offset <= block[1] - 8:
+                        m.space.touch(block[0] + op.offset, 8)
                 elif kind == "t":
                     m.malloc_trim(rare[k].pad)
                 elif kind == "o":
@@ -470,6 +493,12 @@ class _Fake:
 
     def free(self, p: int) -> None:
         self._used = 0 if p else self._used
+
+    def realloc(self, p: int, n: int) -> int:
+        if n == 0 and p:
+            self.free(p)
+            return 0
+        return self.malloc(n)
 
     def mallinfo2(self) -> Any:
         from types import SimpleNamespace

@@ -173,7 +173,7 @@ def score_trace(trace: str | Trace, factory: Callable[[], Allocator], name: str 
     copies = alloc._copies
     for k, op in enumerate(ops.ops()):
         kind = op.kind
-        if kind == "snapshot":
+        if kind == "snapshot" or kind == "store":     # pointer stores are the program's own
             continue
         call = {"malloc": "malloc", "calloc": "calloc", "memalign": "memalign",
                 "realloc": "realloc", "free": "free", "trim": "malloc_trim",

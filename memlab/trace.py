@@ -9,6 +9,9 @@ same way by the C replayer in ``memlab/native/replay.c``:
     c ID NMEMB SIZE    p[ID] = calloc(NMEMB, SIZE)
     m ID ALIGN SIZE    p[ID] = memalign(ALIGN, SIZE)
     w ID               write every requested byte of p[ID]
+    p SRC OFFSET [DST [DST_OFFSET]]
+                       store a pointer (p[DST] + DST_OFFSET, or NULL) at p[SRC] + OFFSET;
+                       SRC g is the program's global roots
     t PAD              malloc_trim(PAD)
     o PARAM VALUE      mallopt(PARAM, VALUE)
     s [LABEL]          snapshot
@@ -36,6 +39,8 @@ __all__ = [
     "KINDS",
     "MALLOPT_PARAMS",
     "MAX_ID",
+    "ROOTS",
+    "ROOT",
     "Trace",
     "read_trace",
     "parse_trace",
@@ -50,6 +55,7 @@ KINDS: dict[str, str] = {
     "c": "calloc",
     "m": "memalign",
     "w": "write",
+    "p": "store",
     "t": "trim",
     "o": "mallopt",
     "s": "snapshot",
@@ -67,6 +73,11 @@ _PARAM_BY_TOKEN.update({str(v): v for v in MALLOPT_PARAMS.values()})
 
 #: Largest ID a trace may use (a C unsigned 32-bit integer).
 MAX_ID = 2**32 - 1
+#: Pointer slots in the program's global roots (`p g OFFSET ...`: OFFSET below 8 * ROOTS).
+ROOTS = 4096
+#: The SRC token that names the global roots instead of a block.
+ROOT = "g"
+_POINTER = 8            # bytes in a pointer, and its alignment
 _SIZE_LIMIT = 2**64  # SIZE, NMEMB, ALIGN and PAD are size_t
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 _BLANKS = " \t\r\x0b\x0c"
@@ -82,13 +93,16 @@ _FIELDS = {  # kind -> names of its numeric fields, in line order
     "trim": ("pad",),
     "mallopt": ("param", "value"),
     "snapshot": (),
+    "store": ("id", "offset", "target", "target_offset"),
 }
-_ALL_NUMERIC = ("id", "size", "nmemb", "align", "pad", "param", "value")
+_ALL_NUMERIC = ("id", "size", "nmemb", "align", "pad", "param", "value", "offset", "target", "target_offset")
 _QUICK = frozenset(("malloc", "realloc", "free", "write"))
 _SIZED = frozenset(("malloc", "realloc"))
-_LOW = {"id": 0, "size": 0, "nmemb": 0, "align": 0, "pad": 0, "param": -4, "value": _INT_MIN}
+_LOW = {"id": 0, "size": 0, "nmemb": 0, "align": 0, "pad": 0, "param": -4, "value": _INT_MIN,
+        "offset": 0, "target": 0, "target_offset": 0}
 _HIGH = {"id": MAX_ID, "size": _SIZE_LIMIT - 1, "nmemb": _SIZE_LIMIT - 1, "align": _SIZE_LIMIT - 1,
-         "pad": _SIZE_LIMIT - 1, "param": 1, "value": _INT_MAX}
+         "pad": _SIZE_LIMIT - 1, "param": 1, "value": _INT_MAX, "offset": _SIZE_LIMIT - 1,
+         "target": MAX_ID, "target_offset": _SIZE_LIMIT - 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +114,13 @@ class Op:
     ('c 3 4 10', 40)
     >>> str(Op("mallopt", param=-3, value=4096))
     'o M_MMAP_THRESHOLD 4096'
+
+    A pointer store (`p`): `id` is the block written (None: the global roots), `offset` the
+    slot's byte offset in it, `target` the block pointed to (None: NULL is stored) and
+    `target_offset` how far into that block the pointer points (0: its start).
+
+    >>> str(Op("store", offset=8, target=3)), str(Op("store", id=1, offset=0, target=2, target_offset=16))
+    ('p g 8 3', 'p 1 0 2 16')
     """
 
     kind: str
@@ -111,6 +132,9 @@ class Op:
     param: int | None = None
     value: int | None = None
     label: str | None = None
+    offset: int | None = None
+    target: int | None = None
+    target_offset: int | None = None
 
     def __post_init__(self) -> None:
         # Quick acceptance of the common heap calls; everything else is checked in detail.
@@ -118,11 +142,15 @@ class Op:
                 and (type(self.size) is int and 0 <= self.size < _SIZE_LIMIT) is (self.kind in _SIZED)
                 and self.nmemb is None and self.align is None and self.pad is None
                 and self.param is None and self.value is None and self.label is None
+                and self.offset is None and self.target is None and self.target_offset is None
                 and (self.size is None or self.kind in _SIZED)):
             return
         self._check()
 
     def _check(self) -> None:
+        if self.kind == "store":
+            self._check_store()
+            return
         fields = _FIELDS.get(self.kind)
         if fields is None:
             raise ValueError(f"unknown operation kind {self.kind!r}; expected one of {sorted(_LETTER)}")
@@ -143,6 +171,29 @@ class Op:
                 raise ValueError(f"snapshot label must be a one-line str without outer blanks (got {self.label!r})")
         elif self.label is not None:
             raise ValueError(f"{self.kind} takes no label (got {self.label!r})")
+
+    def _check_store(self) -> None:
+        def whole(name: str, low: int, high: int) -> None:
+            v = getattr(self, name)
+            if type(v) is not int or not low <= v <= high:
+                raise ValueError(f"store needs an integer {name} in {low}..{high} (got {v!r})")
+
+        if self.id is not None:
+            whole("id", 0, MAX_ID)
+        whole("offset", 0, _SIZE_LIMIT - 1 if self.id is not None else _POINTER * ROOTS - 1)
+        if self.offset % _POINTER:
+            raise ValueError(f"store needs an offset that is a multiple of {_POINTER} (got {self.offset})")
+        if self.target is None:
+            if self.target_offset is not None:
+                raise ValueError("a store of NULL (target None) takes no target_offset")
+        else:
+            whole("target", 0, MAX_ID)
+            if self.target_offset is None:
+                object.__setattr__(self, "target_offset", 0)
+            whole("target_offset", 0, _SIZE_LIMIT - 1)
+        extra = [n for n in ("size", "nmemb", "align", "pad", "param", "value", "label") if getattr(self, n) is not None]
+        if extra:
+            raise ValueError(f"store takes no {', '.join(extra)}")
 
     @property
     def letter(self) -> str:
@@ -172,6 +223,13 @@ class Op:
             return f"s {self.label}" if self.label else "s"
         if kind == "mallopt":
             return f"o {_PARAM_NAME[self.param]} {self.value}"
+        if kind == "store":
+            words = ["p", ROOT if self.id is None else str(self.id), str(self.offset)]
+            if self.target is not None:
+                words.append(str(self.target))
+                if self.target_offset:
+                    words.append(str(self.target_offset))
+            return " ".join(words)
         return " ".join([_LETTER[kind], *(str(getattr(self, n)) for n in _FIELDS[kind])])
 
 
@@ -199,12 +257,50 @@ def _number(token: str, lineno: int, line: str, name: str, *, signed: bool = Fal
     raise TraceError(lineno, line, f"{name} must be {kind} (decimal or 0x hex), not {token!r}")
 
 
+_STORE_USAGE = "store takes 2 to 4 field(s): p SRC OFFSET [DST [DST_OFFSET]]"
+
+
+def _parse_store(fields: list[str], lineno: int, line: str) -> Op:
+    """Build the Op of a `p` line already split into fields."""
+    if not 3 <= len(fields) <= 5:
+        raise TraceError(lineno, line, _STORE_USAGE)
+    src, offset = fields[1], fields[2]
+    ident = None
+    if src != ROOT:
+        if not (src.isascii() and (src.isdigit() or (src[:2] in ("0x", "0X") and len(src) > 2
+                                                        and all(c in "0123456789abcdefABCDEF" for c in src[2:])))):
+            raise TraceError(lineno, line, f"SRC must be an ID (decimal or 0x hex) or {ROOT}, not {src!r}")
+        ident = _number(src, lineno, line, "SRC")
+        if ident > MAX_ID:
+            raise TraceError(lineno, line, f"SRC must be at most {MAX_ID}")
+    where = _number(offset, lineno, line, "OFFSET")
+    if where >= _SIZE_LIMIT:
+        raise TraceError(lineno, line, "OFFSET must be below 2**64")
+    if where % _POINTER:
+        raise TraceError(lineno, line, f"OFFSET must be a multiple of {_POINTER}")
+    if ident is None and where >= _POINTER * ROOTS:
+        raise TraceError(lineno, line, f"OFFSET of a global root must be below {_POINTER * ROOTS}")
+    target = target_offset = None
+    if len(fields) > 3:
+        target = _number(fields[3], lineno, line, "DST")
+        if target > MAX_ID:
+            raise TraceError(lineno, line, f"DST must be at most {MAX_ID}")
+        target_offset = 0
+        if len(fields) > 4:
+            target_offset = _number(fields[4], lineno, line, "DST_OFFSET")
+            if target_offset >= _SIZE_LIMIT:
+                raise TraceError(lineno, line, "DST_OFFSET must be below 2**64")
+    return Op("store", id=ident, offset=where, target=target, target_offset=target_offset)
+
+
 def _parse_op(fields: list[str], lineno: int, line: str) -> Op:
     """Build the Op of one operation line already split into fields."""
     letter = fields[0]
     kind = KINDS.get(letter)
     if kind is None or kind == "snapshot":
-        raise TraceError(lineno, line, f"unknown operation {letter!r}; expected one of a f r c m w t o s")
+        raise TraceError(lineno, line, f"unknown operation {letter!r}; expected one of a f r c m w p t o s")
+    if kind == "store":
+        return _parse_store(fields, lineno, line)
     names = _FIELDS[kind]
     if len(fields) != len(names) + 1:
         usage = " ".join([letter, *(n.upper() for n in names)])
@@ -242,7 +338,8 @@ _CHUNK = 1 << 20       # characters read by one regular-expression pass (about 1
 _COLUMN_KINDS = "afrwcm"     # kinds kept in the columns alone; the others keep their Op
 _SIZED_LETTERS = "arcm"
 _SLOT_SETTERS = tuple(getattr(Op, name).__set__ for name in (
-    "kind", "id", "size", "nmemb", "align", "pad", "param", "value", "label"))
+    "kind", "id", "size", "nmemb", "align", "pad", "param", "value", "label", "offset", "target",
+    "target_offset"))
 
 
 class Trace(Sequence):
@@ -250,7 +347,7 @@ class Trace(Sequence):
 
     ``kinds`` holds one trace letter per entry; ``ids``, ``sizes`` and ``args`` (NMEMB of
     calloc, ALIGN of memalign) are integer arrays, 0 where the kind has no such field; the
-    entries of the rare kinds (t, o, s) keep their `Op` in ``rare``. Indexing gives `Op`
+    entries of the rare kinds (p, t, o, s) keep their `Op` in ``rare``. Indexing gives `Op`
     records, so a Trace stands wherever a sequence of them is expected.
 
     >>> t = read_trace("a 0 16\\nc 1 4 10\\ns half\\nf 0")
@@ -333,7 +430,7 @@ class Trace(Sequence):
         return f"<Trace of {len(self.kinds):,} entries>"
 
     def op(self, k: int) -> Op:
-        """Entry `k` as an Op record (built on each call, except for t, o and s entries)."""
+        """Entry `k` as an Op record (built on each call, except for p, t, o and s entries)."""
         letter = self.kinds[k]
         if letter not in _COLUMN_KINDS:
             return self.rare[k]
@@ -367,7 +464,7 @@ class Trace(Sequence):
                     set_size(op, size if letter in _SIZED_LETTERS else None)
                     set_nmemb(op, arg if letter == "c" else None)
                     set_align(op, arg if letter == "m" else None)
-                    for setter in others:         # pad, param, value, label
+                    for setter in others:         # pad, param, value, label, and a store's fields
                         setter(op, None)
                 append(op)
             self._ops = tuple(out)

@@ -7,6 +7,7 @@ Layers, from the top (imported by everything below) to the bottom:
     glibc, allocators       allocator models
     trace, snapshot         the trace format, snapshots
     replay, steps           replaying traces on a model
+    leaks                   memcheck's leak classes from the pointers a trace stores
     native                  the real glibc and other allocators (C replayer, probes, timings)
     scenarios               the lessons' named traces and what they compute
     charts                  matplotlib pictures
@@ -37,6 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("memlab.glibc", "memlab.allocators"),
     ("memlab.trace", "memlab.snapshot"),
     ("memlab.replay", "memlab.steps", "memlab.score"),
+    ("memlab.leaks",),
     ("memlab.native",),
     ("memlab.scenarios",),
     ("memlab.charts",),
@@ -52,7 +54,7 @@ def layer_of(module: str) -> int:
     """The row of the layer table a memlab module (or package) belongs to.
 
     >>> layer_of("memlab.glibc.arena"), layer_of("memlab"), layer_of("memlab.space")
-    (2, 10, 1)
+    (2, 11, 1)
     """
     for depth, names in enumerate(LAYERS):
         for name in names:

@@ -17,6 +17,10 @@
  * into a static buffer; the stack and static buffers are written before the
  * baseline so that their pages are already counted there.
  *
+ * The global roots of `p g` lines are a static array; when the trace has run, the ID
+ * table is unmapped and the stack overwritten (forget_ids), so that a leak checker sees
+ * the blocks as the traced program would: held only by the pointers the trace stored.
+ *
  * Exit status: 0 done, 2 bad usage or a trace that does not parse (nothing
  * is run; the line number, reason and line go to stderr), 1 other failures.
  */
@@ -82,17 +86,22 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 /* ---------- trace lines ---------- */
 
 enum kind { K_SKIP, K_HEADER, K_SNAP, K_MALLOC, K_FREE, K_REALLOC, K_CALLOC,
-            K_MEMALIGN, K_WRITE, K_TRIM, K_MALLOPT };
+            K_MEMALIGN, K_WRITE, K_TRIM, K_MALLOPT, K_STORE };
 
 struct op {
     enum kind kind;
-    uint64_t id, a, b;     /* a, b: the numeric fields after the ID (or PAD; PARAM, VALUE) */
+    uint64_t id, a, b;     /* a, b: the numeric fields after the ID (or PAD; PARAM, VALUE);
+                            * K_STORE: a is OFFSET, b is DST_OFFSET */
+    uint64_t dst;          /* K_STORE: DST */
+    int root, has_dst;     /* K_STORE: SRC is g; a DST was given */
     int header_ints;       /* K_HEADER: how many integers on the line */
     const char *label;     /* K_SNAP */
     size_t label_len;
 };
 
 #define MAX_ID 4294967295ULL
+/* Pointer slots in the global roots (`p g OFFSET ...`): memlab.trace.ROOTS. */
+#define ROOTS 4096
 
 static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -148,6 +157,89 @@ static const char *PARAM_NUMBERS[] = {"1", "-1", "-2", "-3", "-4"};
 static const int PARAM_VALUES[] = {1, -1, -2, -3, -4};
 
 static char reason_buf[256];
+
+/* reason_buf = head + the token (at most 100 bytes) + tail. */
+static void reason_with(const char *head, const char *t, size_t n, const char *tail)
+{
+    size_t m = n < 100 ? n : 100;
+    strcpy(reason_buf, head);
+    size_t at = strlen(reason_buf);
+    memcpy(reason_buf + at, t, m);
+    reason_buf[at + m] = '\0';
+    strcat(reason_buf, tail);
+}
+
+/* A `p SRC OFFSET [DST [DST_OFFSET]]` line, its nt tokens in tok/tlen (checked in
+ * field order, in parse_trace's words). */
+static int parse_store(const char **tok, const size_t *tlen, int nt, struct op *op)
+{
+    if (nt < 3 || nt > 5) {
+        strcpy(reason_buf, "store takes 2 to 4 field(s): p SRC OFFSET [DST [DST_OFFSET]]");
+        return 1;
+    }
+    op->kind = K_STORE;
+    uint64_t v;
+    int r;
+    if (tlen[1] == 1 && tok[1][0] == 'g') {
+        op->root = 1;
+    } else {
+        r = parse_u64(tok[1], tlen[1], &v);
+        if (r == 1) {
+            reason_with("SRC must be an ID (decimal or 0x hex) or g, not '", tok[1], tlen[1], "'");
+            return 1;
+        }
+        if (r == 2 || v > MAX_ID) {
+            strcpy(reason_buf, "SRC must be at most 4294967295");
+            return 1;
+        }
+        op->id = v;
+    }
+    r = parse_u64(tok[2], tlen[2], &v);
+    if (r == 1) {
+        reason_with("OFFSET must be a non-negative integer (decimal or 0x hex), not '", tok[2], tlen[2], "'");
+        return 1;
+    }
+    if (r == 2) {
+        strcpy(reason_buf, "OFFSET must be below 2**64");
+        return 1;
+    }
+    if (v % 8) {
+        strcpy(reason_buf, "OFFSET must be a multiple of 8");
+        return 1;
+    }
+    if (op->root && v >= 8 * ROOTS) {
+        strcpy(reason_buf, "OFFSET of a global root must be below 32768");
+        return 1;
+    }
+    op->a = v;
+    if (nt > 3) {
+        r = parse_u64(tok[3], tlen[3], &v);
+        if (r == 1) {
+            reason_with("DST must be a non-negative integer (decimal or 0x hex), not '", tok[3], tlen[3], "'");
+            return 1;
+        }
+        if (r == 2 || v > MAX_ID) {
+            strcpy(reason_buf, "DST must be at most 4294967295");
+            return 1;
+        }
+        op->has_dst = 1;
+        op->dst = v;
+    }
+    if (nt > 4) {
+        r = parse_u64(tok[4], tlen[4], &v);
+        if (r == 1) {
+            reason_with("DST_OFFSET must be a non-negative integer (decimal or 0x hex), not '", tok[4], tlen[4],
+                        "'");
+            return 1;
+        }
+        if (r == 2) {
+            strcpy(reason_buf, "DST_OFFSET must be below 2**64");
+            return 1;
+        }
+        op->b = v;
+    }
+    return 0;
+}
 
 /* Parse one line (without its newline). Returns 0 and fills *op; else the
  * reason is in reason_buf and the result is BAD_TEXT (not ASCII, or a field
@@ -221,6 +313,8 @@ static int parse_line(const char *line, size_t len, struct op *op, int in_header
     static const int nfields[] = {2, 1, 2, 3, 3, 1, 1, 2};
     static const char *fnames[][3] = {{"ID", "SIZE"}, {"ID"}, {"ID", "SIZE"}, {"ID", "NMEMB", "SIZE"},
                                       {"ID", "ALIGN", "SIZE"}, {"ID"}, {"PAD"}, {"PARAM", "VALUE"}};
+    if (tlen[0] == 1 && tok[0][0] == 'p')
+        return parse_store(tok, tlen, nt, op);
     int k = -1;
     if (tlen[0] == 1)
         for (int i = 0; i < 8; i++)
@@ -231,7 +325,7 @@ static int parse_line(const char *line, size_t len, struct op *op, int in_header
         strcpy(reason_buf, "unknown operation '");
         memcpy(reason_buf + strlen(reason_buf), tok[0], n);
         reason_buf[19 + n] = '\0';
-        strcat(reason_buf, "'; expected one of a f r c m w t o s");
+        strcat(reason_buf, "'; expected one of a f r c m w p t o s");
         return 1;
     }
     if (nt != nfields[k] + 1) {
@@ -400,7 +494,21 @@ static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
             if (in_header && header != 0 && header != 4)
                 refuse_header(header_lineno, header_line, header_len, header);
             in_header = 0;
-            if (op.kind != K_SNAP && op.kind != K_TRIM && op.kind != K_MALLOPT) {
+            if (op.kind == K_STORE) {
+                /* a store names up to two IDs: its SRC (unless g) and its DST */
+                if (!op.root) {
+                    *any_id = 1;
+                    (*id_lines)++;
+                    if (op.id > *max_id)
+                        *max_id = op.id;
+                }
+                if (op.has_dst) {
+                    *any_id = 1;
+                    (*id_lines)++;
+                    if (op.dst > *max_id)
+                        *max_id = op.dst;
+                }
+            } else if (op.kind != K_SNAP && op.kind != K_TRIM && op.kind != K_MALLOPT) {
                 *any_id = 1;
                 (*id_lines)++;
                 if (op.id > *max_id)
@@ -500,6 +608,33 @@ static struct slot *slot_of(uint64_t id)
 
 static int rival;
 
+/* The program's global roots: `p g OFFSET ...` stores a pointer in roots[OFFSET / 8].
+ * Static and writable, so that Valgrind's leak check scans them as roots. */
+static void *roots[ROOTS];
+
+/* `p`: store p[DST] + DST_OFFSET (NULL without a DST, for a DST that is not live, or for a
+ * DST_OFFSET outside the block) in the global roots or in p[SRC] at OFFSET (nothing if
+ * p[SRC] is not live or the slot does not fit in its requested bytes). */
+static void store(const struct op *op)
+{
+    void **where;
+    if (op->root) {
+        where = &roots[op->a / 8];
+    } else {
+        struct slot *s = slot_of(op->id);
+        if (!s->p || s->size < 8 || op->a > s->size - 8)
+            return;
+        where = (void **)((char *)s->p + op->a);
+    }
+    void *value = NULL;
+    if (op->has_dst) {
+        struct slot *d = slot_of(op->dst);
+        if (d->p && (op->b == 0 || op->b < d->size))
+            value = (char *)d->p + op->b;
+    }
+    *where = value;
+}
+
 static void run(unsigned long long every)
 {
     unsigned long long ops = 0, last_snap = 0;
@@ -522,7 +657,7 @@ static void run(unsigned long long every)
                 last_snap = ops;
                 pending = 0;
             }
-            struct slot *s = op.kind == K_TRIM || op.kind == K_MALLOPT ? NULL : slot_of(op.id);
+            struct slot *s = op.kind == K_TRIM || op.kind == K_MALLOPT || op.kind == K_STORE ? NULL : slot_of(op.id);
             void *q;
             switch (op.kind) {
             case K_MALLOC:
@@ -562,6 +697,9 @@ static void run(unsigned long long every)
                 if (!rival)
                     mallopt((int)(int64_t)op.a, (int)(int64_t)op.b);
                 break;
+            case K_STORE:
+                store(&op);
+                break;
             default:
                 break;
             }
@@ -581,6 +719,18 @@ static void run(unsigned long long every)
     if (ops == 0 || !snapped || last_snap != ops)
         snapshot(ops, "end", 3);
     out_flush();
+}
+
+/* The ID table is the replayer's, not the traced program's: a leak checker run on the
+ * replayer (Valgrind's memcheck scans every writable mapping for pointers) must find the
+ * blocks only through the pointers the trace stored.  So the table is unmapped, and the
+ * stack where run() kept block addresses is overwritten, before the program exits. */
+static void forget_ids(size_t table_bytes)
+{
+    munmap(slots, table_bytes);
+    slots = NULL;
+    slot_keys = NULL;
+    touch_stack();
 }
 
 static int usage(void)
@@ -677,6 +827,7 @@ int main(int argc, char **argv)
     memset(out_buf, 0, sizeof out_buf);
     memset(smaps_buf, 0, sizeof smaps_buf);
     memset(reason_buf, 0, sizeof reason_buf);
+    memset(roots, 0, sizeof roots);
     if (rival) {
         /* the allocator starts on its first call: its own set-up is not the trace's
          * (volatile: the compiler may otherwise drop a malloc freed at once) */
@@ -689,5 +840,6 @@ int main(int argc, char **argv)
     brk_base = (uintptr_t)sbrk(0);
     anon_base = anonymous_bytes();
     run(every);
+    forget_ids(table_bytes);
     return 0;
 }

@@ -1,0 +1,19 @@
+"""Leaks as Valgrind's memcheck classifies them, from the pointers a trace stores (`p` lines).
+
+>>> from memlab.leaks import leak_report
+>>> print(leak_report("a 0 16\\na 1 16\\np g 0 0\\np 0 0 1 8").summary)
+LEAK SUMMARY:
+   definitely lost: 0 bytes in 0 blocks
+   indirectly lost: 0 bytes in 0 blocks
+     possibly lost: 16 bytes in 1 blocks
+   still reachable: 16 bytes in 1 blocks
+        suppressed: 0 bytes in 0 blocks
+"""
+
+from memlab.leaks.graph import Block, PointerGraph
+from memlab.leaks.memcheck import LeakReport, classify, leak_report
+from memlab.leaks.summary import (CLASSES, DEFINITELY, INDIRECTLY, NO_LEAKS, POSSIBLY, REACHABLE, Count,
+                                  LeakSummary)
+
+__all__ = ["Block", "PointerGraph", "LeakReport", "classify", "leak_report", "Count", "LeakSummary", "CLASSES",
+           "DEFINITELY", "INDIRECTLY", "POSSIBLY", "REACHABLE", "NO_LEAKS"]
