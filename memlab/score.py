@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from time import perf_counter_ns
 from typing import Callable
 
-from memlab.allocators import ALIGNMENT, Allocator, Glibc
+from memlab.allocators import ALIGNMENT, Allocator, Glibc, LeakTracer
 from memlab.errors import MemlabError
 from memlab.space import SegmentationFault
 from memlab.trace import Op, Trace, read_trace
 
-__all__ = ["Score", "AllocatorFailed", "score_trace", "entry_lines"]
+__all__ = ["Score", "AllocatorFailed", "score_trace", "entry_lines", "alive_at_end"]
 
 
 class AllocatorFailed(MemlabError):
@@ -171,10 +171,13 @@ def score_trace(trace: str | Trace, factory: Callable[[], Allocator], name: str 
     rss_sum = count = 0
     spent = 0
     copies = alloc._copies
+    sited = hasattr(alloc, "site")               # a LeakTracer: each block's site is its line
     for k, op in enumerate(ops.ops()):
         kind = op.kind
         if kind == "snapshot" or kind == "store":     # pointer stores are the program's own
             continue
+        if sited:
+            alloc.site = f"line {lines[k] if k < len(lines) else k + 1}"
         call = {"malloc": "malloc", "calloc": "calloc", "memalign": "memalign",
                 "realloc": "realloc", "free": "free", "trim": "malloc_trim",
                 "mallopt": "mallopt"}.get(kind)
@@ -245,6 +248,22 @@ def score_trace(trace: str | Trace, factory: Callable[[], Allocator], name: str 
         rss_peak = max(rss_peak, rss)
     return Score(alloc.name, name, count, peak_payload, peak_heap, rss_peak,
                  rss_sum / count if count else 0.0, space.rss, space.vsz, spent / 1e9)
+
+
+def alive_at_end(trace: str | Trace, factory: Callable[[], Allocator] = Glibc) -> LeakTracer:
+    """Replay `trace` on ``LeakTracer(factory())``; the tracer, each block's site its trace line.
+
+    >>> print(alive_at_end("a 0 10\\na 1 20\\n# done\\na 2 30\\nf 1\\n").report())
+    1 block, 30 bytes alive, allocated at line 4
+    1 block, 10 bytes alive, allocated at line 1
+    """
+    made = []
+
+    def make() -> Allocator:
+        made.append(LeakTracer(factory()))
+        return made[-1]
+    score_trace(trace, make)
+    return made[-1]
 
 
 class Broken(Allocator):

@@ -87,18 +87,23 @@ class LeakTracer(Allocator):
         """The blocks allocated and not freed, in address order."""
         return [Alive(p, n, site) for p, (n, site) in sorted(self._blocks.items())]
 
-    def report(self) -> str:
-        """One line per site: how many blocks and bytes it left alive (largest first).
+    def report(self, group: str = "site") -> str:
+        """One line per site (or per requested size, `group="size"`): blocks and bytes alive,
+        largest first.
 
         >>> from memlab.allocators.bump import Bump
         >>> t = LeakTracer(Bump()); t.site = "line 3"; _ = t.malloc(8); _ = t.malloc(8)
         >>> print(t.report())
         2 blocks, 16 bytes alive, allocated at line 3
+        >>> t.site = "line 4"; _ = t.malloc(8); print(t.report("size"))
+        3 blocks, 24 bytes alive, allocated by malloc(8)
         """
-        sites: dict[str, list[int]] = {}
+        if group not in ("site", "size"):
+            raise ValueError(f"group must be 'site' or 'size', not {group!r}")
+        groups: dict[str, list[int]] = {}
         for n, site in self._blocks.values():
-            sites.setdefault(site, []).append(n)
-        rows = sorted(sites.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
+            key = f"by malloc({n})" if group == "size" else f"at {site or 'an unnamed site'}"
+            groups.setdefault(key, []).append(n)
+        rows = sorted(groups.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
         return "\n".join(f"{len(ns)} block{'s' if len(ns) != 1 else ''}, {sum(ns):,} bytes alive, "
-                         f"allocated at {site or 'an unnamed site'}" for site, ns in rows) \
-            or "no block alive"
+                         f"allocated {key}" for key, ns in rows) or "no block alive"

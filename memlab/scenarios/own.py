@@ -52,21 +52,23 @@ ROUNDS = Scenario(
 
 
 def leaky(n: int) -> str:
-    """Trace: a 64-byte configuration kept for the whole run; `n` requests, each a 1,000-byte
-    buffer (freed) and a 48-byte record (whose every fourth one is never freed).
+    """Trace: a 64-byte configuration a global points to for the whole run; `n` requests, each a
+    1,000-byte buffer (freed) and a 48-byte record the global `current` points to until the
+    next request's; every fourth record is never freed.
 
-    >>> leaky(4).splitlines()[:6]
-    ['a 0 64', 'w 0', 'a 1 1000', 'w 1', 'a 2 48', 'w 2']
+    >>> leaky(4).splitlines()[:8]
+    ['a 0 64', 'w 0', 'p g 0 0', 'a 1 1000', 'w 1', 'a 2 48', 'w 2', 'p g 8 2']
     """
-    lines = ["a 0 64", "w 0"]
+    lines = ["a 0 64", "w 0", "p g 0 0"]
     for k in range(n):
         buf, rec = 1 + 2 * k, 2 + 2 * k
-        lines += [f"a {buf} 1000", f"w {buf}", f"a {rec} 48", f"w {rec}", f"f {buf}"]
+        lines += [f"a {buf} 1000", f"w {buf}", f"a {rec} 48", f"w {rec}", f"p g 8 {rec}",
+                  f"f {buf}"]
         if k % 4 != 3:
             lines.append(f"f {rec}")
     lines.append("s end")
     return "\n".join(lines) + "\n"
 
 
-LEAKY = Scenario("leaky", "a kept configuration; n requests, every fourth record never freed",
+LEAKY = Scenario("leaky", "a configuration kept; n requests, every fourth record never freed",
                  (Param("n", 1, 10_000, 1, 100, "requests"),), leaky)
