@@ -1,7 +1,7 @@
 """Lesson 08's traces: objects of one type made and freed in rounds, and a program that leaks.
 
 >>> print(ROUNDS.text(n=2, size=200, rounds=1, other=300), end="")
-# rounds: n=2, size=200, rounds=1, other=300
+# rounds: n=2 size=200 rounds=1 other=300
 a 0 200
 w 0
 a 1 200
