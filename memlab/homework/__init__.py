@@ -16,7 +16,7 @@ True
 from memlab.homework.attempt import Attempt, attempt
 from memlab.homework.problems import (
     ASSIGNMENTS, Overcommitting, StartHere, TwoSources, VectorOfVectors, WhatTopShows,
-    WhyAllocators, tcache_chunk,
+    WhyAllocators, YourOwnAllocator, tcache_chunk,
 )
 from memlab.homework.seeds import HomeworkError, student_rng, student_seed
 
@@ -24,5 +24,5 @@ __all__ = [
     "HomeworkError", "student_seed", "student_rng",
     "Attempt", "attempt",
     "ASSIGNMENTS", "StartHere", "WhyAllocators", "TwoSources", "VectorOfVectors", "Overcommitting",
-    "WhatTopShows", "tcache_chunk",
+    "WhatTopShows", "YourOwnAllocator", "tcache_chunk",
 ]

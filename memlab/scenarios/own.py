@@ -51,10 +51,10 @@ ROUNDS = Scenario(
      Param("other", 1, 4_096, 1, 300, "bytes per object of the other type")), rounds)
 
 
-def leaky(n: int) -> str:
+def leaky(n: int, every: int = 4) -> str:
     """Trace: a 64-byte configuration a global points to for the whole run; `n` requests, each a
     1,000-byte buffer (freed) and a 48-byte record the global `current` points to until the
-    next request's; every fourth record is never freed.
+    next request's; every `every`-th record is never freed.
 
     >>> leaky(4).splitlines()[:8]
     ['a 0 64', 'w 0', 'p g 0 0', 'a 1 1000', 'w 1', 'a 2 48', 'w 2', 'p g 8 2']
@@ -64,11 +64,12 @@ def leaky(n: int) -> str:
         buf, rec = 1 + 2 * k, 2 + 2 * k
         lines += [f"a {buf} 1000", f"w {buf}", f"a {rec} 48", f"w {rec}", f"p g 8 {rec}",
                   f"f {buf}"]
-        if k % 4 != 3:
+        if k % every != every - 1:
             lines.append(f"f {rec}")
     lines.append("s end")
     return "\n".join(lines) + "\n"
 
 
-LEAKY = Scenario("leaky", "a configuration kept; n requests, every fourth record never freed",
-                 (Param("n", 1, 10_000, 1, 100, "requests"),), leaky)
+LEAKY = Scenario("leaky", "a configuration kept; n requests, every `every`-th record never freed",
+                 (Param("n", 1, 10_000, 1, 100, "requests"),
+                  Param("every", 1, 100, 1, 4, "one record in this many is never freed")), leaky)
