@@ -9,6 +9,7 @@
 
 from .errors import MallocAbort, MemlabError, OutOfMemoryKill, SyscallError, TraceError
 from .glibc import Malloc, Mallinfo2, UndefinedBehavior
+from .leaks import LeakReport, LeakSummary, leak_report
 from .replay import Replayer, Timeline, replay, timeline
 from .snapshot import Snapshot
 from .space import MADV_DONTNEED, MADV_FREE, AddressSpace, SegmentationFault
@@ -22,5 +23,6 @@ __all__ = [
     "Malloc", "Mallinfo2", "UndefinedBehavior",
     "Op", "parse_trace", "format_trace", "Snapshot",
     "Replayer", "replay", "Timeline", "timeline",
+    "leak_report", "LeakReport", "LeakSummary",
     "MemlabError", "SyscallError", "OutOfMemoryKill", "MallocAbort", "TraceError",
 ]

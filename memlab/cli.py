@@ -1,6 +1,6 @@
 """The command line: `python -m memlab replay | compare | record ...`.
 
-    python -m memlab replay TRACE [--every N] [--json] [--native [--allocator NAME]] [--glibc VERSION]
+    python -m memlab replay TRACE [--every N] [--json] [--native [--allocator NAME]] [--glibc VERSION] [--leaks]
     python -m memlab compare TRACE [--every N] [--glibc VERSION]
     python -m memlab record -o FILE -- PROGRAM ARGS...
     python -m memlab scenario [NAME [PARAM=VALUE ...]] [--glibc VERSION]
@@ -8,7 +8,8 @@
     python -m memlab score ALLOCATOR.py [TRACE ...] [--class NAME] [--glibc VERSION]
 
 `replay` runs a trace on memlab's model of glibc (or, with --native, on the real
-glibc) and prints its snapshots; `compare` runs both and names the first
+glibc) and prints its snapshots, then with --leaks the blocks left at exit in Valgrind's
+leak classes (memlab's report; with --native, the real memcheck's); `compare` runs both and names the first
 snapshot and field where they differ. --glibc picks the release (2.36, the
 default, 2.41 or 2.43): the real 2.41 and 2.43 are Debian's libc6 packages,
 fetched once into memlab's cache and run through their own loader; --allocator runs a native
@@ -37,7 +38,9 @@ from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from memlab.errors import MemlabError, TraceError, UsageError
 from memlab.glibc.release import DEFAULT_RELEASE, RELEASES
+from memlab.leaks import LeakSummary, PointerGraph, classify
 from memlab.native.allocators import NAMES
+from memlab.native.valgrind import valgrind_leaks, valgrind_version
 from memlab.progress import AUTO, auto, shown
 from memlab.snapshot import FIELDS, Snapshot
 from memlab.units import PAGE
@@ -225,6 +228,9 @@ def _printer(out: TextIO, as_json: bool) -> tuple[Callable[[Snapshot], None], Ca
 def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     data = _read_bytes(args.trace)
     if args.allocator not in (None, "glibc"):
+        if args.leaks:
+            raise UsageError("--leaks checks glibc's model or, with --native, the real glibc under Valgrind "
+                             "(which replaces the allocator): give no --allocator")
         return _replay_rival(args, data, read_trace(data), out)
     if args.native:      # without --glibc: this machine's own glibc, whatever its release
         libc_dir = None if args.glibc is None else _libc_dir(args.glibc)
@@ -236,6 +242,10 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
         emit, close = _printer(out, args.json)
         for s in snaps:
             emit(s)
+        if args.leaks:
+            close()
+            _print_leaks(out, args.json, valgrind_leaks(data), f"Valgrind {valgrind_version()}'s memcheck")
+            return 0
     else:
         args.glibc = args.glibc or DEFAULT_GLIBC
         ops = read_trace(data)
@@ -243,9 +253,23 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"# {cut(args.trace)}: {ops.count} operations, on memlab's model of glibc {args.glibc}\n")
         emit, close = _printer(out, args.json)
         with shown(AUTO, "replay") as progress:
-            _model_run(ops, args.every, args.glibc, emit).run(progress=progress)
+            replayer = _model_run(ops, args.every, args.glibc, emit)
+            replayer.run(progress=progress)
+        if args.leaks:
+            close()
+            report = classify(PointerGraph.from_trace(replayer.trace, replayer.nulls))
+            _print_leaks(out, args.json, report.summary, "memlab (memcheck's rules)")
+            return 0
     close()
     return 0
+
+
+def _print_leaks(out: TextIO, as_json: bool, summary: LeakSummary, source: str) -> None:
+    """The leak summary after the snapshots: one JSON line, or memcheck's text under a comment."""
+    if as_json:
+        out.write(json.dumps({"leaks": summary.as_dict()}) + "\n")
+        return
+    out.write(f"# blocks left at exit, as {source} classifies them\n{summary}\n")
 
 
 def _deviation(ops: tuple[Op, ...], field: str) -> str | None:
@@ -569,6 +593,9 @@ def _parser() -> argparse.ArgumentParser:
     every_option(q)
     q.add_argument("--json", action="store_true", help="print the exact JSON lines")
     q.add_argument("--native", action="store_true", help="run on the real glibc instead of the model")
+    q.add_argument("--leaks", action="store_true",
+                   help="then print the blocks left at exit in Valgrind's leak classes (with --native: "
+                        "the real memcheck's, which needs valgrind)")
     allocator_option(q)
     glibc_option(q)
     q.set_defaults(run=_cmd_replay)

@@ -93,6 +93,10 @@ class _Runner:
             m.malloc_trim(op.pad)
         elif kind == "mallopt":
             m.mallopt(op.param, op.value)
+        elif kind == "store":           # writes one pointer: its 8 bytes, when they fit the block
+            p, size = self.lookup(op.id) if op.id is not None else (0, 0)
+            if p and size >= 8 and op.offset <= size - 8:
+                m.space.touch(p + op.offset, 8)
         elif kind == "malloc":
             self.single(("a", op.id, op.size))
             self.op -= 1

@@ -12,6 +12,7 @@ import pytest
 from memlab import native
 from memlab.native import NativeUnavailable
 from memlab.native.glibc_releases import ensure_release
+from memlab.native.valgrind import valgrind as find_valgrind
 
 __all__ = []
 
@@ -93,3 +94,9 @@ def release_root():
         return found[release]
 
     return root
+
+
+@pytest.fixture(scope="session")
+def valgrind() -> str:
+    """The valgrind program (Valgrind's memcheck checks leaks on the real replayer)."""
+    return find_valgrind()

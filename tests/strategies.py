@@ -1,7 +1,7 @@
 """Every generator of test inputs: Hypothesis strategies and seeded random traces.
 
 Traces: `traces` (Hypothesis: every operation of the format, shrinking to a small failing
-trace), `random_trace` (plain seeded random, long, optionally with `s` lines) and `phased_trace`
+trace), `pointer_traces` (Hypothesis: random pointer graphs over small blocks, for leak checks), `random_trace` (plain seeded random, long, optionally with `s` lines) and `phased_trace`
 (seeded growth and teardown phases over every size class). Each is valid trace text: it parses,
 and frees, reallocs and writes only through IDs, so it never misuses the heap; sizes span every
 glibc size class (tcache and fastbin, small and large bins, the mmap range), memalign up to 4096.
@@ -26,7 +26,7 @@ from memlab.space import MADV_DONTNEED, MADV_FREE
 from memlab.trace import MALLOPT_PARAMS
 from memlab.units import PAGE
 
-__all__ = ["request_sizes", "alignments", "mallopts", "ops", "traces", "random_trace", "phased_trace",
+__all__ = ["request_sizes", "alignments", "mallopts", "ops", "traces", "stores", "pointer_traces", "random_trace", "phased_trace",
            "hostile_numbers", "hostile_lines", "hostile_traces", "cli_arguments", "hostile_values",
            "HEAP", "BASE", "addresses", "lengths", "deltas", "advice", "space_limits"]
 
@@ -70,7 +70,7 @@ def mallopts() -> st.SearchStrategy[str]:
 def ops(draw, n_ids: int = 24, max_size: int = 300_000) -> str:
     """One trace line (any operation) over IDs 0..n_ids-1."""
     i = draw(st.integers(0, n_ids - 1))
-    kind = draw(st.sampled_from("aaaaaaffffffrrcmwwtos"))
+    kind = draw(st.sampled_from("aaaaaaffffffrrcmwwtospp"))
     if kind == "a":
         return f"a {i} {draw(request_sizes(max_size))}"
     if kind == "f":
@@ -88,7 +88,48 @@ def ops(draw, n_ids: int = 24, max_size: int = 300_000) -> str:
         return f"t {draw(st.sampled_from([0, 0, 1, 4096, 65536, 131072]))}"
     if kind == "o":
         return draw(mallopts())
+    if kind == "p":
+        return draw(stores(n_ids))
     return "s"
+
+
+@st.composite
+def stores(draw, n_ids: int = 24, max_offset: int = 96) -> str:
+    """A `p` line over IDs 0..n_ids-1: into a block or a global root; a start, an interior or
+    a past-the-end pointer, or NULL."""
+    src = draw(st.one_of(st.integers(0, n_ids - 1), st.sampled_from(["g", "g", "0x3"])))
+    offset = 8 * draw(st.integers(0, max_offset // 8 if src != "g" else 7))
+    words = ["p", str(src), str(offset)]
+    if draw(st.integers(0, 5)):
+        words.append(str(draw(st.integers(0, n_ids - 1))))
+        target_offset = draw(st.one_of(st.just(0), st.just(0), st.integers(1, max_offset),
+                                       st.sampled_from([8, 16])))
+        if target_offset or draw(st.booleans()):
+            words.append(str(target_offset))
+    return " ".join(words)
+
+
+@st.composite
+def pointer_traces(draw, max_ops: int = 40, n_ids: int = 8) -> str:
+    """Trace text that builds a random pointer graph over small blocks: allocations (malloc,
+    calloc, realloc; no memalign, whose fragments upset Valgrind's address order), frees,
+    writes and many stores (cycles, interior pointers, overwritten and cleared slots)."""
+    lines = []
+    for _ in range(draw(st.integers(1, max_ops))):
+        i = draw(st.integers(0, n_ids - 1))
+        kind = draw(st.sampled_from("aaaacrffwpppppppp"))
+        size = draw(st.one_of(st.sampled_from([0, 8, 16, 24, 32, 40, 64]), st.integers(0, 120)))
+        if kind == "a":
+            lines.append(f"a {i} {size}")
+        elif kind == "c":
+            lines.append(f"c {i} {draw(st.integers(0, 4))} {draw(st.sampled_from([0, 8, 16, 24]))}")
+        elif kind == "r":
+            lines.append(f"r {i} {size}")
+        elif kind in "fw":
+            lines.append(f"{kind} {i}")
+        else:
+            lines.append(draw(stores(n_ids, 64)))
+    return "".join(line + "\n" for line in lines)
 
 
 def traces(max_ops: int = 200, n_ids: int = 24, max_size: int = 300_000) -> st.SearchStrategy[str]:

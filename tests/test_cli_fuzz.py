@@ -155,7 +155,7 @@ class TestShell:
     def test_a_bad_line_from_standard_input_is_named(self):
         proc = cli("compare", "-", stdin=b"a 0 1\nq 3\n")
         assert proc.returncode == 2 and proc.stderr == b"memlab: -: line 2: unknown operation 'q'; expected one of " \
-            b"a f r c m w t o s: 'q 3'; nothing was replayed\n"
+            b"a f r c m w p t o s: 'q 3'; nothing was replayed\n"
 
     @pytest.mark.parametrize("args", [["scenario", "vecvec", "--n", "2e4", "--every", "1"],
                                       ["scenario", "vecvec", "--n", "2e4", "--every", "1", "--json"]])

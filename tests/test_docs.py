@@ -69,6 +69,7 @@ def test_the_example_snapshot_is_the_model_and_the_real_glibc(glibc_236):
 @pytest.mark.parametrize("bad", [
     "q 3", "a 0", "a 0 -1", "o M_TOP_PAD x", "o M_X 3", "f 4294967296", "o 1 2147483648",
     "a 0 18446744073709551616", "a 0 \u00b2", "a\x1c0 1", "1 2 3\na 0 1",
+    "p", "p x 0", "p g 4", "p g 32768 1", "p 4294967296 0", "p 1 0 4294967296", "p 1 8 2 0x1x",
 ])
 def test_each_error_reason_is_in_the_reference(bad):
     """The reason parse_trace gives for each kind of bad line is quoted in the reference."""

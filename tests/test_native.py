@@ -223,11 +223,15 @@ class TestRefusals:
 
     @given(st.lists(st.sampled_from(["a", "f", "r", "c", "m", "w", "t", "o", "s", "x", "#", "1", "0x1f", "-3",
                                      "M_TOP_PAD", "MXFAST", " ", "\t", "\r", "9" * 21, "4294967296", "é",
-                                     "2147483648", "-2147483649", "\n", "0X1F", "\x1c", "00"]), max_size=8),
+                                     "2147483648", "-2147483649", "\n", "0X1F", "\x1c", "00",
+                                     "p", "p", "g", "8", "32768", "32760", "18446744073709551616"]), max_size=8),
            st.integers(0, 3))
     @example(["\x1c", "é"], 0)           # both faults on one line: the ASCII one is named
     @example(["a", "\t"], 0)
     @example(["1", "\n", "a"], 0)       # a short .rep header, then a bad operation: the header is named
+    @example(["p", "g", "32768", "1"], 0)   # a global root beyond the roots
+    @example(["p", "1", "8", "0x1f", "8"], 1)
+    @example(["p", "é"], 0)
     @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     def test_c_and_python_parsers_agree(self, tmp_path, words, before):
         """The replayer accepts exactly the lines parse_trace accepts, and refuses in the same words.
@@ -235,25 +239,37 @@ class TestRefusals:
         replay_native's TraceError (what `replay --native` prints) equals parse_trace's: the
         same line number, line and reason.
         """
-        text = "a 0 1\n" * before + " ".join(words) + "\n"
-        path = tmp_path / "t.trace"
-        path.write_bytes(text.encode())
-        try:
-            parse_trace(text)
-            python_error = None
-        except TraceError as e:
-            python_error = e
-        proc = subprocess.run([build("replay"), path], capture_output=True, text=True)
-        if python_error is None:   # valid; huge IDs may still be too big for this machine's table
-            assert proc.returncode == 0 or (proc.returncode == 1 and "pointer table" in proc.stderr), proc.stderr
-            return
-        assert proc.returncode == 2
-        assert proc.stderr.startswith(f"line {python_error.lineno}: {python_error.reason}: ")
-        with pytest.raises(TraceError) as native:
-            replay_native(path)
-        assert (native.value.lineno, native.value.line, native.value.reason) == \
-            (python_error.lineno, python_error.line, python_error.reason)
-        assert str(native.value) == str(python_error)
+        assert_parsers_agree(tmp_path, "a 0 1\n" * before + " ".join(words) + "\n")
+
+    @given(st.lists(st.sampled_from(["g", "G", "0", "1", "8", "12", "0x10", "32760", "32768", "4294967295",
+                                     "4294967296", "18446744073709551615", "18446744073709551616", "x", "-8",
+                                     "0x", "9" * 30, " ", "\t"]), max_size=5))
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    def test_c_and_python_parsers_agree_on_stores(self, tmp_path, words):
+        """On `p` lines too the replayer accepts what parse_trace accepts and refuses in its words."""
+        assert_parsers_agree(tmp_path, "a 0 1\np " + " ".join(words) + "\n")
+
+
+def assert_parsers_agree(tmp_path, text: str) -> None:
+    """The replayer accepts the trace exactly when parse_trace does, else refuses it in the same words."""
+    path = tmp_path / "t.trace"
+    path.write_bytes(text.encode())
+    try:
+        parse_trace(text)
+        python_error = None
+    except TraceError as e:
+        python_error = e
+    proc = subprocess.run([build("replay"), path], capture_output=True, text=True)
+    if python_error is None:   # valid; huge IDs may still be too big for this machine's table
+        assert proc.returncode == 0 or (proc.returncode == 1 and "pointer table" in proc.stderr), proc.stderr
+        return
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"line {python_error.lineno}: {python_error.reason}: ")
+    with pytest.raises(TraceError) as native:
+        replay_native(path)
+    assert (native.value.lineno, native.value.line, native.value.reason) == \
+        (python_error.lineno, python_error.line, python_error.reason)
+    assert str(native.value) == str(python_error)
 
 
 class TestRunner:

@@ -5,8 +5,8 @@ lines make and end the blocks. `PointerGraph` follows them with the replay's rul
 keeps, for every block still allocated, the pointers stored in it.
 
 >>> g = PointerGraph.from_trace("a 0 32\\na 1 16\\np g 0 0\\np 0 8 1 4\\nf 1")
->>> [(b.id, b.size) for b in g.blocks], g.roots, g.pointers(0)
-([(0, 32)], {0: (0, 0)}, {})
+>>> g.blocks, g.roots, g.pointers(0)
+((Block(order=0, id=0, size=32, at=0),), {0: (0, 0)}, {})
 >>> g = PointerGraph.from_trace("a 0 32\\na 1 16\\np g 0 0\\np 0 8 1 4")
 >>> g.roots, g.pointers(0)
 ({0: (0, 0)}, {8: (1, 4)})
@@ -26,7 +26,8 @@ _WORD = 8       # bytes in a pointer
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """A block still allocated: its place in allocation order, the ID that allocated it, its size.
+    """A block still allocated: its place in allocation order, the ID that allocated it, its
+    size (requested bytes) and the index in the trace of the entry that allocated it.
 
     `order` counts every block the replay allocated, from 0 (a realloc that moves makes a new
     block). It stands for the block's address in Valgrind's order (see `memlab.leaks.memcheck`).
@@ -35,6 +36,7 @@ class Block:
     order: int
     id: int
     size: int
+    at: int | None = None
 
 
 class PointerGraph:
@@ -59,7 +61,7 @@ class PointerGraph:
             trace = read_trace(trace)
         graph, nulls = cls(), frozenset(nulls)
         for k, op in enumerate(trace):
-            graph.apply(op, k in nulls)
+            graph.apply(op, k in nulls, k)
         return graph
 
     # --- views ------------------------------------------------------------------------
@@ -83,13 +85,14 @@ class PointerGraph:
         return None if order is None else self._blocks[order]
 
     # --- changes ----------------------------------------------------------------------
-    def apply(self, op: Op, null: bool = False) -> None:
-        """Follow one trace entry; `null`: the allocation call returned NULL."""
+    def apply(self, op: Op, null: bool = False, at: int | None = None) -> None:
+        """Follow one trace entry (`at`: its index in the trace); `null`: the allocation call
+        returned NULL."""
         kind = op.kind
         if kind in ("malloc", "calloc", "memalign"):
             self._ids.pop(op.id, None)               # a live ID's old block is leaked, not freed
             if not null:
-                self._new(op.id, op.requested)
+                self._new(op.id, op.requested, at)
         elif kind == "free":
             self._end(self._ids.pop(op.id, None))
         elif kind == "realloc":
@@ -97,7 +100,7 @@ class PointerGraph:
             if old is not None and op.size == 0:     # realloc(p, 0) frees p (glibc's rule)
                 self._end(self._ids.pop(op.id))
             elif not null:
-                self._move(old, op.id, op.size) if old is not None else self._new(op.id, op.size)
+                self._move(old, op.id, op.size, at) if old is not None else self._new(op.id, op.size, at)
         elif kind == "write":                        # the bytes written overwrite every pointer
             order = self._ids.get(op.id)
             if order is not None:
@@ -105,10 +108,10 @@ class PointerGraph:
         elif kind == "store":
             self._store(op)
 
-    def _new(self, ident: int, size: int) -> int:
+    def _new(self, ident: int, size: int, at: int | None) -> int:
         order = self._count
         self._count += 1
-        self._blocks[order] = Block(order, ident, size)
+        self._blocks[order] = Block(order, ident, size, at)
         self._ids[ident] = order
         return order
 
@@ -117,12 +120,12 @@ class PointerGraph:
             del self._blocks[order]
             self._slots.pop(order, None)
 
-    def _move(self, old: int, ident: int, size: int) -> None:
+    def _move(self, old: int, ident: int, size: int, at: int | None) -> None:
         """realloc: a new block holding the old one's pointers that fit in both sizes."""
         keep = min(size, self._blocks[old].size)
         slots = {o: t for o, t in self._slots.get(old, {}).items() if o + _WORD <= keep}
         self._end(old)
-        order = self._new(ident, size)
+        order = self._new(ident, size, at)
         if slots:
             self._slots[order] = slots
 

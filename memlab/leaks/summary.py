@@ -74,6 +74,15 @@ class LeakSummary:
         """
         return sum(getattr(self, f.name).blocks for f in fields(self))
 
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        """The counts keyed by memcheck's names, for JSON.
+
+        >>> LeakSummary().as_dict()["still reachable"]
+        {'bytes': 0, 'blocks': 0}
+        """
+        return {f.name.replace("_", " "): {"bytes": getattr(self, f.name).bytes, "blocks": getattr(self, f.name).blocks}
+                for f in fields(self)}
+
     def __str__(self) -> str:
         if self.blocks == 0:
             return NO_LEAKS
