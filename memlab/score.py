@@ -34,6 +34,7 @@ from typing import Callable
 from memlab.allocators import ALIGNMENT, Allocator, Glibc, LeakTracer
 from memlab.errors import MemlabError
 from memlab.space import SegmentationFault
+from memlab.space.address_space import TASK_SIZE as _TASK_SIZE
 from memlab.trace import Op, Trace, read_trace
 
 __all__ = ["Score", "AllocatorFailed", "score_trace", "entry_lines", "alive_at_end"]
@@ -83,6 +84,16 @@ class Score:
         return self.ops / self.seconds if self.seconds else float("inf")
 
 
+def _one_line(e: BaseException, limit: int = 160) -> str:
+    """An exception's message on one line, cut to `limit` characters.
+
+    >>> _one_line(ValueError("two\\nlines"))
+    'two lines'
+    """
+    text = " ".join(str(e).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def entry_lines(text: str) -> list[int]:
     """The line number of each entry of trace `text` (blank lines, comments, a header skipped).
 
@@ -118,8 +129,9 @@ class _Checker:
 
     def add(self, k: int, op: Op, call: str, p, n: int, align: int = ALIGNMENT) -> bool:
         """Check a returned payload and record it; False for an allowed NULL."""
-        if type(p) is not int:
-            self.fail(k, op, f"{self.name}.{call} returned {p!r}, not an address")
+        if type(p) is not int or not 0 <= p < _TASK_SIZE:
+            shown = f"{p:#x}" if type(p) is int else repr(p)[:40]
+            self.fail(k, op, f"{self.name}.{call} returned {shown}, not an address")
         if p == 0:
             if self.null_ok:
                 return False
@@ -160,8 +172,11 @@ def score_trace(trace: str | Trace, factory: Callable[[], Allocator], name: str 
     ops = read_trace(trace) if isinstance(trace, str) else trace
     try:
         alloc = factory()
-    except Exception as e:
-        raise AllocatorFailed(0, "", f"making the allocator raised {type(e).__name__}: {e}") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:
+        raise AllocatorFailed(0, "", f"making the allocator raised {type(e).__name__}: "
+                                     f"{_one_line(e)}") from None
     if not isinstance(alloc, Allocator):
         raise AllocatorFailed(0, "", f"{alloc!r} is not a memlab.allocators.Allocator")
     check = _Checker(alloc, lines)
@@ -238,8 +253,11 @@ def score_trace(trace: str | Trace, factory: Callable[[], Allocator], name: str 
             check.fail(k, op, f"{who} met unmapped memory at {e.addr:#x}")
         except RecursionError:
             check.fail(k, op, f"{check.name}.{call} recursed without end")
-        except Exception as e:            # the student's code: one line, never a traceback
-            check.fail(k, op, f"{check.name}.{call} raised {type(e).__name__}: {e}")
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:        # the student's code: one line, never a traceback
+            who = "the program's write" if kind == "write" else f"{check.name}.{call}"
+            check.fail(k, op, f"{who} raised {type(e).__name__}: {_one_line(e)}")
         count += 1
         rss = space.rss
         rss_sum += rss

@@ -8,19 +8,23 @@ the metrics are checked by hand on traces small enough to count.
 
 from __future__ import annotations
 
+import contextlib
 import io
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from memlab.allocators import ALIGNMENT, Allocator, Bump, Glibc, LeakTracer, Pool, Segregated
 from memlab.allocators.segregated import SPAN
-from memlab.cli import main
+from memlab.cli import MESSAGE, main
 from memlab.native import replay_native
 from memlab.scenarios.scoring import TRACES, compare, format_scores, trace_text
 from memlab.score import AllocatorFailed, entry_lines, score_trace
 from memlab.space import AddressSpace
 from memlab.units import PAGE, align_up
 
+from strategies import hostile_traces
 from test_space_kernel import Probe, probe_binary  # noqa: F401  (a fixture)
 
 
@@ -80,6 +84,16 @@ class NotAnAddress(Bump):
         return float(super().malloc(n))
 
 
+class Negative(Bump):
+    def malloc(self, n):
+        return -16
+
+
+class Exiting(Bump):
+    def malloc(self, n):
+        raise SystemExit(3)
+
+
 class Endless(Bump):
     def malloc(self, n):
         return self.malloc(n)
@@ -101,6 +115,8 @@ TRACE = "# two blocks\na 0 100\n\na 1 200\nw 1\nr 0 5000\nf 1\nf 0\n"
              "0x555555559170 without copying its first 100 bytes (Allocator.copy)"),
     (Null, "line 4 (a 1 200): Null.malloc returned NULL"),
     (NotAnAddress, "line 2 (a 0 100): NotAnAddress.malloc returned 93824992251920.0, not an address"),
+    (Negative, "line 2 (a 0 100): Negative.malloc returned -0x10, not an address"),
+    (Exiting, "line 2 (a 0 100): Exiting.malloc raised SystemExit: 3"),
     (Endless, "line 2 (a 0 100): Endless.malloc recursed without end"),
 ])
 def test_a_broken_allocator_gets_one_line_naming_the_operation(cls, message):
@@ -362,3 +378,44 @@ def test_format_scores_has_one_row_per_score():
     rows = compare(Bump, {"t": "a 0 1\n"})
     assert len(format_scores(rows).splitlines()) == 3
     assert ALIGNMENT == 16
+
+
+# --- odd input on the command line, at random --------------------------------------------------
+BEHAVIOURS = [
+    "return super().malloc(n)",
+    "return -1",
+    "return None",
+    "return 'x'",
+    "return 2**70",
+    "return super().malloc(n) + 1",
+    "raise MemoryError('no more')",
+    "raise SystemExit(3)",
+    "return self.malloc(n)",
+    "return self.space.mmap(-1)",
+    "return self.space.sbrk(-10**9)",
+    "import os; return super().malloc(n) if n < 100 else 0",
+]
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow,
+                                                  HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(hostile_traces(max_lines=8, max_digits=30),
+                      st.just("a 0 10\nw 0\nr 0 5000\nc 1 3 7\nf 0\na 2 100000000000000\n")),
+       behaviour=st.sampled_from(BEHAVIOURS))
+def test_score_of_odd_allocators_on_hostile_traces_is_one_line(tmp_path, text, behaviour):
+    """Any trace text and any misbehaving malloc: status 0, 1 or 2, one line, no traceback."""
+    source = ("from memlab.allocators import Segregated\n\nclass Odd(Segregated):\n"
+              f"    def malloc(self, n):\n        {behaviour}\n")
+    alloc, trace = tmp_path / "odd.py", tmp_path / "t.trace"
+    alloc.write_text(source)
+    trace.write_text(text, encoding="utf-8", errors="surrogateescape")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = main(["score", str(alloc), str(trace)], out)
+    err = err.getvalue()
+    assert status in (0, 1, 2), (status, err)
+    assert "Traceback" not in err and "internal error" not in err, err
+    if status:
+        assert err.count("\n") == 1 and err.startswith("memlab: ") and len(err) <= MESSAGE + 9, err
+    else:
+        assert err == "" and out.getvalue().startswith("trace ")
