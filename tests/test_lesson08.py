@@ -134,3 +134,15 @@ def test_the_glibc_side_reuses_what_the_pool_keeps():
     pooled = real_pooled()
     assert pooled["other type"]["brk"] > real["other type"]["brk"]
     assert pooled["end"]["rss"] == pooled["other type"]["rss"]
+
+
+def test_the_pool_keeps_the_heap_between_rounds_and_segregated_reads_as_the_lesson_says(glibc_236):
+    """With the pool, the real heap does not move between rounds (no sbrk to grow it again);
+    Segregated maps more than glibc at its peak and keeps nothing at the end."""
+    pooled = real_pooled()
+    assert len({pooled[f"round {k}"]["brk"] for k in range(1, 6)}) == 1
+    from memlab.allocators import Segregated
+
+    seg, glibc = score_trace(ROUNDS.text(), Segregated), score_trace(ROUNDS.text(), Glibc)
+    assert seg.peak_heap > glibc.peak_heap and seg.rss_peak > glibc.rss_peak
+    assert seg.rss_end == 0 and seg.vsz_end == 0
