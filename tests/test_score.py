@@ -225,6 +225,13 @@ def test_any_allocator_stands_in_for_glibc_in_a_timeline_and_a_dashboard_engine(
     assert isinstance(engine.new_malloc(), Bump) and engine.with_glibc("2.41").allocator is Bump
     t, model = engine.timeline(engine.parse("a 0 10\n"))
     assert isinstance(model, Bump) and t.arena == (0, 32)
+    from memlab.widgets.dashboard import Dashboard
+
+    d = Dashboard(lambda size: f"a 0 {size}\nw 0\nf 0\n", [("size", 16, 400_000, 16, 64, "bytes")],
+                  charts=("heap", "timeline"), engine=Engine(allocator=Segregated), prefetch=False)
+    d.set(size=200_000)
+    d.step = 2
+    assert d.timeline.hblkhd == (0, 200704, 200704, 0)
 
 
 # --- the truth: the real kernel and the real glibc -----------------------------------------------
