@@ -27,6 +27,7 @@ __all__ = ["Allocator", "ALIGNMENT", "NULL"]
 #: Every payload starts on a multiple of this (glibc's MALLOC_ALIGNMENT on x86-64).
 ALIGNMENT = 16
 NULL = 0
+_KEEP_COPIES = 16
 
 
 class Allocator:
@@ -107,7 +108,10 @@ class Allocator:
         if n:
             self._space.read(src, n)
             self._space.touch(dst, n)
-        self._copies.append((dst, src, n))
+        copies = self._copies
+        if len(copies) >= _KEEP_COPIES:        # a check reads the latest realloc's only
+            del copies[:-1]
+        copies.append((dst, src, n))
 
     # --- what charts and snapshots read --------------------------------------------------
     def in_use(self) -> int:

@@ -32,6 +32,8 @@ class Glibc(Allocator):
         old = m.malloc_usable_size(p) if p else 0
         q = m.realloc(p, n)
         if old and q and q != p:       # the model copied (and wrote) the bytes: say so
+            if len(self._copies) >= 16:
+                del self._copies[:-1]
             self._copies.append((q, p, min(old, n)))
         return q
 

@@ -28,12 +28,17 @@ class Pool(Allocator):
         self._lists: dict[int, list[int]] = {}   # size -> free blocks of that size
         self._sizes: dict[int, int] = {}         # live or pooled address -> its size
         self._pooled = 0
-        self.hits = 0
+        self._hits = 0
 
     @property
     def behind(self) -> Allocator:
         """The allocator the pool takes new blocks from."""
         return self._behind
+
+    @property
+    def hits(self) -> int:
+        """Mallocs served from the free lists (no call to the allocator behind)."""
+        return self._hits
 
     @property
     def pooled(self) -> int:
@@ -45,7 +50,7 @@ class Pool(Allocator):
             return self._behind.malloc(n)
         blocks = self._lists.get(n)
         if blocks:
-            self.hits += 1
+            self._hits += 1
             self._pooled -= n
             return blocks.pop()
         p = self._behind.malloc(n)
