@@ -189,7 +189,7 @@ def score_trace(trace: str | Trace, factory: Callable[[], Allocator], name: str 
     sited = hasattr(alloc, "site")               # a LeakTracer: each block's site is its line
     for k, op in enumerate(ops.ops()):
         kind = op.kind
-        if kind == "snapshot" or kind == "store":     # pointer stores are the program's own
+        if kind == "snapshot":
             continue
         if sited:
             alloc.site = f"line {lines[k] if k < len(lines) else k + 1}"
@@ -240,6 +240,10 @@ def score_trace(trace: str | Trace, factory: Callable[[], Allocator], name: str 
                 block = live.get(op.id)
                 if block and block[1]:
                     space.touch(block[0], block[1])
+            elif kind == "store":             # the program writes a pointer into a block
+                block = live.get(op.id) if op.id is not None else None
+                if block and block[1] >= 8 and op.offset <= block[1] - 8:
+                    space.touch(block[0] + op.offset, 8)
             elif kind == "trim":
                 alloc.malloc_trim(op.pad)
                 spent += perf_counter_ns() - t0
@@ -249,14 +253,14 @@ def score_trace(trace: str | Trace, factory: Callable[[], Allocator], name: str 
         except AllocatorFailed:
             raise
         except SegmentationFault as e:
-            who = "the program's write" if kind == "write" else f"{check.name}.{call}"
+            who = f"{check.name}.{call}" if call else "the program's write"
             check.fail(k, op, f"{who} met unmapped memory at {e.addr:#x}")
         except RecursionError:
             check.fail(k, op, f"{check.name}.{call} recursed without end")
         except KeyboardInterrupt:
             raise
         except BaseException as e:        # the student's code: one line, never a traceback
-            who = "the program's write" if kind == "write" else f"{check.name}.{call}"
+            who = f"{check.name}.{call}" if call else "the program's write"
             check.fail(k, op, f"{who} raised {type(e).__name__}: {_one_line(e)}")
         count += 1
         rss = space.rss

@@ -1,7 +1,7 @@
 """The traces `python -m memlab score` runs by default, and an allocator's scores beside glibc's.
 
-The default traces are the lessons' scenarios at their default parameters and the lessons' C++
-programs (``memlab/native/containers.cc``) as the recorder writes them, with their writes.
+The default traces are the lessons' scenarios at their default parameters (lesson 08's among
+them) and the lessons' C++ programs (``memlab/native/containers.cc``) as the recorder writes them, with their writes.
 
 >>> list(TRACES)[:3]
 ['vecvec', 'push_back', 'reserve']
@@ -17,6 +17,7 @@ from typing import Callable
 from memlab.allocators import Allocator, Glibc, Segregated
 from memlab.glibc import DEFAULT_RELEASE
 from memlab.scenarios.catalog import SCENARIOS
+from memlab.scenarios.own import LEAKY, ROUNDS
 from memlab.scenarios.pinned import PINNED
 from memlab.scenarios.programs import program_trace
 from memlab.score import Score, score_trace
@@ -30,6 +31,8 @@ PROGRAM_N = 10_000
 TRACES: dict[str, Callable[[], str]] = {
     **{name: (lambda s=s: s.text()) for name, s in SCENARIOS.items()},
     "pinned": PINNED.text,
+    "rounds": ROUNDS.text,
+    "leaky": LEAKY.text,
     **{f"containers {kind}": (lambda kind=kind: program_trace(kind, PROGRAM_N))
        for kind in ("vector", "list", "pinned")},
 }
