@@ -22,7 +22,7 @@ from memlab.scenarios.pinned import PINNED
 from memlab.scenarios.programs import program_trace
 from memlab.score import Score, score_trace
 
-__all__ = ["TRACES", "PROGRAM_N", "trace_text", "compare", "format_scores"]
+__all__ = ["TRACES", "PROGRAM_N", "trace_text", "compare", "format_scores", "report"]
 
 #: Elements of the recorded programs (containers KIND N) scored by default.
 PROGRAM_N = 10_000
@@ -74,6 +74,26 @@ def compare(factory: Callable[[], Allocator], traces: dict[str, str] | None = No
         theirs = score_trace(text, _glibc(glibc), name)
         rows += [mine, _named(theirs, f"glibc {glibc}")]
     return rows
+
+
+def report(factory: Callable[[], Allocator], traces: dict[str, str] | None = None,
+           glibc: str = DEFAULT_RELEASE) -> str:
+    """`compare`'s table as text; for an allocator that breaks a rule, the one line saying where.
+
+    >>> class Same(Allocator):
+    ...     def malloc(self, n): return self.space.mmap(4096) if not self.space.vsz else p0
+    ...     def free(self, p): pass
+    >>> p0 = 0x7ffff7ffe000
+    >>> print(report(Same, {"two": "a 0 8\\na 1 8\\n"}))
+    Same failed on two: line 2 (a 1 8): Same.malloc returned 0x7ffff7ffe000, which overlaps the block of line 1 at 0x7ffff7ffe000
+    """
+    from memlab.score import AllocatorFailed
+
+    try:
+        return format_scores(compare(factory, traces, glibc))
+    except AllocatorFailed as e:
+        name = getattr(factory, "__name__", "<lambda>")
+        return f"{'the allocator' if name == '<lambda>' else name} failed on {e}"
 
 
 def _named(score: Score, allocator: str) -> Score:
