@@ -146,3 +146,15 @@ def test_the_pool_keeps_the_heap_between_rounds_and_segregated_reads_as_the_less
     seg, glibc = score_trace(ROUNDS.text(), Segregated), score_trace(ROUNDS.text(), Glibc)
     assert seg.peak_heap > glibc.peak_heap and seg.rss_peak > glibc.rss_peak
     assert seg.rss_end == 0 and seg.vsz_end == 0
+
+
+@pytest.mark.parametrize("student", ["ada", "grace", "sample-student"])
+def test_homework_08_glibc_gives_nothing_back_on_the_challenge(student, glibc_236):
+    """Homework 08 tells each student glibc gives back nothing on their challenge trace: the real
+    glibc's resident bytes never fall, and the model's score says returned 0."""
+    from memlab.homework import YourOwnAllocator
+
+    problem = YourOwnAllocator.for_student(2026, student)
+    rss = [s["rss"] for s in replay_native(problem.challenge_trace.encode(), every=1)]
+    assert rss == sorted(rss) and rss[-1] > 0
+    assert score_trace(problem.challenge_trace, Glibc).returned == 0
