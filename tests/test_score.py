@@ -443,3 +443,10 @@ def test_the_examples_pass_every_check_on_random_traces(text):
     for factory in (Bump, Segregated, Glibc, lambda: Pool(Glibc()),
                     lambda: LeakTracer(Segregated())):
         score_trace(text, factory)
+
+
+def test_null_is_allowed_only_for_what_no_address_space_holds():
+    s = score_trace("c 0 4294967296 4294967296\na 1 10\n", Segregated)     # calloc overflows
+    assert s.ops == 2 and s.peak_payload == 10
+    with pytest.raises(AllocatorFailed, match=r"line 1 \(a 0 300\): Null.malloc returned NULL"):
+        score_trace("a 0 300\n", Null)

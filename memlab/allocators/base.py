@@ -83,6 +83,8 @@ class Allocator:
     def calloc(self, nmemb: int, size: int) -> int:
         """malloc(nmemb * size) with every byte cleared (a write)."""
         n = nmemb * size
+        if n >= 1 << 64:                      # the product overflows size_t: glibc says NULL
+            return NULL
         p = self.malloc(n)
         if p and n:
             self._space.touch(p, n)
