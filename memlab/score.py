@@ -35,7 +35,7 @@ from memlab.allocators import ALIGNMENT, Allocator, Glibc, LeakTracer
 from memlab.errors import MemlabError
 from memlab.space import SegmentationFault
 from memlab.space.address_space import TASK_SIZE as _TASK_SIZE
-from memlab.trace import Op, Trace, read_trace
+from memlab.trace import Trace, read_trace
 
 __all__ = ["Score", "AllocatorFailed", "score_trace", "entry_lines", "alive_at_end"]
 
@@ -115,8 +115,9 @@ def entry_lines(text: str) -> list[int]:
 class _Checker:
     """The live payloads, sorted, and the rules each call must keep."""
 
-    def __init__(self, alloc: Allocator, lines: list[int]) -> None:
+    def __init__(self, alloc: Allocator, lines: list[int], trace: Trace) -> None:
         self.alloc = alloc
+        self.trace = trace
         self.name = alloc.name
         self.space = alloc.space
         self.lines = lines
@@ -124,25 +125,26 @@ class _Checker:
         self.blocks: dict[int, tuple[int, int]] = {}     # start -> (end, line of the call)
         self.null_ok = isinstance(alloc, Glibc)           # the truth may fail a call
 
-    def fail(self, k: int, op: Op, message: str) -> None:
-        raise AllocatorFailed(self.lines[k] if k < len(self.lines) else k + 1, str(op), message)
+    def fail(self, k: int, message: str) -> None:
+        raise AllocatorFailed(self.lines[k] if k < len(self.lines) else k + 1,
+                              str(self.trace.op(k)), message)
 
-    def add(self, k: int, op: Op, call: str, p, n: int, align: int = ALIGNMENT) -> bool:
+    def add(self, k: int, call: str, p, n: int, align: int = ALIGNMENT) -> bool:
         """Check a returned payload and record it; False for an allowed NULL."""
         if type(p) is not int or not 0 <= p < _TASK_SIZE:
             shown = f"{p:#x}" if type(p) is int else repr(p)[:40]
-            self.fail(k, op, f"{self.name}.{call} returned {shown}, not an address")
+            self.fail(k, f"{self.name}.{call} returned {shown}, not an address")
         if p == 0:
             if self.null_ok or n >= _TASK_SIZE:     # the truth may fail; no one serves that much
                 return False
-            self.fail(k, op, f"{self.name}.{call} returned NULL")
+            self.fail(k, f"{self.name}.{call} returned NULL")
         if p % align:
-            self.fail(k, op, f"{self.name}.{call} returned {p:#x}, not {align}-byte aligned")
+            self.fail(k, f"{self.name}.{call} returned {p:#x}, not {align}-byte aligned")
         end = p + max(n, 1)
         try:
             self.space.read(p, end - p)
         except SegmentationFault as e:
-            self.fail(k, op, f"{self.name}.{call} returned {p:#x}, but {e.addr:#x} of its "
+            self.fail(k, f"{self.name}.{call} returned {p:#x}, but {e.addr:#x} of its "
                              f"{n:,} bytes is not mapped")
         i = bisect.bisect_right(self.starts, p)
         for j in (i - 1, i):
@@ -150,7 +152,7 @@ class _Checker:
                 start = self.starts[j]
                 other_end, line = self.blocks[start]
                 if start < end and p < other_end:
-                    self.fail(k, op, f"{self.name}.{call} returned {p:#x}, which overlaps the "
+                    self.fail(k, f"{self.name}.{call} returned {p:#x}, which overlaps the "
                                      f"block of line {line} at {start:#x}")
         self.starts.insert(i, p)
         self.blocks[p] = (end, self.lines[k] if k < len(self.lines) else k + 1)
@@ -159,6 +161,11 @@ class _Checker:
     def remove(self, p: int) -> None:
         del self.blocks[p]
         del self.starts[bisect.bisect_left(self.starts, p)]
+
+
+#: The allocator method each trace letter calls (None: the program's own operation).
+_CALLS = {"a": "malloc", "c": "calloc", "m": "memalign", "r": "realloc", "f": "free",
+          "t": "malloc_trim", "o": "mallopt"}
 
 
 def score_trace(trace: str | Trace, factory: Callable[[], Allocator], name: str = "trace"
@@ -179,7 +186,7 @@ def score_trace(trace: str | Trace, factory: Callable[[], Allocator], name: str 
                                      f"{_one_line(e)}") from None
     if not isinstance(alloc, Allocator):
         raise AllocatorFailed(0, "", f"{alloc!r} is not a memlab.allocators.Allocator")
-    check = _Checker(alloc, lines)
+    check = _Checker(alloc, lines, ops)
     space = alloc.space
     live: dict[int, tuple[int, int]] = {}        # ID -> (pointer, requested bytes)
     payload = peak_payload = peak_heap = rss_peak = 0
@@ -187,87 +194,94 @@ def score_trace(trace: str | Trace, factory: Callable[[], Allocator], name: str 
     spent = 0
     copies = alloc._copies
     sited = hasattr(alloc, "site")               # a LeakTracer: each block's site is its line
-    for k, op in enumerate(ops.ops()):
-        kind = op.kind
-        if kind == "snapshot":
+    rare, args = ops.rare, ops.args
+    for k, letter, ident, size in zip(range(len(ops)), ops.kinds, ops.ids, ops.sizes):
+        if letter == "s":
             continue
         if sited:
             alloc.site = f"line {lines[k] if k < len(lines) else k + 1}"
-        call = {"malloc": "malloc", "calloc": "calloc", "memalign": "memalign",
-                "realloc": "realloc", "free": "free", "trim": "malloc_trim",
-                "mallopt": "mallopt"}.get(kind)
+        call = _CALLS.get(letter)
         try:
             t0 = perf_counter_ns()
-            if kind in ("malloc", "calloc", "memalign"):
-                old = live.pop(op.id, None)
+            if letter == "a" or letter == "c" or letter == "m":
+                old = live.pop(ident, None)
                 if old is not None:            # the ID is reused: its old block just leaks
                     payload -= old[1]
-                n = op.requested
-                p = (alloc.malloc(n) if kind == "malloc" else alloc.calloc(op.nmemb, op.size)
-                     if kind == "calloc" else alloc.memalign(op.align, n))
+                if letter == "a":
+                    n, align = size, ALIGNMENT
+                    p = alloc.malloc(n)
+                elif letter == "c":
+                    n, align = args[k] * size, ALIGNMENT
+                    p = alloc.calloc(args[k], size)
+                else:
+                    n, align = size, max(ALIGNMENT, args[k])
+                    p = alloc.memalign(args[k], size)
                 spent += perf_counter_ns() - t0
-                align = max(ALIGNMENT, op.align) if kind == "memalign" else ALIGNMENT
-                if check.add(k, op, call, p, n, align):
-                    live[op.id] = (p, n)
+                if check.add(k, call, p, n, align):
+                    live[ident] = (p, n)
                     payload += n
-            elif kind == "free":
-                old = live.pop(op.id, None)
+            elif letter == "f":
+                old = live.pop(ident, None)
                 alloc.free(old[0] if old else 0)
                 spent += perf_counter_ns() - t0
                 if old:
                     check.remove(old[0])
                     payload -= old[1]
-            elif kind == "realloc":
-                old = live.get(op.id)
+            elif letter == "r":
+                old = live.get(ident)
                 copies.clear()
-                q = alloc.realloc(old[0] if old else 0, op.size)
+                q = alloc.realloc(old[0] if old else 0, size)
                 spent += perf_counter_ns() - t0
-                if old and (q or op.size == 0):
+                if old and (q or size == 0):
                     check.remove(old[0])
-                    del live[op.id]
+                    del live[ident]
                     payload -= old[1]
-                if q or op.size != 0:
-                    if check.add(k, op, call, q, op.size):
-                        keep = min(old[1], op.size) if old else 0
-                        if old and q != old[0] and keep and not any(
-                                d == q and s == old[0] and c >= keep for d, s, c in copies):
-                            check.fail(k, op, f"{check.name}.realloc moved the block from "
-                                              f"{old[0]:#x} to {q:#x} without copying its "
-                                              f"first {keep:,} bytes (Allocator.copy)")
-                        live[op.id] = (q, op.size)
-                        payload += op.size
-            elif kind == "write":
-                block = live.get(op.id)
+                if (q or size != 0) and check.add(k, call, q, size):
+                    keep = min(old[1], size) if old else 0
+                    if old and q != old[0] and keep and not any(
+                            d == q and s == old[0] and c >= keep for d, s, c in copies):
+                        check.fail(k, f"{check.name}.realloc moved the block from {old[0]:#x} "
+                                      f"to {q:#x} without copying its first {keep:,} bytes "
+                                      "(Allocator.copy)")
+                    live[ident] = (q, size)
+                    payload += size
+            elif letter == "w":
+                block = live.get(ident)
                 if block and block[1]:
                     space.touch(block[0], block[1])
-            elif kind == "store":             # the program writes a pointer into a block
+            elif letter == "p":               # the program writes a pointer into a block
+                op = rare[k]
                 block = live.get(op.id) if op.id is not None else None
                 if block and block[1] >= 8 and op.offset <= block[1] - 8:
                     space.touch(block[0] + op.offset, 8)
-            elif kind == "trim":
-                alloc.malloc_trim(op.pad)
+            elif letter == "t":
+                alloc.malloc_trim(rare[k].pad)
                 spent += perf_counter_ns() - t0
-            elif kind == "mallopt":
-                alloc.mallopt(op.param, op.value)
+            elif letter == "o":
+                alloc.mallopt(rare[k].param, rare[k].value)
                 spent += perf_counter_ns() - t0
         except AllocatorFailed:
             raise
         except SegmentationFault as e:
             who = f"{check.name}.{call}" if call else "the program's write"
-            check.fail(k, op, f"{who} met unmapped memory at {e.addr:#x}")
+            check.fail(k, f"{who} met unmapped memory at {e.addr:#x}")
         except RecursionError:
-            check.fail(k, op, f"{check.name}.{call} recursed without end")
+            check.fail(k, f"{check.name}.{call} recursed without end")
         except KeyboardInterrupt:
             raise
         except BaseException as e:        # the student's code: one line, never a traceback
             who = f"{check.name}.{call}" if call else "the program's write"
-            check.fail(k, op, f"{who} raised {type(e).__name__}: {_one_line(e)}")
+            check.fail(k, f"{who} raised {type(e).__name__}: {_one_line(e)}")
         count += 1
         rss = space.rss
         rss_sum += rss
-        peak_payload = max(peak_payload, payload)
-        peak_heap = max(peak_heap, space.vsz)
-        rss_peak = max(rss_peak, rss)
+        if payload > peak_payload:
+            peak_payload = payload
+        vsz = space.vsz
+        if vsz > peak_heap:
+            peak_heap = vsz
+        if rss > rss_peak:
+            rss_peak = rss
     return Score(alloc.name, name, count, peak_payload, peak_heap, rss_peak,
                  rss_sum / count if count else 0.0, space.rss, space.vsz, spent / 1e9)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from memlab.allocators.base import NULL, Allocator
+from memlab.allocators.base import Allocator
 
 __all__ = ["LeakTracer", "Alive"]
 
