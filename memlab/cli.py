@@ -519,6 +519,7 @@ def _load_allocator(path: str, name: str | None):
     if spec is None or spec.loader is None:
         raise UsageError(f"{shown_path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module          # as an import would (dataclasses look it up)
     try:
         spec.loader.exec_module(module)
     except SyntaxError as e:
