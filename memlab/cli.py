@@ -5,6 +5,7 @@
     python -m memlab record -o FILE -- PROGRAM ARGS...
     python -m memlab scenario [NAME [PARAM=VALUE ...]] [--glibc VERSION] [--arch ARCH]
     python -m memlab scenario vecvec --n N [--every K] [--json] [--glibc VERSION]
+    python -m memlab score ALLOCATOR.py [TRACE ...] [--class NAME] [--glibc VERSION]
 
 `replay` runs a trace on memlab's model of glibc (or, with --native, on the real
 glibc) and prints its snapshots, then with --leaks the blocks left at exit in Valgrind's
@@ -17,7 +18,10 @@ bytes mean something there); --arch i386 runs a native replay on the machine's 3
 (the replayer built with -m32; the model is x86-64 only so far, so compare refuses it); `record` writes the
 malloc-family calls of a real program as a trace; `scenario` prints one of the
 lessons' traces (to replay or compare), or with --n runs it on the model and
-prints its snapshots (vecvec: with bulk steps, so N may be 1e8).
+prints its snapshots (vecvec: with bulk steps, so N may be 1e8); `score` replays traces (by
+default the lessons' own) on an allocator written in Python (a `memlab.allocators.Allocator`
+subclass), checking every call, and prints its utilization, resident memory, memory given back
+and throughput beside glibc's model.
 """
 
 from __future__ import annotations
@@ -574,6 +578,73 @@ def _every(text: str) -> int:
     return int(text)
 
 
+def _load_allocator(path: str, name: str | None):
+    """The Allocator subclass defined in the Python file `path` (the one named `name`)."""
+    import importlib.util
+
+    from memlab.allocators import Allocator
+
+    shown_path = cut(path)
+    if not os.path.isfile(path):
+        raise UsageError(f"no allocator file {shown_path!r}")
+    module_name = "memlab_allocator_" + "".join(c if c.isalnum() else "_" for c in Path(path).stem)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"{shown_path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module          # as an import would (dataclasses look it up)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as e:
+        raise UsageError(f"{shown_path}: line {e.lineno}: {e.msg}") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {shown_path!r}: {e.strerror or e}") from None
+    except BaseException as e:       # the student's module ran and failed: one line
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        raise UsageError(f"{shown_path}: running it raised {type(e).__name__}: {cut(str(e))}") from None
+    found = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Allocator)
+             and v.__module__ == module_name]
+    if name is not None:
+        found = [v for v in found if v.__name__ == name]
+        if not found:
+            raise UsageError(f"{shown_path} defines no Allocator subclass named {cut(name, 40)!r}")
+    if not found:
+        raise UsageError(f"{shown_path} defines no subclass of memlab.allocators.Allocator")
+    if len(found) > 1:
+        names = ", ".join(v.__name__ for v in found)
+        raise UsageError(f"{shown_path} defines {len(found)} allocators ({cut(names, 60)}): "
+                         "pick one with --class NAME")
+    return found[0]
+
+
+def _cmd_score(args: argparse.Namespace, out: TextIO) -> int:
+    from memlab.scenarios.scoring import TRACES, compare, format_scores
+    from memlab.score import AllocatorFailed
+
+    cls = _load_allocator(args.allocator_file, args.class_name)
+    traces = {}
+    for path in args.traces:
+        data = _read_bytes(path)
+        try:
+            text = data.decode("utf-8")
+            read_trace(text)
+        except UnicodeDecodeError:
+            raise UsageError(f"{cut(path)}: not a text file") from None
+        except TraceError as e:
+            raise UsageError(f"{cut(path)}: line {e.lineno}: {e.reason}: {cut(repr(e.line))}; "
+                             "nothing was scored") from None
+        traces[path] = text
+    if not traces:
+        traces = {name: make() for name, make in TRACES.items()}
+    try:
+        rows = compare(cls, traces, glibc=args.glibc)
+    except AllocatorFailed as e:
+        raise MemlabError(f"{cls.__name__} failed on {e}") from None
+    out.write(format_scores(rows) + "\n")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m memlab", description="memlab: glibc malloc, simulated and real.")
     sub = p.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
@@ -639,6 +710,20 @@ def _parser() -> argparse.ArgumentParser:
     glibc_option(q)
     arch_option(q)
     q.set_defaults(run=_cmd_scenario)
+
+    q = sub.add_parser("score", help="score an allocator written in Python against glibc's model",
+                       description="Replay traces on the Allocator subclass ALLOCATOR.py defines, "
+                                   "checking every call (aligned, mapped, no overlap, realloc "
+                                   "copies), and print its utilization, resident memory, memory "
+                                   "given back and throughput beside glibc's model.")
+    q.add_argument("allocator_file", metavar="ALLOCATOR.py", help="a Python file defining a "
+                   "memlab.allocators.Allocator subclass")
+    q.add_argument("traces", nargs="*", metavar="TRACE",
+                   help="trace files (default: the lessons' traces and programs)")
+    q.add_argument("--class", dest="class_name", metavar="NAME",
+                   help="the allocator class, when the file defines several")
+    glibc_option(q)
+    q.set_defaults(run=_cmd_score)
     return p
 
 

@@ -45,6 +45,8 @@ LESSONS = (
     Lesson("07", "07_finding_a_chunk.ipynb", "How an allocator finds a free chunk",
            "Does malloc search a free list or a tree, and what do jemalloc, tcmalloc and mimalloc "
            "do instead?"),
+    Lesson("08", "08_your_own_allocator.ipynb", "Your own allocator",
+           "What does a free list per type save and cost, and which unfreed blocks are leaks?"),
 )
 
 

@@ -272,3 +272,60 @@ def test_later_lesson_as_a_student_meets_it(later_lab, name, tmp_path):
             browser.close()
     assert [e for e in errors if "model not found" in e] == []
     assert digest(lesson) == original  # the lesson on disk was not touched
+             browser.close()
+     assert [e for e in errors if "model not found" in e] == []
+     assert digest(LESSON) == original  # the lesson on disk was not touched
+
+
+LESSON_08 = REPO / "notebooks" / "08_your_own_allocator.ipynb"
+
+
+@pytest.fixture(scope="module")
+def lab08(tmp_path_factory):
+    """JupyterLab serving a temporary copy of lesson 08; yields (base URL, notebook path)."""
+    if not CHROMIUM.exists():
+        raise NativeUnavailable("no /usr/bin/chromium: run scripts/browser-deps.sh (as root) first")
+    if importlib.util.find_spec("playwright") is None:
+        raise NativeUnavailable("the playwright package (in the test extra) is not installed")
+    root = tmp_path_factory.mktemp("lab08")
+    (root / "notebooks").mkdir()
+    shutil.copy(LESSON_08, root / "notebooks" / LESSON_08.name)
+    with jupyter_lab(root) as base:
+        yield base, root / "notebooks" / LESSON_08.name
+
+
+def test_lesson_08_scores_the_students_allocator_in_the_browser(lab08):
+    """Run All: the student's cell prints its allocator's score beside glibc's, no answer shows;
+    committing the pool prediction reveals the pool's score, and only that one."""
+    from playwright.sync_api import sync_playwright
+
+    base, copy = lab08
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            open_notebook(page, base, f"notebooks/{copy.name}")
+            run_all_cells(page)
+            text = page.inner_text(".jp-Notebook")
+            assert "Traceback" not in text and "Error displaying widget" not in text
+            held = reveal_texts(page)
+            assert len(held) == 2 and all(t.strip() == HIDDEN for t in held), held
+            shown = outputs_text(page)
+            assert "MapEach" in shown and "glibc 2.36" in shown       # the student's cell
+            assert "LEAK SUMMARY" not in shown and "rounds  Pool" not in shown
+            first = page.locator(".jp-CodeCell").filter(
+                has=page.locator(".widget-radio-box")).first
+            first.scroll_into_view_if_needed()
+            first.locator(".widget-radio-box label", has_text="several times more").click()
+            first.locator("button", has_text="Commit").click()
+            page.wait_for_function(
+                "([hidden]) => { const c = [...document.querySelectorAll('.jp-CodeCell')]"
+                ".filter(c => (c.querySelector('.jp-InputArea-editor') || {}).textContent"
+                "?.trimStart().startsWith('# Reveal'))[0];"
+                "return c && !c.querySelector('.jp-OutputArea').innerText.includes(hidden); }",
+                arg=[HIDDEN], timeout=10_000)
+            shown = reveal_texts(page)
+            assert "Pool" in shown[0] and "1,056,768" in shown[0]
+            assert shown[1].strip() == HIDDEN
+        finally:
+            browser.close()

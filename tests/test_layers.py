@@ -37,7 +37,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("memlab.space",),
     ("memlab.glibc", "memlab.allocators"),
     ("memlab.trace", "memlab.snapshot"),
-    ("memlab.replay", "memlab.steps"),
+    ("memlab.replay", "memlab.steps", "memlab.score"),
     ("memlab.leaks",),
     ("memlab.native",),
     ("memlab.scenarios",),

@@ -133,8 +133,9 @@ class TestCells:
             assert max(map(len, lines or [""])) <= MAX_LINE, f"cell {index} has a long line"
 
     def test_no_functions_or_classes_in_cells(self, lesson):
-        for index, (kind, text, _) in enumerate(cells(lesson)):
-            if kind == "code":
+        """...except in a cell tagged `student`: the one where a student writes code."""
+        for index, (kind, text, cell) in enumerate(cells(lesson)):
+            if kind == "code" and "student" not in cell["metadata"].get("tags", []):
                 assert not re.search(r"^\s*(def|class) ", text, re.M), f"cell {index} defines code"
 
     def test_randomness_is_seeded(self, lesson):

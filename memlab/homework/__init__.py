@@ -16,7 +16,7 @@ True
 from memlab.homework.attempt import Attempt, attempt
 from memlab.homework.problems import (
     ASSIGNMENTS, MALLOC_PATHS, FindingAChunk, LockedIn, Overcommitting, StartHere, TwoSources,
-    VectorOfVectors, WhatTopShows, WhyAllocators, tcache_chunk,
+    VectorOfVectors, WhatTopShows, WhyAllocators, YourOwnAllocator, tcache_chunk,
 )
 from memlab.homework.seeds import HomeworkError, student_rng, student_seed
 
@@ -24,5 +24,5 @@ __all__ = [
     "HomeworkError", "student_seed", "student_rng",
     "Attempt", "attempt",
     "ASSIGNMENTS", "StartHere", "WhyAllocators", "TwoSources", "VectorOfVectors", "Overcommitting",
-    "WhatTopShows", "LockedIn", "FindingAChunk", "MALLOC_PATHS", "tcache_chunk",
+    "WhatTopShows", "LockedIn", "FindingAChunk", "YourOwnAllocator", "MALLOC_PATHS", "tcache_chunk",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from memlab.allocators import Allocator, Bump, Glibc, LeakTracer, Pool, Segregated
 from memlab.glibc import DEFAULT_RELEASE, Malloc
 from memlab.glibc.bins import bin_index
 from memlab.glibc.chunk import request2size
@@ -20,18 +21,23 @@ from memlab.homework.attempt import Attempt, attempt
 from memlab.homework.seeds import student_rng
 from memlab.scenarios import PUSH_BACK, VECVEC
 from memlab.scenarios.overcommit import Machine, model_grow
+from memlab.scenarios.own import LEAKY, ROUNDS
 from memlab.scenarios.pinned import PIN_SIZE, pinned
 from memlab.scenarios.programs import program_trace
+from memlab.score import AllocatorFailed, score_trace
 from memlab.trace import parse_trace
 from memlab.units import GiB, KiB, MiB
 
 __all__ = ["StartHere", "WhyAllocators", "TwoSources", "VectorOfVectors", "Overcommitting",
-           "WhatTopShows", "LockedIn", "FindingAChunk", "ASSIGNMENTS", "MALLOC_PATHS", "tcache_chunk"]
+           "WhatTopShows", "LockedIn", "FindingAChunk", "YourOwnAllocator", "ASSIGNMENTS",
+           "MALLOC_PATHS", "tcache_chunk"]
 
 GLIBC = DEFAULT_RELEASE      # the release every assignment runs on (the model's default)
 #: The paths of glibc's search a malloc call can take (memlab.glibc.note.PATHS names them).
 MALLOC_PATHS = tuple(p for p in PATHS if not p.startswith(("free-", "realloc-"))
                      and p not in ("munmap", "mremap", "trim", "mallopt", "null", "fail", "query"))
+#: memlab's example allocators, which lesson 08's allocator may not derive from.
+EXAMPLES = (Bump, Pool, Segregated, LeakTracer, Glibc)
 
 
 def tcache_chunk(glibc: str = GLIBC) -> int:
@@ -606,6 +612,84 @@ class FindingAChunk:
         return ""
 
 
+@dataclass(frozen=True, slots=True)
+class YourOwnAllocator:
+    """Lesson 08: a pool in front of glibc, an allocator that gives back more, a leak.
+
+    >>> from memlab.allocators import Allocator, Segregated
+    >>> p = YourOwnAllocator(n=200, size=300, rounds=2, other=500, blocks=300, block=1200,
+    ...                      floor=55, requests=40, every=3)
+    >>> class Mine(Segregated): pass
+    >>> p.missed_allocator(Mine)
+    "Mine derives from memlab's Segregated: write your own, derived from Allocator"
+    >>> class Keep(Allocator):
+    ...     def malloc(self, n): return self.space.mmap(max(n, 1))
+    ...     def free(self, p): pass
+    >>> p.missed_allocator(Keep)
+    'Keep gives back 0 bytes on problem.challenge_trace; glibc gives back 0: give back more'
+    >>> p.missed_allocator("a 0 1")
+    "the answer must be a class, a subclass of memlab.allocators.Allocator, not 'a 0 1'"
+    """
+
+    ASSIGNMENT = "08_your_own_allocator"
+
+    n: int          # q1: the rounds trace (n objects of `size` bytes, `rounds` times, then
+    size: int       #     n of `other` bytes) with a pool in front of glibc: predict rss at the end
+    rounds: int
+    other: int
+    blocks: int     # q2: the challenge: `blocks` blocks of `block` bytes, a small one above,
+    block: int      #     the others freed; give back more than glibc, utilization >= floor %
+    floor: int
+    requests: int   # q3: the leaky trace with `requests` requests, one record in `every` leaked:
+    every: int      #     predict memcheck's definitely lost bytes
+
+    @classmethod
+    def for_student(cls, seed: int, student: str) -> YourOwnAllocator:
+        rng = student_rng(seed, student, cls.ASSIGNMENT)
+        size = rng.randint(150, 1000)
+        return cls(n=rng.randint(500, 3000), size=size, rounds=rng.randint(2, 6),
+                   other=rng.choice([s for s in range(150, 1001) if s != size]),
+                   blocks=rng.randint(200, 2000), block=rng.randint(1030, 2040),
+                   floor=rng.randint(50, 60), requests=rng.randint(20, 200),
+                   every=rng.randint(2, 9))
+
+    @property
+    def rounds_trace(self) -> str:
+        return ROUNDS.text(n=self.n, size=self.size, rounds=self.rounds, other=self.other)
+
+    @property
+    def challenge_trace(self) -> str:
+        return pinned(self.blocks, self.block, 1, 0)
+
+    @property
+    def leaky_trace(self) -> str:
+        return LEAKY.text(n=self.requests, every=self.every)
+
+    def missed_allocator(self, cls: object) -> str:
+        """An Allocator subclass that, on `challenge_trace`, passes every check, gives back more
+        resident memory than glibc, and keeps its utilization at `floor` percent or more."""
+        if not (isinstance(cls, type) and issubclass(cls, Allocator)):
+            return (f"the answer must be a class, a subclass of memlab.allocators.Allocator, "
+                    f"not {cls!r}")[:200]
+        borrowed = [b.__name__ for b in cls.__mro__ if b in EXAMPLES]
+        if borrowed:
+            return (f"{cls.__name__} derives from memlab's {borrowed[0]}: write your own, "
+                    "derived from Allocator")
+        try:
+            mine = score_trace(self.challenge_trace, cls, "challenge")
+        except AllocatorFailed as e:
+            return f"{cls.__name__} failed a check: {e}"[:300]
+        glibc = score_trace(self.challenge_trace, Glibc, "challenge")
+        if mine.returned <= glibc.returned:
+            return (f"{cls.__name__} gives back {mine.returned:,} bytes on problem.challenge_trace; "
+                    f"glibc gives back {glibc.returned:,}: give back more")
+        if mine.utilization * 100 < self.floor:
+            return (f"{cls.__name__}'s utilization is {mine.utilization:.1%}, below your floor "
+                    f"of {self.floor}%")
+        return ""
+
+
 #: Each assignment's problem, by the assignment's name (the master notebook's file name).
 ASSIGNMENTS = {p.ASSIGNMENT: p for p in (StartHere, WhyAllocators, TwoSources, VectorOfVectors,
-                                         Overcommitting, WhatTopShows, LockedIn, FindingAChunk)}
+                                         Overcommitting, WhatTopShows, LockedIn, FindingAChunk,
+                                         YourOwnAllocator)}

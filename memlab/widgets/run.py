@@ -26,12 +26,21 @@ __all__ = ["Engine", "Run", "Runs", "preamble"]
 class Engine:
     """The model and replay functions a run uses (memlab's own by default).
 
+    `allocator`, when given, is a zero-argument callable making the model instead of glibc's
+    (any ``memlab.allocators.Allocator``: what the student wrote stands in for glibc).
+
     >>> Engine().glibc
     '2.36'
     """
 
-    def __init__(self, glibc: str = DEFAULT_RELEASE) -> None:
+    def __init__(self, glibc: str = DEFAULT_RELEASE, allocator: Callable | None = None) -> None:
         self._glibc = glibc
+        self._allocator = allocator
+
+    @property
+    def allocator(self) -> Callable | None:
+        """What makes the model when it is not glibc's (None: glibc's)."""
+        return self._allocator
 
     @property
     def glibc(self) -> str:
@@ -53,7 +62,9 @@ class Engine:
         return parse_trace(text)
 
     def new_malloc(self):
-        """A fresh model of glibc's malloc in a fresh address space."""
+        """A fresh model of glibc's malloc (or of `allocator`) in a fresh address space."""
+        if self._allocator is not None:
+            return self._allocator()
         return Malloc(glibc=self._glibc)
 
     def timeline(self, ops: tuple):
