@@ -1,7 +1,7 @@
 """The traces `python -m memlab score` runs by default, and an allocator's scores beside glibc's.
 
-The default traces are the lessons' scenarios at their default parameters (lesson 08's among
-them) and the lessons' C++ programs (``memlab/native/containers.cc``) as the recorder writes them, with their writes.
+The default traces are the lessons' single-threaded scenarios at their default parameters
+(lesson 08's among them) and the lessons' C++ programs (``memlab/native/containers.cc``) as the recorder writes them, with their writes.
 
 >>> list(TRACES)[:3]
 ['vecvec', 'push_back', 'reserve']
@@ -12,6 +12,7 @@ them) and the lessons' C++ programs (``memlab/native/containers.cc``) as the rec
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from memlab.allocators import Allocator, Glibc, Segregated
@@ -27,9 +28,14 @@ __all__ = ["TRACES", "PROGRAM_N", "trace_text", "compare", "format_scores", "rep
 #: Elements of the recorded programs (containers KIND N) scored by default.
 PROGRAM_N = 10_000
 
+def _threaded(text: str) -> bool:
+    """Whether a trace has thread lines (an Allocator serves one thread: those are left out)."""
+    return re.search(r"^[ \t]*[Tnxj][ \t]", text, re.M) is not None
+
+
 #: Name -> a function making the trace text.
 TRACES: dict[str, Callable[[], str]] = {
-    **{name: (lambda s=s: s.text()) for name, s in SCENARIOS.items()},
+    **{name: (lambda s=s: s.text()) for name, s in SCENARIOS.items() if not _threaded(s.text())},
     "pinned": PINNED.text,
     "rounds": ROUNDS.text,
     "leaky": LEAKY.text,
