@@ -102,7 +102,12 @@ class Heap:
         first that fails (the list then ends early). Quick while no freed block can be reused:
         consecutive blocks are then carved one after the other."""
         out: list[int] = []
-        blocks = [max(16, (n + BLOCK_HEADER + BLOCK_ALIGN - 1) & -BLOCK_ALIGN) for n in sizes]
+        if sizes and min(sizes) < 0:
+            raise WinApiError(f"HeapAlloc of {min(sizes):,} bytes")
+        if min(sizes, default=0) >= 2 * BLOCK_ALIGN - BLOCK_HEADER:
+            blocks = [(n + BLOCK_HEADER + BLOCK_ALIGN - 1) & -BLOCK_ALIGN for n in sizes]
+        else:
+            blocks = [block_size(n) for n in sizes]
         pre = list(accumulate(blocks, initial=0))
         i = 0
         while i < len(blocks):
@@ -129,18 +134,20 @@ class Heap:
         """``free(a)`` for each address in turn; quick for blocks with no free neighbour."""
         self._alive()
         used, free, free_end, by_size = self._used, self._free, self._free_end, self._by_size
+        take = used.pop
         tops = {s.top for s in self._segments}
         for address in addresses:
-            size = used.get(address)
-            end = address + size if size else None
-            if size is None or end in free or address in free_end or end in tops or size not in by_size:
-                self.free(address)
-                tops = {s.top for s in self._segments}
-                continue
-            del used[address]
-            free[address] = size
-            free_end[end] = address
-            by_size[size].append(address)
+            size = take(address, None)
+            if size is not None:
+                end = address + size
+                if not (end in free or address in free_end or end in tops or size not in by_size):
+                    free[address] = size
+                    free_end[end] = address
+                    by_size[size].append(address)
+                    continue
+                used[address] = size
+            self.free(address)
+            tops = {s.top for s in self._segments}
 
     def free(self, address: int) -> None:
         """HeapFree: a big block's region goes back at once; a block is kept free for reuse."""
