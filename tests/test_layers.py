@@ -4,7 +4,8 @@ Layers, from the top (imported by everything below) to the bottom:
 
     units, errors, progress byte arithmetic, exceptions, progress displays
     space                   the simulated kernel
-    glibc, allocators       allocator models
+    glibc, allocators,      allocator models (windows: the Windows heap, as documented)
+    windows
     trace, snapshot         the trace format, snapshots
     replay, steps           replaying traces on a model
     native                  the real glibc and other allocators (C replayer, probes, timings)
@@ -34,7 +35,7 @@ PACKAGE = ROOT / "memlab"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("memlab.units", "memlab.errors", "memlab.progress"),
     ("memlab.space",),
-    ("memlab.glibc", "memlab.allocators"),
+    ("memlab.glibc", "memlab.allocators", "memlab.windows"),
     ("memlab.trace", "memlab.snapshot"),
     ("memlab.replay", "memlab.steps"),
     ("memlab.native",),

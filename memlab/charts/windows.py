@@ -55,9 +55,14 @@ class AddressSpaceChart(ChartHandle):
 
     _SIZE = (9.0, 3.6)
 
-    def __init__(self, m, big: int | None) -> None:
-        fig = Figure(figsize=self._SIZE, layout="constrained")
-        FigureCanvasAgg(fig)
+    def __init__(self, m, big: int | None, figure: Figure | None = None) -> None:
+        if figure is None:
+            figure = Figure(figsize=self._SIZE, layout="constrained")
+            FigureCanvasAgg(figure)
+        else:
+            figure.clear()
+            figure.set_layout_engine("constrained")
+        fig = figure
         space, sums = fig.subplots(2, 1, height_ratios=(1, 1.3))
         super().__init__(space)
         self.sums = sums
@@ -110,6 +115,7 @@ class AddressSpaceChart(ChartHandle):
         return [self.spans, self.longest, *self.bars, *self.labels]
 
 
-def address_space_chart(m, big: int | None = None) -> AddressSpaceChart:
-    """Draw the address map ``m`` (memlab.windows.AddressMap) and the request ``big``."""
-    return AddressSpaceChart(m, big)
+def address_space_chart(m, big: int | None = None, figure: Figure | None = None) -> AddressSpaceChart:
+    """Draw the address map ``m`` (memlab.windows.AddressMap) and the request ``big`` (into
+    ``figure``, cleared first, when given)."""
+    return AddressSpaceChart(m, big, figure)

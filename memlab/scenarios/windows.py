@@ -60,6 +60,17 @@ class SeedRun:
     def stage(self, label: str) -> Stage:
         return next(s for s in self.stages if s.label == label)
 
+    def summary(self, label: str = "half dropped") -> str:
+        """One line: the objects made, then the numbers at ``label`` and the big block's fate."""
+        m = self.stage(label).map
+        lo, hi = OBJECT_SIZES
+        made = (f"{self.made:,} objects of {lo}-{hi} bytes"
+                + ("" if self.made == self.asked else f" (of {self.asked:,}: the heap ran out)"))
+        fate = "succeeds" if self.big_ok else "fails"
+        return (f"{self.fix}: {made}; at '{label}': longest free range {m.largest_free // MiB:,} MiB, "
+                f"free address space {m.free_total // MiB:,} MiB, free inside heaps "
+                f"{m.heap_free // MiB:,} MiB; VirtualAlloc({self.big // MiB:,} MiB) {fate}")
+
 
 def _sizes(objects: int, seed: int) -> list[int]:
     lo, hi = OBJECT_SIZES
