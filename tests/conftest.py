@@ -64,7 +64,7 @@ def slow_wanted(config):
 def pytest_collection_modifyitems(config, items):
     if not wine_wanted(config):
         skip_wine = pytest.mark.skip(reason="Wine: run with --run-wine or MEMLAB_WINE=1 "
-                                            "(.ci/run then installs Wine)")
+                                            "(MEMLAB_WINE=1 bash .ci/run installs Wine)")
         for item in items:
             if "wine" in item.keywords:
                 item.add_marker(skip_wine)
