@@ -45,6 +45,8 @@ LESSONS = (
     Lesson("07", "07_finding_a_chunk.ipynb", "How an allocator finds a free chunk",
            "Does malloc search a free list or a tree, and what do jemalloc, tcmalloc and mimalloc "
            "do instead?"),
+    Lesson("09", "09_out_of_address_space.ipynb", "Running out of address space",
+           "Why does a 32-bit program's big allocation fail while far more memory is free?"),
 )
 
 

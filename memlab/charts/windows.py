@@ -104,7 +104,7 @@ class AddressSpaceChart(ChartHandle):
         for bar, label, value in zip(self.bars, self.labels, values):
             bar.set_width(value)
             label.set_x(value + top * 0.01)
-            label.set_text(f"{value / 2**20:,.0f} MiB")
+            label.set_text(f"{value // 2**20:,} MiB")
         self.sums.set_xlim(0, top)
         fits = m.largest_free >= getattr(self, "_big", 0)
         self.ax.set_title("the user address space: the request "
