@@ -32,7 +32,7 @@ __all__ = ["KIND_COLORS", "AddressSpaceChart", "address_space_chart"]
 KIND_COLORS = {"image": "#999999", "stack": "#000000", "heap": COLORS["in_use"],
                "large": COLORS["mmapped"], "virtual": COLORS["large"]}
 _LABELS = {"image": "program and DLL images", "stack": "stack", "heap": "heap segments",
-           "large": "big heap blocks (own region)", "virtual": "VirtualAlloc by the program"}
+           "large": "big blocks (a region each)", "virtual": "VirtualAlloc by the program"}
 _BARS = ("longest free range", "free address space", "free inside heaps", "request")
 
 

@@ -16,6 +16,7 @@ from memlab.glibc import DEFAULT_RELEASE, Malloc
 from memlab.glibc.chunk import request2size
 from memlab.homework.attempt import Attempt, attempt
 from memlab.homework.seeds import student_rng
+from memlab.homework.windows import OutOfAddressSpace
 from memlab.scenarios import PUSH_BACK, VECVEC
 from memlab.scenarios.overcommit import Machine, model_grow
 from memlab.scenarios.programs import program_trace
@@ -380,3 +381,4 @@ class WhatTopShows:
 #: Each assignment's problem, by the assignment's name (the master notebook's file name).
 ASSIGNMENTS = {p.ASSIGNMENT: p for p in (StartHere, WhyAllocators, TwoSources, VectorOfVectors,
                                          Overcommitting, WhatTopShows)}
+ASSIGNMENTS[OutOfAddressSpace.ASSIGNMENT] = OutOfAddressSpace
