@@ -122,7 +122,7 @@ class Heap:
             shift = seg.top - pre[i]                        # block k starts at shift + pre[k]
             j = bisect_right(pre, seg.end - shift, i) - 1   # blocks i .. j-1 fit in the segment
             j = next((k for k in range(i, j) if blocks[k] > LARGE_BLOCK), j)
-            starts = [shift + x for x in pre[i:j]]
+            starts = list(map(shift.__add__, pre[i:j]))
             self._used.update(zip(starts, blocks[i:j]))
             out += starts
             seg.top = shift + pre[j]
@@ -131,23 +131,37 @@ class Heap:
         return out
 
     def free_many(self, addresses) -> None:
-        """``free(a)`` for each address in turn; quick for blocks with no free neighbour."""
+        """``free(a)`` for each address in turn, with the same result. Blocks that touch no free
+        block, no other block of the batch and no segment's uncarved end cannot merge: they go
+        on the free lists in bulk; the others are freed one by one, in their turn."""
         self._alive()
-        used, free, free_end, by_size = self._used, self._free, self._free_end, self._by_size
-        take = used.pop
+        addresses = list(addresses)
+        used = self._used
+        if len(set(addresses)) != len(addresses) or not all(map(used.__contains__, addresses)):
+            for address in addresses:
+                self.free(address)
+            return
+        sizes = list(map(used.__getitem__, addresses))
+        ends = list(map(int.__add__, addresses, sizes))
+        starts, end_set = set(addresses), set(ends)
         tops = {s.top for s in self._segments}
-        for address in addresses:
-            size = take(address, None)
-            if size is not None:
-                end = address + size
-                if not (end in free or address in free_end or end in tops or size not in by_size):
-                    free[address] = size
-                    free_end[end] = address
-                    by_size[size].append(address)
-                    continue
-                used[address] = size
-            self.free(address)
-            tops = {s.top for s in self._segments}
+        merging = ({a for a, e in zip(addresses, ends) if e in starts or e in tops or e in self._free}
+                   | (starts & end_set) | starts.intersection(self._free_end))
+        quiet = [(a, s, e) for a, s, e in zip(addresses, sizes, ends) if a not in merging]
+        for address, size, end in quiet:
+            del used[address]
+            self._free[address] = size
+            self._free_end[end] = address
+        by_size = self._by_size
+        for address, size in zip(addresses, sizes):
+            if address in merging:
+                self.free(address)
+                continue
+            stack = by_size.get(size)
+            if stack is None:
+                stack = by_size[size] = []
+                insort(self._sizes, size)
+            stack.append(address)
 
     def free(self, address: int) -> None:
         """HeapFree: a big block's region goes back at once; a block is kept free for reuse."""
