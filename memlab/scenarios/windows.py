@@ -33,10 +33,10 @@ from pathlib import Path
 import memlab.windows
 from memlab.native.build import cache_dir
 from memlab.units import MiB
-from memlab.windows import AddressMap, Process
+from memlab.windows import AddressMap, Process, Region
 
 __all__ = ["FIXES", "Stage", "SeedRun", "seed_run", "OBJECT_SIZES", "SEED", "fixes_table",
-           "segments_table", "Refill", "refill"]
+           "segments_table", "Refill", "refill", "linux_map"]
 
 FIXES = ("none", "private heap", "reserve early", "4 GiB", "64-bit")
 #: The seed's objects: 300 to 400 bytes each, drawn with this seed.
@@ -220,3 +220,25 @@ def refill(objects: int = 256 * MiB, count: int = 1000, size: int = 350, seed: i
     before = p.view().free_total
     again = p.process_heap.alloc_many([size] * count)
     return Refill(count, size, sum(a in dropped for a in again), before, p.view().free_total)
+
+
+#: How the 32-bit Linux picture's kinds of mapping are drawn (memlab.charts.windows colours).
+_LINUX_KINDS = {"program": "image", "library": "image", "heap": "heap", "stack": "stack",
+                "mmap": "large"}
+
+
+def linux_map(picture, user_space: int) -> AddressMap:
+    """A 32-bit Linux picture (``regions`` with start, end, kind and name; ``free`` ranges) as
+    an AddressMap, so that lesson 09 draws both systems with one chart. The brk heap is drawn
+    as a heap; each block glibc mapped on its own as a big block.
+
+    >>> from types import SimpleNamespace as S
+    >>> pic = S(regions=(S(start=0x1000, end=0x3000, kind="mmap", name=""),), free=((0x3000, 0x8000),))
+    >>> m = linux_map(pic, 0x8000)
+    >>> m.regions[0].kind, m.largest_free
+    ('large', 20480)
+    """
+    regions = tuple(Region(r.start, r.end - r.start, r.end - r.start,
+                           _LINUX_KINDS.get(r.kind, "image"), r.name or r.kind)
+                    for r in picture.regions)
+    return AddressMap(0, user_space, regions, tuple(picture.free), 0)

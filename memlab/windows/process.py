@@ -13,10 +13,10 @@ needs. This models the behaviour Microsoft documents, not Microsoft's code.
 1991
 >>> (0x7500_0000 - 0x1040_0000) // MiB == m.largest_free // MiB   # app.dll's end to the system DLLs
 True
->>> buf = p.virtual_alloc(1600 * MiB)
->>> buf is None                            # 2 GiB minus the images: no 1,600 MiB range
+>>> buf = p.virtual_alloc(1700 * MiB)
+>>> buf is None                            # 2 GiB minus the images: no 1,700 MiB range
 True
->>> Process("4 GiB").virtual_alloc(1600 * MiB) is not None
+>>> Process("4 GiB").virtual_alloc(1700 * MiB) is not None
 True
 """
 
