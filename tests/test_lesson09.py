@@ -125,3 +125,24 @@ def test_the_notebook_is_committed_clean():
     nb = json.loads((Path(__file__).resolve().parent.parent / "notebooks" / f"{NAME}.ipynb").read_text())
     assert all(c.get("outputs", []) == [] for c in nb["cells"])
     assert re.search(r"windows_dashboard\(", "".join("".join(c["source"]) for c in nb["cells"]))
+
+
+def test_the_dashboard_draws_its_chart_once_and_updates_it_in_place():
+    from memlab.widgets.windows_dashboard import windows_dashboard
+
+    d = windows_dashboard(256, 100)
+    axes = list(d.figure.axes)
+    collections = [c for ax in axes for c in ax.collections]
+    d.set(big_mib=200, fix="reserve early")
+    assert d.figure.axes == axes and [c for ax in axes for c in ax.collections] == collections
+    assert d.renders == 3 and d.text.startswith("reserve early:") and "(200 MiB) succeeds" in d.text
+
+
+def test_the_chart_shows_the_longest_free_range_and_the_total():
+    from memlab.charts.windows import address_space_chart
+
+    m = dropped()
+    h = address_space_chart(m, big=500 * MiB)
+    assert [b.get_width() for b in h.bars] == [m.largest_free, m.free_total, m.heap_free, 500 * MiB]
+    assert h.longest.get_width() == m.largest_free
+    assert "fits in no free range" in h.ax.get_title()
