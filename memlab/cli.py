@@ -1,9 +1,9 @@
 """The command line: `python -m memlab replay | compare | record ...`.
 
-    python -m memlab replay TRACE [--every N] [--json] [--native [--allocator NAME]] [--glibc VERSION]
-    python -m memlab compare TRACE [--every N] [--glibc VERSION]
+    python -m memlab replay TRACE [--every N] [--json] [--native [--allocator NAME] [--arch ARCH]] [--glibc VERSION]
+    python -m memlab compare TRACE [--every N] [--glibc VERSION] [--arch ARCH]
     python -m memlab record -o FILE -- PROGRAM ARGS...
-    python -m memlab scenario [NAME [PARAM=VALUE ...]] [--glibc VERSION]
+    python -m memlab scenario [NAME [PARAM=VALUE ...]] [--glibc VERSION] [--arch ARCH]
     python -m memlab scenario vecvec --n N [--every K] [--json] [--glibc VERSION]
 
 `replay` runs a trace on memlab's model of glibc (or, with --native, on the real
@@ -12,7 +12,8 @@ snapshot and field where they differ. --glibc picks the release (2.36, the
 default, 2.41 or 2.43): the real 2.41 and 2.43 are Debian's libc6 packages,
 fetched once into memlab's cache and run through their own loader; --allocator runs a native
 replay on jemalloc, tcmalloc or mimalloc instead, preloaded (only the break and resident
-bytes mean something there); `record` writes the
+bytes mean something there); --arch i386 runs a native replay on the machine's 32-bit glibc
+(the replayer built with -m32; the model is x86-64 only so far, so compare refuses it); `record` writes the
 malloc-family calls of a real program as a trace; `scenario` prints one of the
 lessons' traces (to replay or compare), or with --n runs it on the model and
 prints its snapshots (vecvec: with bulk steps, so N may be 1e8).
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from memlab.errors import MemlabError, TraceError, UsageError
+from memlab.glibc.arch import ARCHES, DEFAULT_ARCH
 from memlab.glibc.release import DEFAULT_RELEASE, RELEASES
 from memlab.native.allocators import NAMES
 from memlab.progress import AUTO, auto, shown
@@ -40,6 +42,9 @@ from memlab.units import PAGE
 from memlab.trace import MALLOPT_PARAMS, Op, Trace, read_trace
 
 __all__ = ["main", "SUPPORTED_GLIBC", "format_table", "format_points", "TableWriter"]
+
+#: Architectures the model implements (`--arch` on the model side); the real side runs all of ARCHES.
+MODEL_ARCHES = (DEFAULT_ARCH,)
 
 #: glibc releases the model imitates (`--glibc`); the first is the default.
 SUPPORTED_GLIBC = tuple(RELEASES)
@@ -195,6 +200,12 @@ def _libc_dir(glibc: str):
     return ensure_release(glibc)
 
 
+def _glibc_version(arch: str) -> str:
+    from memlab.native import glibc_version
+
+    return glibc_version(arch=arch)
+
+
 def _real_name(libc_dir) -> str:
     from memlab.native import glibc_version
 
@@ -203,11 +214,19 @@ def _real_name(libc_dir) -> str:
     return f"the real glibc {glibc_version(libc_dir)} (unpacked in {libc_dir})"
 
 
-def _native_snapshots(data: bytes, every: int | None, libc_dir=None) -> Iterator[Snapshot]:
+def _native_snapshots(data: bytes, every: int | None, libc_dir=None,
+                      arch: str = DEFAULT_ARCH) -> Iterator[Snapshot]:
     """The real replayer's snapshots of the trace `data`, one at a time."""
     from memlab.native import iter_native
 
-    return (Snapshot.from_dict(d) for d in iter_native(data, every, libc_dir=libc_dir))
+    return (Snapshot.from_dict(d) for d in iter_native(data, every, libc_dir=libc_dir, arch=arch))
+
+
+def _model_arch(command: str, arch: str) -> None:
+    """Refuse, in one line, an architecture the model does not implement."""
+    if arch not in MODEL_ARCHES:
+        raise UsageError(f"{command} --arch {arch}: memlab's model of glibc is {', '.join(MODEL_ARCHES)} "
+                         f"only so far; the real {arch} glibc runs with replay --native --arch {arch}")
 
 
 def _printer(out: TextIO, as_json: bool) -> tuple[Callable[[Snapshot], None], Callable[[], None]]:
@@ -223,16 +242,22 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     if args.allocator not in (None, "glibc"):
         return _replay_rival(args, data, read_trace(data), out)
     if args.native:      # without --glibc: this machine's own glibc, whatever its release
+        if args.arch != DEFAULT_ARCH and args.glibc is not None:
+            raise UsageError(f"--arch {args.arch} runs on this machine's own {args.arch} glibc; "
+                             f"drop --glibc {cut(args.glibc, 30)}")
         libc_dir = None if args.glibc is None else _libc_dir(args.glibc)
         # The C replayer checks the trace itself (in parse_trace's words): it is not parsed here.
-        snaps = _native_snapshots(data, args.every, libc_dir)
+        snaps = _native_snapshots(data, args.every, libc_dir, args.arch)
         if not args.json:    # the header's operation count is the end snapshot's
             snaps = list(snaps)
-            out.write(f"# {cut(args.trace)}: {snaps[-1].op} operations, on {_real_name(libc_dir)}\n")
+            where = (_real_name(libc_dir) if args.arch == DEFAULT_ARCH else
+                     f"this machine's {args.arch} glibc {_glibc_version(args.arch)}")
+            out.write(f"# {cut(args.trace)}: {snaps[-1].op} operations, on {where}\n")
         emit, close = _printer(out, args.json)
         for s in snaps:
             emit(s)
     else:
+        _model_arch("replay", args.arch)
         args.glibc = args.glibc or DEFAULT_GLIBC
         ops = read_trace(data)
         if not args.json:
@@ -266,6 +291,8 @@ def _replay_rival(args: argparse.Namespace, data: bytes, ops: tuple[Op, ...], ou
     if not args.native or args.glibc is not None:
         raise UsageError(f"--allocator {args.allocator} runs on the real library: give --native "
                          f"(and no --glibc: it runs over this machine's glibc)")
+    if args.arch != DEFAULT_ARCH:
+        raise UsageError(f"--allocator {args.allocator} runs on x86-64 only, not with --arch {args.arch}")
     points = replay_native(data, args.every, allocator=args.allocator)
     skipped = sum(op.kind in ("trim", "mallopt") for op in ops)
     note = (f"{skipped} t/o line(s) skipped: malloc_trim and mallopt tune glibc's malloc, "
@@ -305,6 +332,7 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(f"compare holds memlab's model of glibc against the real glibc; {args.allocator} is "
                          f"another allocator, not comparable with the model (run it with replay --native "
                          f"--allocator {args.allocator})")
+    _model_arch("compare", args.arch)
     data = _read_bytes(args.trace)
     ops = read_trace(data)
     note = ""
@@ -399,6 +427,7 @@ def _cmd_scenario(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"{s.name:18} {s.title}" + (f"  [{params}]" if params else "") + "\n")
         return 0
     if args.n is not None or args.json or args.every is not None:
+        _model_arch("scenario", args.arch)
         return _run_scenario(args, out)
     values = _parse_values(args.values)
     try:
@@ -491,6 +520,11 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"the real allocator ({', '.join(NAMES)}; default glibc): the others are "
                             f"preloaded and report only the break and resident bytes")
 
+    def arch_option(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--arch", choices=tuple(ARCHES), default=DEFAULT_ARCH, metavar="ARCH",
+                       help=f"the architecture glibc is built for ({', '.join(ARCHES)}; default "
+                            f"{DEFAULT_ARCH}); i386 runs on the real side only, so far")
+
     def every_option(q: argparse.ArgumentParser) -> None:
         q.add_argument("--every", type=_every, metavar="N", help="also snapshot after every N-th operation")
 
@@ -501,6 +535,7 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--native", action="store_true", help="run on the real glibc instead of the model")
     allocator_option(q)
     glibc_option(q)
+    arch_option(q)
     q.set_defaults(run=_cmd_replay)
 
     q = sub.add_parser("compare", help="replay on the model and on the real glibc; name the first difference")
@@ -508,6 +543,7 @@ def _parser() -> argparse.ArgumentParser:
     every_option(q)
     glibc_option(q)
     allocator_option(q)
+    arch_option(q)
     q.set_defaults(run=_cmd_compare)
 
     q = sub.add_parser("record", help="record a program's malloc calls as a trace",
@@ -530,6 +566,7 @@ def _parser() -> argparse.ArgumentParser:
     every_option(q)
     q.add_argument("--json", action="store_true", help="run it and print the exact JSON lines")
     glibc_option(q)
+    arch_option(q)
     q.set_defaults(run=_cmd_scenario)
     return p
 

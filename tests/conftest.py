@@ -117,3 +117,13 @@ def release_root():
         return found[release]
 
     return root
+
+
+@pytest.fixture(scope="session")
+def glibc_i386() -> str:
+    """The machine's 32-bit glibc (the replayer built with -m32), which must be 2.36 like the 64-bit one."""
+    found = native.glibc_version(arch="i386")
+    if found != REFERENCE_GLIBC:
+        raise NativeUnavailable(f"this machine's i386 glibc is {found}; these checks compare with "
+                                f"the real glibc {REFERENCE_GLIBC} for i386")
+    return found

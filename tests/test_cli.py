@@ -184,7 +184,7 @@ class TestMachineRelease:
 
         seen = []
 
-        def snapshots(data, every, libc_dir=None):
+        def snapshots(data, every, libc_dir=None, arch="x86-64"):
             from memlab.glibc import Malloc
             from memlab.replay import replay
             from memlab.trace import parse_trace

@@ -14,7 +14,7 @@ from pathlib import Path
 from memlab.errors import MemlabError
 
 __all__ = ["NativeUnavailable", "NativeBuildError", "cache_dir", "find_compiler", "toolchain_works",
-           "compile_c", "build", "SOURCES", "HEADER"]
+           "compile_c", "build", "SOURCES", "HEADER", "ARCH_FLAGS"]
 
 _HERE = Path(__file__).resolve().parent
 #: Shared by the programs (and by the tests' own C programs): output and measuring.
@@ -28,7 +28,16 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "record": ("-O2", "-Wall", "-shared", "-fPIC", "-Wl,-z,now"),
     # the overcommit probe: reserves memory with malloc and realloc, never writes it
     "overcommit": ("-O2", "-Wall"),
+    # lesson 09: mallocs until the address space is exhausted, showing /proc/self/maps (-m32)
+    "exhaust": ("-O2", "-Wall"),
 }
+
+
+#: Compiler flags per target architecture (`--arch`): i386 programs are built with -m32 against
+#: the machine's 32-bit C library (Debian and Ubuntu: apt-get install gcc-multilib).
+ARCH_FLAGS: dict[str, tuple[str, ...]] = {"x86-64": (), "i386": ("-m32",)}
+_ARCH_HINT = {"i386": "32-bit programs need the i386 C library and a multilib compiler "
+                      "(Debian/Ubuntu: apt-get install gcc-multilib)"}
 
 
 class NativeUnavailable(MemlabError):
@@ -162,12 +171,24 @@ def compile_c(source: Path, flags: Sequence[str] = ("-O2", "-Wall"), name: str |
     return target
 
 
-def build(name: str) -> Path:
-    """Return the built program `name` ('replay' or 'record'), compiling it if needed.
+def build(name: str, arch: str = "x86-64") -> Path:
+    """Return the built program `name` ('replay' or 'record') for `arch`, compiling it if needed.
+
+    `arch` "i386" builds with -m32; a compiler that cannot make 32-bit programs raises
+    NativeUnavailable naming the package that adds it.
 
     >>> build("replay").name.startswith("replay-")
     True
     """
     if name not in SOURCES:
         raise ValueError(f"unknown native program {name!r}; expected one of {sorted(SOURCES)}")
-    return compile_c(_HERE / f"{name}.c", SOURCES[name])
+    if arch not in ARCH_FLAGS:
+        raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCH_FLAGS)}")
+    flags = ARCH_FLAGS[arch] + SOURCES[name]
+    stem = name if not ARCH_FLAGS[arch] else f"{name}-{arch}"
+    try:
+        return compile_c(_HERE / f"{name}.c", flags, name=stem)
+    except NativeUnavailable as e:
+        if arch in _ARCH_HINT:
+            raise NativeUnavailable(f"{_ARCH_HINT[arch]}: {e}") from None
+        raise

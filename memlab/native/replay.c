@@ -500,6 +500,13 @@ static struct slot *slot_of(uint64_t id)
 
 static int rival;
 
+/* A trace's sizes are 64-bit; built with -m32, size_t is 32-bit, and a size that does not fit
+ * is passed as SIZE_MAX, which the allocator refuses as a 32-bit program's request would be. */
+static size_t fit(uint64_t v)
+{
+    return v > (uint64_t)SIZE_MAX ? SIZE_MAX : (size_t)v;
+}
+
 static void run(unsigned long long every)
 {
     unsigned long long ops = 0, last_snap = 0;
@@ -526,7 +533,7 @@ static void run(unsigned long long every)
             void *q;
             switch (op.kind) {
             case K_MALLOC:
-                s->p = malloc(op.a);
+                s->p = malloc(fit(op.a));
                 s->size = op.a;
                 break;
             case K_FREE:
@@ -534,7 +541,7 @@ static void run(unsigned long long every)
                 s->p = NULL;
                 break;
             case K_REALLOC:
-                q = realloc(s->p, op.a);
+                q = realloc(s->p, fit(op.a));
                 if (q) {
                     s->p = q;
                     s->size = op.a;
@@ -543,11 +550,11 @@ static void run(unsigned long long every)
                 } /* else: failed; the old block (if any) stays live */
                 break;
             case K_CALLOC:
-                s->p = calloc(op.a, op.b);
+                s->p = calloc(fit(op.a), fit(op.b));
                 s->size = op.a * op.b;
                 break;
             case K_MEMALIGN:
-                s->p = memalign(op.a, op.b);
+                s->p = memalign(fit(op.a), fit(op.b));
                 s->size = op.b;
                 break;
             case K_WRITE:
@@ -556,7 +563,7 @@ static void run(unsigned long long every)
                 break;
             case K_TRIM:
                 if (!rival)
-                    malloc_trim(op.a);
+                    malloc_trim(fit(op.a));
                 break;
             case K_MALLOPT:
                 if (!rival)
@@ -643,30 +650,32 @@ int main(int argc, char **argv)
     int any_id;
     validate(&max_id, &any_id, &id_lines);
 
-    size_t nslots = any_id ? (size_t)max_id + 1 : 1;
-    size_t sparse = 1;
+    /* counted in 64 bits: with -m32 an ID table can exceed what size_t holds */
+    uint64_t nslots = any_id ? max_id + 1 : 1;
+    uint64_t sparse = 1;
     while (sparse < 2 * id_lines)
         sparse *= 2;
-    int use_keys = any_id && nslots > ((size_t)1 << 20) && nslots > 2 * sparse;
+    int use_keys = any_id && nslots > ((uint64_t)1 << 20) && nslots > 2 * sparse;
     if (use_keys)
         nslots = sparse;
-    size_t table_bytes = nslots * (sizeof(struct slot) + (use_keys ? sizeof(uint64_t) : 0));
+    uint64_t table_bytes = nslots * (sizeof(struct slot) + (use_keys ? sizeof(uint64_t) : 0));
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && page > 0 && table_bytes > (size_t)pages * (size_t)page / 4) {
+    if ((pages > 0 && page > 0 && table_bytes > (uint64_t)pages * (uint64_t)page / 4)
+        || table_bytes > (uint64_t)SIZE_MAX / 2) {
         err_str("replay: the trace names too many IDs: its table would need more than a quarter of "
-                "this machine's memory\n");
+                "this machine's memory (or of a 32-bit address space)\n");
         return 1;
     }
-    slots = mmap(NULL, table_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    slots = mmap(NULL, (size_t)table_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (slots == MAP_FAILED) {
         err_str("replay: no memory for the pointer table\n");
         return 1;
     }
     if (use_keys) {
         slot_keys = (uint64_t *)(slots + nslots);
-        slot_mask = nslots - 1;
+        slot_mask = (size_t)nslots - 1;
     }
-    memset(slots, 0, table_bytes); /* resident before the baseline */
+    memset(slots, 0, (size_t)table_bytes); /* resident before the baseline */
 
     /* Pages one at a time, as the model counts them, even where the kernel would
      * otherwise back anonymous memory with transparent huge pages. */

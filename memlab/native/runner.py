@@ -47,10 +47,14 @@ def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _command(libc_dir: str | Path | None, allocator: str = "glibc") -> list[str]:
+def _command(libc_dir: str | Path | None, allocator: str = "glibc", arch: str = "x86-64") -> list[str]:
     """The replayer's command line prefix, through another release's loader or with a rival
-    allocator preloaded (then with --rival: see replay.c) if asked."""
-    program = str(build("replay"))
+    allocator preloaded (then with --rival: see replay.c) if asked; `arch` "i386" runs the
+    replayer built with -m32 on the machine's 32-bit glibc."""
+    if arch != "x86-64" and (libc_dir is not None or _allocator(allocator).rival):
+        raise ValueError(f"--arch {arch} replays on this machine's own {arch} glibc only "
+                         f"(no other release, no other allocator)")
+    program = str(build("replay", arch))
     if _allocator(allocator).rival:
         if libc_dir is not None:
             raise ValueError(f"{allocator} runs on this machine's glibc only, not with libc_dir")
@@ -107,14 +111,15 @@ def _failure(path: Path, status: int, stderr: bytes) -> Exception:
 
 def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
                       libc_dir: str | Path | None = None, allocator: str = "glibc",
-                      settings: dict[str, str] | None = None) -> str:
+                      settings: dict[str, str] | None = None, arch: str = "x86-64") -> str:
     """Replay a trace file (or its bytes, or a sequence of Ops) on real glibc; return the JSON lines printed.
 
     A trace that does not parse raises TraceError naming the line; nothing runs. `allocator`
     names another real allocator to preload (memlab.native.allocators): its lines carry only
     op, label, brk and rss, and its `t` and `o` lines, glibc's own calls, are skipped.
     `settings` are environment variables for that allocator (jemalloc: MALLOC_CONF; tcmalloc:
-    TCMALLOC_*; mimalloc: MIMALLOC_*); no other variable reaches the replayer.
+    TCMALLOC_*; mimalloc: MIMALLOC_*); no other variable reaches the replayer. `arch` "i386"
+    replays on the machine's 32-bit glibc (the replayer built with -m32).
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "one.trace"
@@ -126,7 +131,7 @@ def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | Non
     settings = check_settings(allocator, settings)
     with tempfile.TemporaryDirectory(prefix="memlab-") as tmp:
         path = _trace_file(trace, tmp)
-        args = _command(libc_dir, allocator) + (["--every", str(every)] if every else []) + [str(path)]
+        args = _command(libc_dir, allocator, arch) + (["--every", str(every)] if every else []) + [str(path)]
         result = _run(args, settings)
         if result.returncode != 0:
             raise _failure(path, result.returncode, result.stderr)
@@ -134,7 +139,8 @@ def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | Non
 
 
 def iter_native(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
-                libc_dir: str | Path | None = None, allocator: str = "glibc") -> Iterator[dict]:
+                libc_dir: str | Path | None = None, allocator: str = "glibc",
+                arch: str = "x86-64") -> Iterator[dict]:
     """replay_native's snapshots one at a time, as the replayer prints them (memory stays flat).
 
     A failure of the replayer is raised after the snapshots it printed.
@@ -145,7 +151,7 @@ def iter_native(trace: str | Path | bytes | Sequence[Op], every: int | None = No
     _check_every(every)
     with tempfile.TemporaryDirectory(prefix="memlab-") as tmp, tempfile.TemporaryFile() as errors:
         path = _trace_file(trace, tmp)
-        args = _command(libc_dir, allocator) + (["--every", str(every)] if every else []) + [str(path)]
+        args = _command(libc_dir, allocator, arch) + (["--every", str(every)] if every else []) + [str(path)]
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors, env=clean_environment())
         try:
             for line in proc.stdout:
@@ -179,7 +185,7 @@ def _trace_error(path: Path, stderr: str) -> Exception:
 
 def replay_native(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
                   libc_dir: str | Path | None = None, allocator: str = "glibc",
-                  settings: dict[str, str] | None = None) -> list[dict]:
+                  settings: dict[str, str] | None = None, arch: str = "x86-64") -> list[dict]:
     """Replay a trace on real glibc (or on a preloaded `allocator`: "jemalloc", "tcmalloc",
     "mimalloc"); one dict per snapshot, keys as in docs/trace-format.md (a rival's: op, label, brk, rss).
 
@@ -189,17 +195,20 @@ def replay_native(trace: str | Path | bytes | Sequence[Op], every: int | None = 
     >>> snap = replay_native(path)[0]   # glibc 2.36 and 2.41 give these numbers
     >>> snap["label"], snap["uordblks"], snap["brk"]
     ('first', 688, 135168)
+    >>> replay_native(path, arch="i386")[0]["uordblks"]    # glibc 2.36 for i386
+    424
     """
-    return [json.loads(line) for line in replay_native_raw(trace, every, libc_dir, allocator, settings).splitlines()]
+    return [json.loads(line) for line in
+            replay_native_raw(trace, every, libc_dir, allocator, settings, arch).splitlines()]
 
 
-def glibc_version(libc_dir: str | Path | None = None) -> str:
-    """gnu_get_libc_version() of this machine's glibc, or of the release unpacked at libc_dir.
+def glibc_version(libc_dir: str | Path | None = None, arch: str = "x86-64") -> str:
+    """gnu_get_libc_version() of this machine's glibc (for `arch`), or of the release unpacked at libc_dir.
 
     >>> glibc_version().count(".") >= 1
     True
     """
-    result = _run(_command(libc_dir) + ["--version"])
+    result = _run(_command(libc_dir, arch=arch) + ["--version"])
     if result.returncode != 0:
         raise NativeError(f"the real replayer failed: {result.stderr.decode(errors='replace').strip()}")
     return result.stdout.decode().strip()
