@@ -1,5 +1,8 @@
 """Lesson 09's statements: every number its text states, and where each claim is checked.
 
+The 32-bit Linux part is exact: its figures are the model's (memlab.scenarios.exhaustion) and
+each must equal the same program built with -m32 and run here (the glibc_i386 fixture).
+
 The Windows model has no exact real side: Microsoft's heap cannot run here. So the lesson's
 numbers are the model's (computed here from memlab.windows, the documented facts in
 memlab.windows.facts, or named as inputs), and its claims about how Windows behaves are held as
@@ -61,6 +64,7 @@ CLAIMS = {
     "300": lambda: [OBJECT_SIZES[0]],
     "400": lambda: [OBJECT_SIZES[1]],
     "500": "the big request (an input of the scenario)",
+    "100": "the 32-bit Linux program's big block (an input; 100 MiB)",
     "508": lambda: [LARGE_BLOCK // KiB],
     "1,024": "the MiB of objects (an input of the scenario, and a value of the objects slider)",
     "1,280": lambda: [max(OBJECTS_MIB)],
@@ -75,7 +79,7 @@ CLAIMS = {
 
 
 def test_every_stated_number_is_accounted_for():
-    missing = sorted({n for _, n in stated_numbers(NAME)} - set(CLAIMS))
+    missing = sorted({n for _, n in stated_numbers(NAME)} - set(CLAIMS) - set(LINUX_CLAIMS))
     assert missing == [], f"numbers without a check: {missing}"
 
 
@@ -146,3 +150,47 @@ def test_the_chart_shows_the_longest_free_range_and_the_total():
     assert [b.get_width() for b in h.bars] == [m.largest_free, m.free_total, m.heap_free, 500 * MiB]
     assert h.longest.get_width() == m.largest_free
     assert "fits in no free range" in h.ax.get_title()
+
+
+# --- the 32-bit Linux part: the model's figures, each equal to the real -m32 program's --------
+@pytest.fixture(scope="module")
+def linux(glibc_i386):
+    from memlab.native.exhaust import run_exhaust
+    from memlab.scenarios.exhaustion import BIG, SMALL, exhaustion
+
+    return exhaustion(), run_exhaust(BIG, SMALL, randomize=False)
+
+
+def real_free_at_failure(real):
+    from memlab.space.layout32 import Layout32, parse_maps
+    from memlab.space.space32 import Space32
+
+    typical = Layout32.typical()
+    lay = Layout32(typical.user_space, tuple(parse_maps(real.maps_failed)), typical.heap_start,
+                   typical.mmap_base, typical.legacy_base, typical.legacy, typical.mmap_min_addr)
+    free = Space32(lay).free_ranges()
+    return sum(e - s for s, e in free), max(e - s for s, e in free)
+
+
+LINUX_CLAIMS = {
+    "39": lambda model, real: [model.n_big, real.n_big],
+    "189": lambda model, real: [model.n_small, real.n_small],
+    "3,900": lambda model, real: [real.n_big * real.big // MiB],
+    "192": lambda model, real: [model.at_failure.total_free // MiB,
+                                real_free_at_failure(real)[0] // MiB],
+    "83": lambda model, real: [model.at_failure.largest_free // MiB,
+                               real_free_at_failure(real)[1] // MiB],
+}
+
+
+@pytest.mark.parametrize("number", sorted(LINUX_CLAIMS))
+def test_linux_number_is_the_real_programs(linux, number):
+    model, real = linux
+    values = LINUX_CLAIMS[number](model, real)
+    assert values and all(v == int(number.replace(",", "")) for v in values), \
+        f"the lesson states {number}; model and real program give {values}"
+
+
+def test_linux_section_is_in_the_lesson():
+    assert "## The same failure on 32-bit Linux, measured exactly" in "\n".join(
+        t for k, t, _ in cells(NAME) if k == "markdown")
