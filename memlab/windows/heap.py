@@ -145,23 +145,32 @@ class Heap:
         ends = list(map(int.__add__, addresses, sizes))
         starts, end_set = set(addresses), set(ends)
         tops = {s.top for s in self._segments}
-        merging = ({a for a, e in zip(addresses, ends) if e in starts or e in tops or e in self._free}
-                   | (starts & end_set) | starts.intersection(self._free_end))
-        quiet = [(a, s, e) for a, s, e in zip(addresses, sizes, ends) if a not in merging]
-        for address, size, end in quiet:
+        bad_ends = (end_set & starts) | (end_set & tops) | end_set.intersection(self._free)
+        merging = {a for a, e in zip(addresses, ends) if e in bad_ends} if bad_ends else set()
+        merging |= starts & end_set
+        merging |= starts.intersection(self._free_end)
+        quiet = [i for i, a in enumerate(addresses) if a not in merging] if merging else None
+        qa = addresses if quiet is None else [addresses[i] for i in quiet]
+        qs = sizes if quiet is None else [sizes[i] for i in quiet]
+        qe = ends if quiet is None else [ends[i] for i in quiet]
+        for address in qa:
             del used[address]
-            self._free[address] = size
-            self._free_end[end] = address
+        self._free.update(zip(qa, qs))
+        self._free_end.update(zip(qe, qa))
         by_size = self._by_size
+        for size in set(qs) - by_size.keys():
+            by_size[size] = []
+            insort(self._sizes, size)
+        push = {size: by_size[size].append for size in set(qs)}
+        if not merging:
+            for address, size in zip(addresses, sizes):
+                push[size](address)
+            return
         for address, size in zip(addresses, sizes):
             if address in merging:
                 self.free(address)
-                continue
-            stack = by_size.get(size)
-            if stack is None:
-                stack = by_size[size] = []
-                insort(self._sizes, size)
-            stack.append(address)
+            else:
+                push[size](address)
 
     def free(self, address: int) -> None:
         """HeapFree: a big block's region goes back at once; a block is kept free for reuse."""
