@@ -47,6 +47,8 @@ LESSONS = (
            "do instead?"),
     Lesson("08", "08_your_own_allocator.ipynb", "Your own allocator",
            "What does a free list per type save and cost, and which unfreed blocks are leaks?"),
+    Lesson("09", "09_out_of_address_space.ipynb", "Running out of address space",
+           "Why does a 32-bit program's big allocation fail while far more memory is free?"),
 )
 
 

@@ -36,6 +36,24 @@ def pytest_addoption(parser):
         default=False,
         help="also run tests marked slow (same as MEMLAB_SLOW=1)",
     )
+    _add_wine_option(parser)
+
+
+def _add_wine_option(parser):
+    parser.addoption(
+        "--run-wine",
+        action="store_true",
+        default=False,
+        help="also run the Windows checks under Wine, marked wine (same as MEMLAB_WINE=1; "
+             "--run-slow runs them too)",
+    )
+
+
+def wine_wanted(config):
+    """True when the Wine checks were asked for: --run-wine, MEMLAB_WINE=1 or --run-slow."""
+    flag = os.environ.get("MEMLAB_WINE", "").strip().lower()
+    return (config.getoption("--run-wine") or flag not in ("", "0", "false", "no")
+            or slow_wanted(config))
 
 
 def slow_wanted(config):
@@ -45,6 +63,12 @@ def slow_wanted(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    if not wine_wanted(config):
+        skip_wine = pytest.mark.skip(reason="Wine: run with --run-wine or MEMLAB_WINE=1 "
+                                            "(MEMLAB_WINE=1 bash .ci/run installs Wine)")
+        for item in items:
+            if "wine" in item.keywords:
+                item.add_marker(skip_wine)
     if slow_wanted(config):
         return
     skip = pytest.mark.skip(reason="slow: run with --run-slow or MEMLAB_SLOW=1")

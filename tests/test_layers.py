@@ -4,7 +4,8 @@ Layers, from the top (imported by everything below) to the bottom:
 
     units, errors, progress byte arithmetic, exceptions, progress displays
     space                   the simulated kernel
-    glibc, allocators       allocator models
+    glibc, allocators,      allocator models (windows: the Windows heap, as documented)
+    windows
     trace, snapshot         the trace format, snapshots
     replay, steps           replaying traces on a model
     leaks                   memcheck's leak classes from the pointers a trace stores
@@ -35,7 +36,7 @@ PACKAGE = ROOT / "memlab"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("memlab.units", "memlab.errors", "memlab.progress"),
     ("memlab.space",),
-    ("memlab.glibc", "memlab.allocators"),
+    ("memlab.glibc", "memlab.allocators", "memlab.windows"),
     ("memlab.trace", "memlab.snapshot"),
     ("memlab.replay", "memlab.steps", "memlab.score"),
     ("memlab.leaks",),

@@ -3,6 +3,7 @@
     seeds      a student's own problem seed, from the class seed and the student's ID
     attempt    a student's trace replayed on the model, operation by operation
     problems   one problem per assignment: its numbers, its traces and its goals
+    windows    lesson 09's problem, on the Windows model
 
 The assignments themselves are Otter-Grader master notebooks in the repository's
 ``homework/`` folder; their tests call this package, never the other way round.
@@ -19,10 +20,12 @@ from memlab.homework.problems import (
     VectorOfVectors, WhatTopShows, WhyAllocators, YourOwnAllocator, tcache_chunk,
 )
 from memlab.homework.seeds import HomeworkError, student_rng, student_seed
+from memlab.homework.windows import OutOfAddressSpace
 
 __all__ = [
     "HomeworkError", "student_seed", "student_rng",
     "Attempt", "attempt",
     "ASSIGNMENTS", "StartHere", "WhyAllocators", "TwoSources", "VectorOfVectors", "Overcommitting",
     "WhatTopShows", "LockedIn", "FindingAChunk", "YourOwnAllocator", "MALLOC_PATHS", "tcache_chunk",
+    "OutOfAddressSpace",
 ]

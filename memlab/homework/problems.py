@@ -19,6 +19,7 @@ from memlab.glibc.chunk import request2size
 from memlab.glibc.note import PATHS
 from memlab.homework.attempt import Attempt, attempt
 from memlab.homework.seeds import student_rng
+from memlab.homework.windows import OutOfAddressSpace
 from memlab.scenarios import PUSH_BACK, VECVEC
 from memlab.scenarios.overcommit import Machine, model_grow
 from memlab.scenarios.own import LEAKY, ROUNDS
@@ -693,3 +694,4 @@ class YourOwnAllocator:
 ASSIGNMENTS = {p.ASSIGNMENT: p for p in (StartHere, WhyAllocators, TwoSources, VectorOfVectors,
                                          Overcommitting, WhatTopShows, LockedIn, FindingAChunk,
                                          YourOwnAllocator)}
+ASSIGNMENTS[OutOfAddressSpace.ASSIGNMENT] = OutOfAddressSpace
