@@ -151,17 +151,15 @@ def test_lesson_as_a_student_meets_it(lab):
 
 
 # --------------------------------------------------------------------------------------------
-# Lessons 04-07: the same walk for each, and every slider of every dashboard moved once.
+# Lessons 04-07 and 09: the same walk for each, and every slider of every dashboard moved once.
 
-LATER = ["04_overcommit", "05_what_top_shows", "06_locked_in", "07_finding_a_chunk"]
-#: In the default run: lesson 05 (a LiveChart dashboard, the real C++ programs); the others are
-#: slow (each takes most of a minute in the browser) and run with --run-slow.
-DEFAULT = {"05_what_top_shows"}
+LATER = ["04_overcommit", "05_what_top_shows", "06_locked_in", "07_finding_a_chunk",
+         "09_out_of_address_space"]
 
 
 @pytest.fixture(scope="module")
 def later_lab(tmp_path_factory):
-    """JupyterLab serving temporary copies of lessons 04-07; yields (base URL, folder)."""
+    """JupyterLab serving temporary copies of lessons 04-07 and 09; yields (base URL, folder)."""
     if not CHROMIUM.exists():
         raise NativeUnavailable("no /usr/bin/chromium: run scripts/browser-deps.sh (as root) first")
     if importlib.util.find_spec("playwright") is None:
@@ -187,8 +185,7 @@ def move_every_slider(page, cell):
     return moved
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n in DEFAULT else pytest.mark.slow)
-                                  for n in LATER])
+@pytest.mark.parametrize("name", LATER)
 def test_later_lesson_as_a_student_meets_it(later_lab, name, tmp_path):
     """Run All: no traceback, no widget error, no answer shown; every slider of every dashboard
     redraws its chart and leaves no error; the first commit reveals its answer at once; the
