@@ -269,9 +269,6 @@ def test_later_lesson_as_a_student_meets_it(later_lab, name, tmp_path):
             browser.close()
     assert [e for e in errors if "model not found" in e] == []
     assert digest(lesson) == original  # the lesson on disk was not touched
-             browser.close()
-     assert [e for e in errors if "model not found" in e] == []
-     assert digest(LESSON) == original  # the lesson on disk was not touched
 
 
 LESSON_08 = REPO / "notebooks" / "08_your_own_allocator.ipynb"
