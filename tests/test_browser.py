@@ -1,6 +1,7 @@
 """A real browser runs a lesson in JupyterLab as a student does: Run All spoils no answer, a knob
 redraws the chart, a commit shows the answer at once, and the saved lesson reopens readable."""
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -25,18 +26,26 @@ def digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """JupyterLab serving a temporary copy of the lesson; yields (base URL, notebook path)."""
+@contextlib.contextmanager
+def served(tmp_path_factory, *lessons: Path):
+    """JupyterLab serving temporary copies of the lesson notebooks; yields (base URL, folder)."""
     if not CHROMIUM.exists():
         raise NativeUnavailable("no /usr/bin/chromium: run scripts/browser-deps.sh (as root) first")
     if importlib.util.find_spec("playwright") is None:
         raise NativeUnavailable("the playwright package (in the test extra) is not installed")
     root = tmp_path_factory.mktemp("lab")
     (root / "notebooks").mkdir()
-    shutil.copy(LESSON, root / "notebooks" / LESSON.name)
+    for lesson in lessons:
+        shutil.copy(lesson, root / "notebooks" / lesson.name)
     with jupyter_lab(root) as base:
-        yield base, root / "notebooks" / LESSON.name
+        yield base, root / "notebooks"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab serving a temporary copy of the lesson; yields (base URL, notebook path)."""
+    with served(tmp_path_factory, LESSON) as (base, folder):
+        yield base, folder / LESSON.name
 
 
 def reveal_texts(page):
@@ -160,16 +169,8 @@ LATER = ["04_overcommit", "05_what_top_shows", "06_locked_in", "07_finding_a_chu
 @pytest.fixture(scope="module")
 def later_lab(tmp_path_factory):
     """JupyterLab serving temporary copies of lessons 04-07 and 09; yields (base URL, folder)."""
-    if not CHROMIUM.exists():
-        raise NativeUnavailable("no /usr/bin/chromium: run scripts/browser-deps.sh (as root) first")
-    if importlib.util.find_spec("playwright") is None:
-        raise NativeUnavailable("the playwright package (in the test extra) is not installed")
-    root = tmp_path_factory.mktemp("lab")
-    (root / "notebooks").mkdir()
-    for name in LATER:
-        shutil.copy(REPO / "notebooks" / f"{name}.ipynb", root / "notebooks")
-    with jupyter_lab(root) as base:
-        yield base, root / "notebooks"
+    with served(tmp_path_factory, *(REPO / "notebooks" / f"{name}.ipynb" for name in LATER)) as lab:
+        yield lab
 
 
 def move_every_slider(page, cell):
@@ -277,15 +278,8 @@ LESSON_08 = REPO / "notebooks" / "08_your_own_allocator.ipynb"
 @pytest.fixture(scope="module")
 def lab08(tmp_path_factory):
     """JupyterLab serving a temporary copy of lesson 08; yields (base URL, notebook path)."""
-    if not CHROMIUM.exists():
-        raise NativeUnavailable("no /usr/bin/chromium: run scripts/browser-deps.sh (as root) first")
-    if importlib.util.find_spec("playwright") is None:
-        raise NativeUnavailable("the playwright package (in the test extra) is not installed")
-    root = tmp_path_factory.mktemp("lab08")
-    (root / "notebooks").mkdir()
-    shutil.copy(LESSON_08, root / "notebooks" / LESSON_08.name)
-    with jupyter_lab(root) as base:
-        yield base, root / "notebooks" / LESSON_08.name
+    with served(tmp_path_factory, LESSON_08) as (base, folder):
+        yield base, folder / LESSON_08.name
 
 
 def test_lesson_08_scores_the_students_allocator_in_the_browser(lab08):
