@@ -145,8 +145,8 @@ class TestThreads:
     def real_working(threads, arena_max):
         from memlab.scenarios.arenas import trace
 
-        snaps = [Snapshot.from_dict(d) for d in replay_native(parse_trace(trace(threads, arena_max)))]
-        return next(s for s in snaps if s.label == "working")
+        found = replay_native(parse_trace(trace(threads, arena_max)))
+        return next(Snapshot.from_dict(d) for d in found if d["label"] == "working")
 
     @pytest.mark.parametrize("threads,arena_max", SETTINGS)
     def test_dashboard_shows_the_real_glibcs_figures(self, glibc_236, threads, arena_max):
