@@ -134,3 +134,30 @@ class TestPinned:
     def test_pinned_text_matches_its_parameters(self):
         text = PINNED.text(n=3, size=1000, write=1)
         assert text.count("a ") == 4 and text.count("w ") == 4 and text.count("f ") == 3
+
+
+class TestThreads:
+    """The threads dashboard's figures, from the model, are the real glibc's on the same traces."""
+
+    SETTINGS = [(1, 0), (4, 0), (1, 1), (4, 1)]
+
+    @staticmethod
+    def real_working(threads, arena_max):
+        from memlab.scenarios.arenas import trace
+
+        found = replay_native(parse_trace(trace(threads, arena_max)))
+        return next(Snapshot.from_dict(d) for d in found if d["label"] == "working")
+
+    @pytest.mark.parametrize("threads,arena_max", SETTINGS)
+    def test_dashboard_shows_the_real_glibcs_figures(self, glibc_236, threads, arena_max):
+        from memlab.widgets.lesson_dashboards import threads_dashboard
+
+        real = self.real_working(threads, arena_max)
+        board = threads_dashboard(threads=threads, arena_max=arena_max)
+        assert board.text == f"{threads} threads: resident {real.rss:,} B, arena {real.arena:,} B"
+
+    def test_the_predictions_answer(self, glibc_236):
+        """Four threads keep about four times one thread's memory; sharing one arena, not."""
+        one, four = self.real_working(1, 0).rss, self.real_working(4, 0).rss
+        shared = self.real_working(4, 1).rss
+        assert 3.5 < four / one < 4.5 and shared < 1.5 * one

@@ -577,6 +577,17 @@ def tcache_count():
     return 9 - after_nine_frees()["smblks"]
 
 
+def arenas_per_cpu():
+    """The arenas the real glibc makes for threads, main arena included, per CPU of this machine:
+    each of 8 x CPUs + 2 threads mallocs 16 bytes; a new arena (its own heap) grows `arena`."""
+    cpus = os.sysconf("SC_NPROCESSORS_ONLN")   # what glibc counts (get_nprocs)
+    threads = range(1, 8 * cpus + 3)
+    trace = "".join(f"n {t}\n" for t in threads) + "s created\n"
+    trace += "".join(f"T {t}\na {t} 16\ns {t}\n" for t in threads) + "T 0\n"
+    sizes = [s["arena"] for s in real(trace) if s["label"]]
+    return (1 + sum(b > a for a, b in zip(sizes, sizes[1:]))) / cpus
+
+
 _DESIGNS: dict = {}
 
 
@@ -773,7 +784,7 @@ CLAIMS = {
         "1,000": "the experiment's block size", "2,000": "a request of the trace",
         "100,000": "the experiment's number of blocks",
         "7": lambda: [tcache_count()],
-        "8": lambda: [chunk(24) - 24, tcache_count() + 1],
+        "8": lambda: [chunk(24) - 24, tcache_count() + 1, arenas_per_cpu()],
         "9": lambda: [tcache_count() + after_nine_frees()["smblks"]],
         "16": lambda: [chunk(25) - chunk(24), chunk(2500) - chunk(2480)],
         "32": lambda: [chunk(1)],

@@ -7,6 +7,7 @@
     real       a scenario on the machine's real glibc beside the model
     releases   one scenario on several glibc releases
     designs    lesson 07: glibc's search paths, and a pinned heap on the rival allocators
+    arenas     lesson 07: worker threads and their arenas, resident memory by threads
     exhaustion lesson 09: a 32-bit process runs out of address space (`exhaustion()`)
 
 >>> from memlab.scenarios import VECVEC

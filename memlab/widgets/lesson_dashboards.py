@@ -2,18 +2,22 @@
 
     overcommit_dashboard   lesson 04: mode, RAM, swap, ratio, request, step and pages written
     top_dashboard          lesson 05: a program's VIRT, RES and SWAP per stage, RAM as a slider
+    threads_dashboard      lesson 07: resident memory and arena of worker threads, M_ARENA_MAX
 """
 
 from __future__ import annotations
 
+from memlab.charts.base import COLORS, byte_axis
 from memlab.charts.overcommit import draw_overcommit
 from memlab.charts.stages import draw_stages
+from memlab.scenarios.arenas import working
 from memlab.scenarios.overcommit import Machine, explore
 from memlab.scenarios.pressure import peak, ram_for, squeezed
 from memlab.units import GiB, MiB
 from memlab.widgets.live import LiveChart, choice_slider, int_slider
 
-__all__ = ["overcommit_dashboard", "top_dashboard", "STEPS", "SIZES"]
+__all__ = ["overcommit_dashboard", "top_dashboard", "threads_dashboard", "STEPS", "SIZES",
+           "ARENA_MAX"]
 
 #: realloc step sizes offered (bytes).
 STEPS = (16 * MiB, 64 * MiB, 100 * MiB, 256 * MiB, GiB, 4 * GiB)
@@ -84,3 +88,41 @@ def top_dashboard(kind: str = "list", n: int = 2**15) -> LiveChart:
                                   "how much of its peak RES this process may keep in RAM"),
     }
     return LiveChart(_draw_top, sliders, title="what top shows: VIRT, RES and SWAP")
+
+
+#: M_ARENA_MAX values offered by the threads dashboard (0: glibc's own limit, 8 per CPU).
+ARENA_MAX = (0, 1, 2)
+
+
+def _draw_threads(figure, threads, arena_max) -> str:
+    points = [working(n, arena_max) for n in range(1, threads + 1)]
+    figure.clear()
+    ax = figure.add_subplot()
+    xs = range(1, threads + 1)
+    ax.bar([x - 0.2 for x in xs], [p.rss for p in points], 0.4, label="resident",
+           color=COLORS["resident"])
+    ax.bar([x + 0.2 for x in xs], [p.arena for p in points], 0.4, label="arena",
+           color=COLORS["in_use"])
+    ax.set_xlabel("worker threads")
+    ax.set_xticks(list(xs))
+    byte_axis(ax.yaxis)
+    ax.legend(loc="upper left")
+    ax.set_title(f"M_ARENA_MAX {arena_max or 'default (8 per CPU)'}, on the model of glibc 2.36")
+    figure.subplots_adjust(left=0.1, right=0.98, bottom=0.14, top=0.9)
+    last = points[-1]
+    return f"{threads} threads: resident {last.rss:,} B, arena {last.arena:,} B"
+
+
+def threads_dashboard(threads: int = 4, arena_max: int = 0) -> LiveChart:
+    """A LiveChart of ``memlab.scenarios.arenas.working``: threads 1-8 and M_ARENA_MAX.
+
+    >>> d = threads_dashboard(1)
+    >>> d.set(threads=2, arena_max=1); d.text.startswith("2 threads: resident ")
+    True
+    """
+    sliders = {
+        "threads": int_slider("worker threads", 1, 8, threads),
+        "arena_max": choice_slider("M_ARENA_MAX", [("0 (default)" if v == 0 else str(v), v)
+                                                   for v in ARENA_MAX], arena_max),
+    }
+    return LiveChart(_draw_threads, sliders, title="worker threads and their arenas")
