@@ -582,7 +582,7 @@ def arenas_per_cpu():
     each of 8 x CPUs + 2 threads mallocs 16 bytes; a new arena (its own heap) grows `arena`.
     M_ARENA_TEST 1 makes glibc compute its limit at the second arena, so that a machine with
     one CPU shows it too (by default glibc counts the CPUs only past 8 arenas)."""
-    cpus = len(os.sched_getaffinity(0))        # what glibc 2.36 counts (the CPUs it may run on)
+    cpus = os.sysconf("SC_NPROCESSORS_ONLN")   # what glibc counts (get_nprocs)
     threads = range(1, 8 * cpus + 3)
     trace = "o M_ARENA_TEST 1\n" + "".join(f"n {t}\n" for t in threads) + "s created\n"
     trace += "".join(f"T {t}\na {t} 16\ns {t}\n" for t in threads) + "T 0\n"
