@@ -98,7 +98,7 @@ class TestMirror:
 class TestPaths:
     def test_cache_dir_home_default(self):
         """Without MEMLAB_CACHE or XDG_CACHE_HOME the cache is under ~/.cache/memlab."""
-        assert cache_dir({"HOME": "/home/ada"}) == Path("/home/ada/.cache/memlab/glibc")
+        assert cache_dir({"HOME": "/srv/ada"}) == Path("/srv/ada/.cache/memlab/glibc")
 
     def test_loader_command_shape(self, tmp_path):
         """The argv prefix names the release's own loader and library folder."""

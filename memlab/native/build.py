@@ -122,8 +122,11 @@ def toolchain_works(cc: str, flags: tuple[str, ...]) -> bool:
         return done.returncode == 0
 
 
-def compile_c(source: Path, flags: Sequence[str] = ("-O2", "-Wall"), name: str | None = None) -> Path:
-    """Compile the C file ``source`` with ``flags`` into the cache; the program's path.
+def compile_c(source: Path, flags: Sequence[str] = ("-O2", "-Wall"), name: str | None = None,
+              compiler: str | None = None, suffix: str | None = None) -> Path:
+    """Compile ``source`` with ``flags`` into the cache; the program's path. ``compiler`` is the C
+    compiler (`find_compiler`) unless given (a C++ or cross compiler); ``suffix`` defaults to
+    ".so" for a shared library, else none.
 
     The output is named by a hash of the source, the shared header, flags and compiler, and is
     moved into place atomically, so concurrent first uses are safe. A compiler that fails or
@@ -137,10 +140,10 @@ def compile_c(source: Path, flags: Sequence[str] = ("-O2", "-Wall"), name: str |
     7
     """
     source = Path(source)
-    cc = find_compiler()
+    cc = compiler or find_compiler()
     digest = hashlib.sha256(source.read_bytes() + HEADER.read_bytes()
                             + repr((tuple(flags), cc)).encode()).hexdigest()[:16]
-    suffix = ".so" if "-shared" in flags else ""
+    suffix = suffix if suffix is not None else ".so" if "-shared" in flags else ""
     target = cache_dir() / f"{name or source.stem}-{digest}{suffix}"
     if target.exists():
         return target

@@ -7,16 +7,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from memlab.native.build import HEADER, NativeUnavailable, build, cache_dir
+from memlab.native.build import NativeUnavailable, build, compile_c
 from memlab.native.runner import NativeError, clean_environment
 
 __all__ = ["PROGRAMS", "find_cxx", "build_cxx", "run_program", "record_program"]
@@ -48,30 +45,7 @@ def build_cxx(name: str) -> Path:
     """
     if name not in PROGRAMS:
         raise ValueError(f"unknown program {name!r}; expected one of {sorted(PROGRAMS)}")
-    source = _HERE / f"{name}.cc"
-    flags = PROGRAMS[name]
-    cxx = find_cxx()
-    digest = hashlib.sha256(source.read_bytes() + HEADER.read_bytes()
-                            + repr((flags, cxx)).encode()).hexdigest()[:16]
-    target = cache_dir() / f"{name}-{digest}"
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}-", dir=target.parent)
-    os.close(fd)
-    try:
-        result = subprocess.run([cxx, *flags, f"-I{_HERE}", "-o", tmp, str(source)],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            raise NativeUnavailable(f"compiling {source.name} with {cxx} failed:\n"
-                                    f"{result.stderr.strip()}")
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
-
+    return compile_c(_HERE / f"{name}.cc", (*PROGRAMS[name], f"-I{_HERE}"), compiler=find_cxx())
 
 
 def run_program(*args: str | int) -> list[dict]:

@@ -12,15 +12,13 @@ call raises NativeUnavailable.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
-from memlab.native.build import NativeBuildError, NativeUnavailable, cache_dir
+from memlab.native.build import NativeUnavailable, cache_dir, compile_c
 
 __all__ = ["CROSS_CC", "FLAGS", "probe", "winheap", "wine_version"]
 
@@ -44,24 +42,7 @@ def _need(program: str) -> str:
 
 def winheap(space: str = "2 GiB") -> Path:
     """The probe built for 32-bit Windows (``space``: "2 GiB", or "4 GiB" large-address-aware)."""
-    cc = _need(CROSS_CC)
-    flags = FLAGS[space]
-    digest = hashlib.sha256(_SOURCE.read_bytes() + repr(flags).encode()).hexdigest()[:16]
-    target = cache_dir() / f"winheap-{digest}.exe"
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
-    os.close(fd)
-    try:
-        done = subprocess.run([cc, *flags, "-o", tmp, str(_SOURCE)], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise NativeBuildError(f"winheap.c does not compile with {cc}: {done.stderr.strip()}")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+    return compile_c(_SOURCE, FLAGS[space], name="winheap", compiler=_need(CROSS_CC), suffix=".exe")
 
 
 def _environ() -> dict[str, str]:
