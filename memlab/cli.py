@@ -1,7 +1,8 @@
 """The command line: `python -m memlab replay | compare | record ...`.
 
-    python -m memlab replay TRACE [--every N] [--json] [--native [--allocator NAME] [--arch ARCH]] [--glibc VERSION] [--leaks]
-    python -m memlab compare TRACE [--every N] [--glibc VERSION] [--arch ARCH]
+    python -m memlab replay TRACE [--every N] [--json] [--native [--allocator NAME] [--arch ARCH]] [--glibc VERSION]
+                                  [--leaks] [--arenas]
+    python -m memlab compare TRACE [--every N] [--glibc VERSION] [--arch ARCH] [--arenas]
     python -m memlab record -o FILE -- PROGRAM ARGS...
     python -m memlab scenario [NAME [PARAM=VALUE ...]] [--glibc VERSION] [--arch ARCH]
     python -m memlab scenario vecvec --n N [--every K] [--json] [--glibc VERSION]
@@ -11,6 +12,11 @@
 glibc) and prints its snapshots, then with --leaks the blocks left at exit in Valgrind's
 leak classes (memlab's report; with --native, the real memcheck's); `compare` runs both,
 snapshot by snapshot, and stops at the first snapshot and field where they differ.
+--arenas adds glibc's per-arena detail to each snapshot, on both sides: (system bytes, in-use
+bytes) of each arena, the main arena first, then the newest (JSON: an "arenas" key after the
+others, as the real replayer prints it; table: an arenas column, SYSTEM/IN_USE per arena), and
+compare compares it too, naming the arena that differs; it needs glibc on x86-64 (no rival
+--allocator, no --arch i386).
 --glibc picks the release (2.36, the default, 2.41 or 2.43): the real 2.41 and 2.43 are Debian's libc6 packages,
 fetched once into memlab's cache and run through their own loader; --allocator runs a native
 replay on jemalloc, tcmalloc or mimalloc instead, preloaded (only the break and resident
@@ -46,7 +52,7 @@ from memlab.native.allocators import NAMES
 from memlab.native.valgrind import valgrind_leaks, valgrind_version
 from memlab.native.runner import NativeError
 from memlab.progress import AUTO, auto, shown
-from memlab.snapshot import FIELDS, Snapshot
+from memlab.snapshot import ARENAS, FIELDS, Snapshot
 from memlab.units import PAGE
 from memlab.trace import MALLOPT_PARAMS, Op, Trace, read_trace
 
@@ -113,6 +119,15 @@ def format_table(snapshots: Sequence[Snapshot], names: Sequence[str] | None = No
     return "\n".join(line.rstrip() for line in lines)
 
 
+def arena_cell(snapshot: Snapshot) -> str:
+    """A snapshot's arenas in a table cell: SYSTEM/IN_USE per arena, main first, then the newest.
+
+    >>> arena_cell(Snapshot(1, "", *[0] * 11, arenas=((135168, 944), (135168, 2944))))
+    '135,168/944 135,168/2,944'
+    """
+    return " ".join(f"{system:,}/{in_use:,}" for system, in_use in snapshot.arenas or ())
+
+
 class TableWriter:
     """Writes snapshot rows as they come, so that memory does not grow with their number.
 
@@ -128,12 +143,14 @@ class TableWriter:
 
     HOLD = 1000
 
-    def __init__(self, out: TextIO, named: bool = False) -> None:
+    def __init__(self, out: TextIO, named: bool = False, arenas: bool = False) -> None:
+        """`arenas` adds a last column: each arena's system and in-use bytes (`arena_cell`)."""
         self._out = out
         self._named = named
+        self._arenas = arenas
         self._held: list[tuple[Snapshot, str | None]] = []
         self._widths: list[int] | None = None
-        self._header = (["source"] if named else []) + list(FIELDS)
+        self._header = (["source"] if named else []) + list(FIELDS) + ([ARENAS] if arenas else [])
 
     def add(self, snapshot: Snapshot, name: str | None = None) -> None:
         if self._widths is None:
@@ -149,7 +166,7 @@ class TableWriter:
 
     def _cells(self, s: Snapshot, name: str | None) -> list[str]:
         cells = [s.label if f == "label" else f"{getattr(s, f):,}" for f in FIELDS]
-        return ([name or ""] if self._named else []) + cells
+        return ([name or ""] if self._named else []) + cells + ([arena_cell(s)] if self._arenas else [])
 
     def _release(self) -> None:
         rows = [self._cells(s, n) for s, n in self._held]
@@ -159,7 +176,7 @@ class TableWriter:
             self._write(r)
 
     def _write(self, row: list[str]) -> None:
-        widths, left = self._widths, ("label", "source")
+        widths, left = self._widths, ("label", "source", ARENAS)
         for i, c in enumerate(row):
             widths[i] = max(widths[i], len(c))
         cells = [c.ljust(w) if h in left else c.rjust(w) for c, w, h in zip(row, widths, self._header)]
@@ -188,11 +205,12 @@ def _read_bytes(path: str) -> bytes:
         raise UsageError(f"cannot read trace {cut(path)!r}: {e.strerror}") from None
 
 
-def _model_run(ops: Trace | Sequence[Op], every: int | None, glibc: str, sink: Callable[[Snapshot], Any]):
-    """A Replayer of the trace on the model that hands each snapshot to `sink`."""
+def _model_run(ops: Trace | Sequence[Op], every: int | None, glibc: str, sink: Callable[[Snapshot], Any],
+               arenas: bool = False):
+    """A Replayer of the trace on the model that hands each snapshot to `sink` (with its arenas)."""
     from memlab.replay import Replayer
 
-    return Replayer(ops, _model_factory(glibc)(), every, sink=sink)
+    return Replayer(ops, _model_factory(glibc)(), every, sink=sink, arenas=arenas)
 
 
 def _libc_dir(glibc: str):
@@ -224,11 +242,11 @@ def _real_name(libc_dir) -> str:
 
 
 def _native_snapshots(data: bytes, every: int | None, libc_dir=None,
-                      arch: str = DEFAULT_ARCH) -> Iterator[Snapshot]:
+                      arch: str = DEFAULT_ARCH, arenas: bool = False) -> Iterator[Snapshot]:
     """The real replayer's snapshots of the trace `data`, one at a time (closing it ends the replayer)."""
     from memlab.native import iter_native
 
-    with closing(iter_native(data, every, libc_dir=libc_dir, arch=arch)) as lines:
+    with closing(iter_native(data, every, libc_dir=libc_dir, arch=arch, arenas=arenas)) as lines:
         for d in lines:
             yield Snapshot.from_dict(d)
 
@@ -240,15 +258,33 @@ def _model_arch(command: str, arch: str) -> None:
                          f"only so far; the real {arch} glibc runs with replay --native --arch {arch}")
 
 
-def _printer(out: TextIO, as_json: bool) -> tuple[Callable[[Snapshot], None], Callable[[], None]]:
+def _arenas_refused(command: str, args: argparse.Namespace) -> None:
+    """Refuse, in one line, --arenas where glibc's per-arena statistics do not exist."""
+    if not args.arenas:
+        return
+    if args.allocator not in (None, "glibc"):
+        raise UsageError(f"{command} --arenas lists glibc's arenas; {args.allocator} has none of them "
+                         f"(drop --arenas or --allocator {args.allocator})")
+    if args.arch != DEFAULT_ARCH:
+        raise UsageError(f"{command} --arenas runs on {DEFAULT_ARCH} only, not with --arch {args.arch}")
+
+
+def _asked(args: argparse.Namespace) -> dict[str, bool]:
+    """The real side's options beyond the usual ones: arenas=True only when --arenas asked for it."""
+    return {"arenas": True} if args.arenas else {}
+
+
+def _printer(out: TextIO, as_json: bool,
+             arenas: bool = False) -> tuple[Callable[[Snapshot], None], Callable[[], None]]:
     """A sink that prints each snapshot as it comes (JSON lines or a table), and its closing call."""
     if as_json:
         return (lambda s: out.write(s.to_json() + "\n")), (lambda: None)
-    table = TableWriter(out)
+    table = TableWriter(out, arenas=arenas)
     return table.add, table.close
 
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    _arenas_refused("replay", args)
     data = _read_bytes(args.trace)
     if args.allocator not in (None, "glibc"):
         if args.leaks:
@@ -267,7 +303,7 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
         emit, close = _printer(out, True) if args.json else (held.append, lambda: None)
         last = ended = None
         try:
-            for last in _native_snapshots(data, args.every, libc_dir, args.arch):
+            for last in _native_snapshots(data, args.every, libc_dir, args.arch, **_asked(args)):
                 emit(last)
         except NativeError as e:
             ended = e
@@ -276,7 +312,7 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
             where = (_real_name(libc_dir) if args.arch == DEFAULT_ARCH else
                      f"this machine's {args.arch} glibc {_glibc_version(args.arch)}")
             out.write(f"# {cut(args.trace)}: {count}on {where}\n")
-            emit, close = _printer(out, False)
+            emit, close = _printer(out, False, args.arenas)
             for s in held:
                 emit(s)
         if ended is not None:
@@ -293,9 +329,9 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
         ops = read_trace(data)
         if not args.json:
             out.write(f"# {cut(args.trace)}: {ops.count} operations, on memlab's model of glibc {args.glibc}\n")
-        emit, close = _printer(out, args.json)
+        emit, close = _printer(out, args.json, args.arenas)
         with shown(AUTO, "replay") as progress:
-            replayer = _model_run(ops, args.every, args.glibc, emit)
+            replayer = _model_run(ops, args.every, args.glibc, emit, args.arenas)
             replayer.run(progress=progress)
         if args.leaks:
             close()
@@ -380,6 +416,7 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(f"compare holds memlab's model of glibc against the real glibc; {args.allocator} is "
                          f"another allocator, not comparable with the model (run it with replay --native "
                          f"--allocator {args.allocator})")
+    _arenas_refused("compare", args)
     _model_arch("compare", args.arch)
     data = _read_bytes(args.trace)
     ops = read_trace(data)
@@ -397,13 +434,13 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
         libc_dir = _libc_dir(args.glibc)
     out.write(f"# {cut(args.trace)}: memlab's model of glibc {args.glibc} against {_real_name(libc_dir)}\n")
     out.write(note)
-    table = TableWriter(out, named=True)
+    table = TableWriter(out, named=True, arenas=args.arenas)
     model: deque[Snapshot] = deque()
-    replayer = _model_run(ops, args.every, args.glibc, model.append)
+    replayer = _model_run(ops, args.every, args.glibc, model.append, args.arenas)
     progress = auto("compare")        # a bar on stderr if it is a terminal, else None
     first = ended = last = None
     counts = [0, 0]
-    native = iter(_native_snapshots(data, args.every, libc_dir))
+    native = iter(_native_snapshots(data, args.every, libc_dir, **_asked(args)))
     try:
         for n in native:
             counts[1] += 1
@@ -441,8 +478,14 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
         raise MemlabError(_ended_early(ended, last, ops.count, counts[0], libc_dir))
     if first is not None:
         n, (field, mine, theirs) = first
-        line = (f"DIFFER at the snapshot after op {n.op} (label {cut(n.label)!r}): {field} is {mine!r} "
-                f"in the model, {theirs!r} on the real glibc")
+        where = f"DIFFER at the snapshot after op {n.op} (label {cut(n.label)!r}): "
+        if field == ARENAS:
+            line = where + f"the model has {mine} arena(s), the real glibc {theirs}"
+        elif field.startswith(ARENAS):
+            line = (where + f"arena {field[len(ARENAS) + 1:-1]} (system bytes, in-use bytes) is "
+                    f"{mine!r} in the model, {theirs!r} on the real glibc")
+        else:
+            line = where + f"{field} is {mine!r} in the model, {theirs!r} on the real glibc"
     elif counts[0] != counts[1]:
         field = "op"
         line = f"DIFFER: the model took {counts[0]} snapshots, the real glibc {counts[1]}"
@@ -664,6 +707,10 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"the architecture glibc is built for ({', '.join(ARCHES)}; default "
                             f"{DEFAULT_ARCH}); i386 runs on the real side only, so far")
 
+    def arenas_option(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--arenas", action="store_true",
+                       help="also give each arena's system and in-use bytes (main first, then the newest)")
+
     def every_option(q: argparse.ArgumentParser) -> None:
         q.add_argument("--every", type=_every, metavar="N", help="also snapshot after every N-th operation")
 
@@ -678,6 +725,7 @@ def _parser() -> argparse.ArgumentParser:
     allocator_option(q)
     glibc_option(q)
     arch_option(q)
+    arenas_option(q)
     q.set_defaults(run=_cmd_replay)
 
     q = sub.add_parser("compare", help="replay on the model and on the real glibc; name the first difference")
@@ -686,6 +734,7 @@ def _parser() -> argparse.ArgumentParser:
     glibc_option(q)
     allocator_option(q)
     arch_option(q)
+    arenas_option(q)
     q.set_defaults(run=_cmd_compare)
 
     q = sub.add_parser("record", help="record a program's malloc calls as a trace",

@@ -73,8 +73,9 @@ class Replayer:
     """
 
     def __init__(self, ops: Sequence[Op] | Trace | str, malloc: Any, every: int | None = None,
-                 sink: Callable[[Snapshot], Any] | None = None) -> None:
-        """`sink`, when given, receives each snapshot as it is taken instead of `snapshots`."""
+                 sink: Callable[[Snapshot], Any] | None = None, arenas: bool = False) -> None:
+        """`sink`, when given, receives each snapshot as it is taken instead of `snapshots`;
+        with `arenas`, each snapshot carries the per-arena pairs (`Snapshot.arenas`)."""
         if every is not None and (type(every) is not int or every < 1):
             raise ValueError(f"every must be a positive int or None (got {every!r})")
         self._trace = _as_trace(ops)
@@ -82,6 +83,7 @@ class Replayer:
             malloc = _threads_for(self._trace, malloc)
         self._malloc = malloc
         self._every = every
+        self._arenas = arenas
         self._next = 0                 # index in the trace of the next entry to look at
         self._op = 0                   # operations run so far
         self._live: dict[int, tuple[int, int]] = {}   # ID -> (pointer, requested size)
@@ -336,7 +338,7 @@ class Replayer:
         return took
 
     def _take(self, label: str) -> None:
-        self._sink(Snapshot.from_model(self._op, label, self._malloc))
+        self._sink(Snapshot.from_model(self._op, label, self._malloc, self._arenas))
         self._last_snapshot = self._op
 
     def _finish(self) -> None:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from memlab.snapshot import COUNTERS, FIELDS, Snapshot
+from memlab.snapshot import ARENAS, COUNTERS, FIELDS, Snapshot
 
 EXAMPLE = ('{"op": 1, "label": "first", "brk": 135168, "arena": 135168, "ordblks": 1, "smblks": 0, '
            '"hblks": 0, "hblkhd": 0, "fsmblks": 0, "uordblks": 688, "fordblks": 134480, '
@@ -17,8 +17,8 @@ EXAMPLE = ('{"op": 1, "label": "first", "brk": 135168, "arena": 135168, "ordblks
 
 class TestSnapshot:
     def test_fields_are_the_json_keys_in_order(self):
-        """The dataclass fields are exactly docs/trace-format.md's keys, in order."""
-        assert tuple(f.name for f in dataclasses.fields(Snapshot)) == FIELDS
+        """The dataclass fields are exactly docs/trace-format.md's keys, in order, then the optional arenas."""
+        assert tuple(f.name for f in dataclasses.fields(Snapshot)) == (*FIELDS, ARENAS)
         assert COUNTERS == FIELDS[2:]
 
     def test_example_line_round_trips(self):

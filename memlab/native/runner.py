@@ -228,8 +228,9 @@ def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | Non
 
 def iter_native(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
                 libc_dir: str | Path | None = None, allocator: str = "glibc",
-                arch: str = "x86-64") -> Iterator[dict]:
-    """replay_native's snapshots one at a time, as the replayer prints them (memory stays flat).
+                arch: str = "x86-64", arenas: bool = False) -> Iterator[dict]:
+    """replay_native's snapshots one at a time, as the replayer prints them (memory stays flat);
+    with `arenas`, each has the per-arena pairs as in replay_native_raw.
 
     A failure of the replayer (NativeError, with its status) is raised after the snapshots
     it printed whole; a line it was cut off in the middle of is dropped.
@@ -240,7 +241,8 @@ def iter_native(trace: str | Path | bytes | Sequence[Op], every: int | None = No
     _check_every(every)
     with tempfile.TemporaryDirectory(prefix="memlab-") as tmp, tempfile.TemporaryFile() as errors:
         path = _trace_file(trace, tmp)
-        args = _command(libc_dir, allocator, arch) + (["--every", str(every)] if every else []) + [str(path)]
+        args = (_command(libc_dir, allocator, arch) + (["--every", str(every)] if every else [])
+                + (["--arenas"] if arenas else []) + [str(path)])
         extra = None if _allocator(allocator).rival else tls_preload(path, arch)
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors, env=clean_environment(extra))
         try:
