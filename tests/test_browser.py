@@ -62,99 +62,108 @@ def outputs_text(page):
         .map(o => o.textContent).join('\\n')""")
 
 
-def test_lesson_as_a_student_meets_it(lab):
-    """Run All: no answer shows, widgets render; a knob redraws; a commit reveals at once; the
-    saved lesson, closed and reopened, shows no widget error, the committed choice and charts."""
+@contextlib.contextmanager
+def student_page(base, copy, errors=None):
+    """Headless chromium on the lesson `copy` served at `base`, every cell run (Run All); yields
+    the page. Console and page errors are appended to `errors` when given."""
     from playwright.sync_api import sync_playwright
 
-    base, copy = lab
-    original = digest(LESSON)
-    errors = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
+            if errors is not None:
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e: errors.append(str(e)))
             open_notebook(page, base, f"notebooks/{copy.name}")
             run_all_cells(page)
-            text = page.inner_text(".jp-Notebook")
-            assert "Error displaying widget" not in text
-            assert "Traceback" not in text
-            predictions = page.locator(".jp-CodeCell").filter(
-                has=page.locator(".widget-radio-box"))
-            assert predictions.count() >= 5
-
-            # Run All spoils nothing: every reveal shows only the placeholder
-            held = reveal_texts(page)
-            assert len(held) >= 5 and all(t.strip() == HIDDEN for t in held), held
-            shown = outputs_text(page)
-            assert "You predicted" not in shown and "block(s)" not in shown  # nor explanations
-
-            # a knob moved by keyboard redraws the chart
-            knob = page.locator(".widget-slider", has_text="M_MMAP_THRESHOLD")
-            cell = page.locator(".jp-CodeCell").filter(has=knob).first  # the first dashboard
-            slider = cell.locator(".widget-slider", has_text="M_MMAP_THRESHOLD")
-            slider.scroll_into_view_if_needed()
-            readout = slider.locator(".widget-readout").inner_text()
-            index = cell_index(page, cell)
-            mark_image(page, index)
-            page.evaluate(ARM)
-            slider.locator(".noUi-handle").focus()
-            page.keyboard.press("ArrowRight")
-            wait_new_image(page, index)
-            assert slider.locator(".widget-readout").inner_text() != readout
-            src = cell.locator(".jp-OutputArea-output img").first.get_attribute("src")
-            assert src.startswith("data:image/png")
-
-            from memlab.glibc.release import RELEASES
-
-            menu = cell.locator(".widget-dropdown", has_text="glibc release").locator("select")
-            assert menu.locator("option").all_inner_texts() == list(RELEASES)
-            assert menu.input_value() == "2.36"
-
-            # commit the first prediction: its answer and its reveal show at once, no others
-            first = predictions.first
-            first.scroll_into_view_if_needed()
-            first.locator(".widget-radio-box label", has_text="brk heap").click()
-            first.locator("button", has_text="Commit").click()
-            page.wait_for_function(
-                "([hidden]) => { const c = [...document.querySelectorAll('.jp-CodeCell')]"
-                ".filter(c => (c.querySelector('.jp-InputArea-editor') || {}).textContent"
-                "?.trimStart().startsWith('# Reveal'))[0];"
-                "return c && !c.querySelector('.jp-OutputArea').innerText.includes(hidden); }",
-                arg=[HIDDEN], timeout=10_000)
-            shown = reveal_texts(page)
-            assert "1 block(s), 200,704 bytes" in shown[0] and HIDDEN not in shown[0]
-            assert all(t.strip() == HIDDEN for t in shown[1:])
-            record = page.locator(".jp-CodeCell").nth(
-                cell_index(page, page.locator(".jp-CodeCell").filter(
-                    has_text="You predicted").first)).inner_text()
-            assert "Not this time" in record and "200,704" in record
-
-            # save, close, reopen: readable, no widget error
-            page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and "widgets" not in json.loads(
-                    copy.read_text()).get("metadata", {}):
-                time.sleep(0.5)
-            saved = json.loads(copy.read_text())
-            assert "widgets" in saved["metadata"], "widget state is saved with the notebook"
-            page.evaluate("() => window.jupyterapp.commands.execute('application:close-all')")
-            page.wait_for_function("() => !document.querySelector('.jp-Notebook')",
-                                   timeout=30_000)
-            open_notebook(page, base, f"notebooks/{copy.name}")
-            page.wait_for_selector(".jp-OutputArea-output img", timeout=60_000)
-            time.sleep(3)  # widget views render from the saved state
-            text = page.inner_text(".jp-Notebook")
-            assert "Error displaying widget" not in text
-            assert "Not this time" in text
-            assert "1 block(s), 200,704 bytes" in outputs_text(page)
-            assert text.count(HIDDEN) == len(held) - 1
-            assert page.locator(".jp-OutputArea-output img").count() >= 2  # the charts
-            assert page.locator(".widget-slider").count() >= 2  # dashboards, from saved state
+            yield page
         finally:
             browser.close()
+
+
+def test_lesson_as_a_student_meets_it(lab):
+    """Run All: no answer shows, widgets render; a knob redraws; a commit reveals at once; the
+    saved lesson, closed and reopened, shows no widget error, the committed choice and charts."""
+    base, copy = lab
+    original = digest(LESSON)
+    errors = []
+    with student_page(base, copy, errors) as page:
+        text = page.inner_text(".jp-Notebook")
+        assert "Error displaying widget" not in text
+        assert "Traceback" not in text
+        predictions = page.locator(".jp-CodeCell").filter(
+            has=page.locator(".widget-radio-box"))
+        assert predictions.count() >= 5
+
+        # Run All spoils nothing: every reveal shows only the placeholder
+        held = reveal_texts(page)
+        assert len(held) >= 5 and all(t.strip() == HIDDEN for t in held), held
+        shown = outputs_text(page)
+        assert "You predicted" not in shown and "block(s)" not in shown  # nor explanations
+
+        # a knob moved by keyboard redraws the chart
+        knob = page.locator(".widget-slider", has_text="M_MMAP_THRESHOLD")
+        cell = page.locator(".jp-CodeCell").filter(has=knob).first  # the first dashboard
+        slider = cell.locator(".widget-slider", has_text="M_MMAP_THRESHOLD")
+        slider.scroll_into_view_if_needed()
+        readout = slider.locator(".widget-readout").inner_text()
+        index = cell_index(page, cell)
+        mark_image(page, index)
+        page.evaluate(ARM)
+        slider.locator(".noUi-handle").focus()
+        page.keyboard.press("ArrowRight")
+        wait_new_image(page, index)
+        assert slider.locator(".widget-readout").inner_text() != readout
+        src = cell.locator(".jp-OutputArea-output img").first.get_attribute("src")
+        assert src.startswith("data:image/png")
+
+        from memlab.glibc.release import RELEASES
+
+        menu = cell.locator(".widget-dropdown", has_text="glibc release").locator("select")
+        assert menu.locator("option").all_inner_texts() == list(RELEASES)
+        assert menu.input_value() == "2.36"
+
+        # commit the first prediction: its answer and its reveal show at once, no others
+        first = predictions.first
+        first.scroll_into_view_if_needed()
+        first.locator(".widget-radio-box label", has_text="brk heap").click()
+        first.locator("button", has_text="Commit").click()
+        page.wait_for_function(
+            "([hidden]) => { const c = [...document.querySelectorAll('.jp-CodeCell')]"
+            ".filter(c => (c.querySelector('.jp-InputArea-editor') || {}).textContent"
+            "?.trimStart().startsWith('# Reveal'))[0];"
+            "return c && !c.querySelector('.jp-OutputArea').innerText.includes(hidden); }",
+            arg=[HIDDEN], timeout=10_000)
+        shown = reveal_texts(page)
+        assert "1 block(s), 200,704 bytes" in shown[0] and HIDDEN not in shown[0]
+        assert all(t.strip() == HIDDEN for t in shown[1:])
+        record = page.locator(".jp-CodeCell").nth(
+            cell_index(page, page.locator(".jp-CodeCell").filter(
+                has_text="You predicted").first)).inner_text()
+        assert "Not this time" in record and "200,704" in record
+
+        # save, close, reopen: readable, no widget error
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "widgets" not in json.loads(
+                copy.read_text()).get("metadata", {}):
+            time.sleep(0.5)
+        saved = json.loads(copy.read_text())
+        assert "widgets" in saved["metadata"], "widget state is saved with the notebook"
+        page.evaluate("() => window.jupyterapp.commands.execute('application:close-all')")
+        page.wait_for_function("() => !document.querySelector('.jp-Notebook')",
+                               timeout=30_000)
+        open_notebook(page, base, f"notebooks/{copy.name}")
+        page.wait_for_selector(".jp-OutputArea-output img", timeout=60_000)
+        time.sleep(3)  # widget views render from the saved state
+        text = page.inner_text(".jp-Notebook")
+        assert "Error displaying widget" not in text
+        assert "Not this time" in text
+        assert "1 block(s), 200,704 bytes" in outputs_text(page)
+        assert text.count(HIDDEN) == len(held) - 1
+        assert page.locator(".jp-OutputArea-output img").count() >= 2  # the charts
+        assert page.locator(".widget-slider").count() >= 2  # dashboards, from saved state
     assert [e for e in errors if "model not found" in e] == []
     assert digest(LESSON) == original  # the lesson on disk was not touched
 
@@ -191,84 +200,73 @@ def test_later_lesson_as_a_student_meets_it(later_lab, name, tmp_path):
     """Run All: no traceback, no widget error, no answer shown; every slider of every dashboard
     redraws its chart and leaves no error; the first commit reveals its answer at once; the
     saved lesson reopens readable (committed choice, charts, no widget error)."""
-    from playwright.sync_api import sync_playwright
-
     base, folder = later_lab
     lesson = REPO / "notebooks" / f"{name}.ipynb"
     original = digest(lesson)
     copy = folder / f"{name}.ipynb"
     errors = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            open_notebook(page, base, f"notebooks/{copy.name}")
-            run_all_cells(page)
-            text = page.inner_text(".jp-Notebook")
-            assert "Error displaying widget" not in text
-            assert "Traceback" not in text and "could not run here" not in text
-            predictions = page.locator(".jp-CodeCell").filter(
-                has=page.locator(".widget-radio-box"))
-            count = predictions.count()
-            assert count >= 3
+    with student_page(base, copy, errors) as page:
+        text = page.inner_text(".jp-Notebook")
+        assert "Error displaying widget" not in text
+        assert "Traceback" not in text and "could not run here" not in text
+        predictions = page.locator(".jp-CodeCell").filter(
+            has=page.locator(".widget-radio-box"))
+        count = predictions.count()
+        assert count >= 3
 
-            held = reveal_texts(page)   # Run All spoils nothing
-            assert held and all(t.strip() == HIDDEN for t in held), held
-            assert "You predicted" not in outputs_text(page)
+        held = reveal_texts(page)   # Run All spoils nothing
+        assert held and all(t.strip() == HIDDEN for t in held), held
+        assert "You predicted" not in outputs_text(page)
 
-            from benchmarks.bench_browser import dashboard_cells
+        from benchmarks.bench_browser import dashboard_cells
 
-            boards = dashboard_cells(page)
-            assert len(boards) == 1
-            sliders = 2 if name.startswith("07") else 3   # 07: threads and M_ARENA_MAX
-            for b, cell in enumerate(boards):
-                moved = move_every_slider(page, cell)
-                assert len(moved) >= sliders, moved
-                line = cell.inner_text()
-                assert "error:" not in line and "Traceback" not in line, line
-                cell.screenshot(path=str(tmp_path / f"{name}-{b}.png"))
+        boards = dashboard_cells(page)
+        assert len(boards) == 1
+        sliders = 2 if name.startswith("07") else 3   # 07: threads and M_ARENA_MAX
+        for b, cell in enumerate(boards):
+            moved = move_every_slider(page, cell)
+            assert len(moved) >= sliders, moved
+            line = cell.inner_text()
+            assert "error:" not in line and "Traceback" not in line, line
+            cell.screenshot(path=str(tmp_path / f"{name}-{b}.png"))
 
-            # commit the first prediction (its first choice): its reveal shows, no other
-            first = predictions.first
-            first.scroll_into_view_if_needed()
-            first.locator(".widget-radio-box label").first.click()
-            first.locator("button", has_text="Commit").click()
-            page.wait_for_function(
-                "([hidden]) => { const c = [...document.querySelectorAll('.jp-CodeCell')]"
-                ".filter(c => (c.querySelector('.jp-InputArea-editor') || {}).textContent"
-                "?.trimStart().startsWith('# Reveal'))[0];"
-                "return c && !c.querySelector('.jp-OutputArea').innerText.includes(hidden); }",
-                arg=[HIDDEN], timeout=60_000)
-            shown = reveal_texts(page)
-            assert shown[0].strip() and HIDDEN not in shown[0]
-            assert all(t.strip() == HIDDEN for t in shown[1:])
-            assert "You predicted" in page.inner_text(".jp-Notebook")
-            page.screenshot(path=str(tmp_path / f"{name}-page.png"), full_page=True)
+        # commit the first prediction (its first choice): its reveal shows, no other
+        first = predictions.first
+        first.scroll_into_view_if_needed()
+        first.locator(".widget-radio-box label").first.click()
+        first.locator("button", has_text="Commit").click()
+        page.wait_for_function(
+            "([hidden]) => { const c = [...document.querySelectorAll('.jp-CodeCell')]"
+            ".filter(c => (c.querySelector('.jp-InputArea-editor') || {}).textContent"
+            "?.trimStart().startsWith('# Reveal'))[0];"
+            "return c && !c.querySelector('.jp-OutputArea').innerText.includes(hidden); }",
+            arg=[HIDDEN], timeout=60_000)
+        shown = reveal_texts(page)
+        assert shown[0].strip() and HIDDEN not in shown[0]
+        assert all(t.strip() == HIDDEN for t in shown[1:])
+        assert "You predicted" in page.inner_text(".jp-Notebook")
+        page.screenshot(path=str(tmp_path / f"{name}-page.png"), full_page=True)
 
-            # save, close, reopen: readable, no widget error
-            page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and "widgets" not in json.loads(
-                    copy.read_text()).get("metadata", {}):
-                time.sleep(0.5)
-            assert "widgets" in json.loads(copy.read_text())["metadata"]
-            page.evaluate("() => window.jupyterapp.commands.execute('application:close-all')")
-            page.wait_for_function("() => !document.querySelector('.jp-Notebook')",
-                                   timeout=30_000)
-            open_notebook(page, base, f"notebooks/{copy.name}")
-            page.wait_for_selector(".jp-OutputArea-output", timeout=60_000)
-            time.sleep(3)  # widget views render from the saved state
-            text = page.inner_text(".jp-Notebook")
-            assert "Error displaying widget" not in text
-            assert "You predicted" in text
-            assert text.count(HIDDEN) == len(held) - 1
-            if boards:
-                assert page.locator(".jp-OutputArea-output img").count() >= 1  # the chart
-                assert page.locator(".widget-slider").count() >= sliders
-        finally:
-            browser.close()
+        # save, close, reopen: readable, no widget error
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "widgets" not in json.loads(
+                copy.read_text()).get("metadata", {}):
+            time.sleep(0.5)
+        assert "widgets" in json.loads(copy.read_text())["metadata"]
+        page.evaluate("() => window.jupyterapp.commands.execute('application:close-all')")
+        page.wait_for_function("() => !document.querySelector('.jp-Notebook')",
+                               timeout=30_000)
+        open_notebook(page, base, f"notebooks/{copy.name}")
+        page.wait_for_selector(".jp-OutputArea-output", timeout=60_000)
+        time.sleep(3)  # widget views render from the saved state
+        text = page.inner_text(".jp-Notebook")
+        assert "Error displaying widget" not in text
+        assert "You predicted" in text
+        assert text.count(HIDDEN) == len(held) - 1
+        if boards:
+            assert page.locator(".jp-OutputArea-output img").count() >= 1  # the chart
+            assert page.locator(".widget-slider").count() >= sliders
     assert [e for e in errors if "model not found" in e] == []
     assert digest(lesson) == original  # the lesson on disk was not touched
 
@@ -286,35 +284,26 @@ def lab08(tmp_path_factory):
 def test_lesson_08_scores_the_students_allocator_in_the_browser(lab08):
     """Run All: the student's cell prints its allocator's score beside glibc's, no answer shows;
     committing the pool prediction reveals the pool's score, and only that one."""
-    from playwright.sync_api import sync_playwright
-
     base, copy = lab08
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            open_notebook(page, base, f"notebooks/{copy.name}")
-            run_all_cells(page)
-            text = page.inner_text(".jp-Notebook")
-            assert "Traceback" not in text and "Error displaying widget" not in text
-            held = reveal_texts(page)
-            assert len(held) == 2 and all(t.strip() == HIDDEN for t in held), held
-            shown = outputs_text(page)
-            assert "MapEach" in shown and "glibc 2.36" in shown       # the student's cell
-            assert "LEAK SUMMARY" not in shown and "rounds  Pool" not in shown
-            first = page.locator(".jp-CodeCell").filter(
-                has=page.locator(".widget-radio-box")).first
-            first.scroll_into_view_if_needed()
-            first.locator(".widget-radio-box label", has_text="several times more").click()
-            first.locator("button", has_text="Commit").click()
-            page.wait_for_function(
-                "([hidden]) => { const c = [...document.querySelectorAll('.jp-CodeCell')]"
-                ".filter(c => (c.querySelector('.jp-InputArea-editor') || {}).textContent"
-                "?.trimStart().startsWith('# Reveal'))[0];"
-                "return c && !c.querySelector('.jp-OutputArea').innerText.includes(hidden); }",
-                arg=[HIDDEN], timeout=10_000)
-            shown = reveal_texts(page)
-            assert "Pool" in shown[0] and "1,056,768" in shown[0]
-            assert shown[1].strip() == HIDDEN
-        finally:
-            browser.close()
+    with student_page(base, copy) as page:
+        text = page.inner_text(".jp-Notebook")
+        assert "Traceback" not in text and "Error displaying widget" not in text
+        held = reveal_texts(page)
+        assert len(held) == 2 and all(t.strip() == HIDDEN for t in held), held
+        shown = outputs_text(page)
+        assert "MapEach" in shown and "glibc 2.36" in shown       # the student's cell
+        assert "LEAK SUMMARY" not in shown and "rounds  Pool" not in shown
+        first = page.locator(".jp-CodeCell").filter(
+            has=page.locator(".widget-radio-box")).first
+        first.scroll_into_view_if_needed()
+        first.locator(".widget-radio-box label", has_text="several times more").click()
+        first.locator("button", has_text="Commit").click()
+        page.wait_for_function(
+            "([hidden]) => { const c = [...document.querySelectorAll('.jp-CodeCell')]"
+            ".filter(c => (c.querySelector('.jp-InputArea-editor') || {}).textContent"
+            "?.trimStart().startsWith('# Reveal'))[0];"
+            "return c && !c.querySelector('.jp-OutputArea').innerText.includes(hidden); }",
+            arg=[HIDDEN], timeout=10_000)
+        shown = reveal_texts(page)
+        assert "Pool" in shown[0] and "1,056,768" in shown[0]
+        assert shown[1].strip() == HIDDEN
