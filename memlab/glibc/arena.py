@@ -185,7 +185,7 @@ class Arena(System):
             if len(tb) < tc.limit:                    # _tcache_put, inline: a hot path
                 self._state[c] = TCACHE
                 tb.append(c)
-                self._touch(c + self._hdr, 2 * self._sz)
+                self._touch(c + self._hdr, self._key)
                 self._path = "free-tcache"
                 return
         if size <= self._max_fast:

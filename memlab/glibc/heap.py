@@ -53,6 +53,8 @@ class Heap:
         self._tc_off = a.tcache_offset  # tcache bin = (size - this) >> 4
         self._fb_base = a.fastbin_base  # fastbin = (size >> 4) - this
         self._sb_corr = a.smallbin_correction   # small bin = (size >> 4) + this
+        self._links = 3 * a.size_sz     # a binned chunk's size word, fd and bk
+        self._key = 2 * a.size_sz       # a cached chunk's next pointer and key
         self._touch = space.touch
         self._size: dict[int, int] = {}
         self._state: dict[int, int] = {}
@@ -95,11 +97,11 @@ class Heap:
         self._free_end[c + size] = c
         self._bins.push_unsorted(c, size)
         sz = self._sz
-        if size >= self._min_large:                      # size, fd, bk, nextsize links cleared
-            self._touch(c + sz, 5 * sz)
+        if size < self._min_large:
+            self._touch(c + sz, self._links)             # size, fd, bk
+        else:                                            # ... and the nextsize links, cleared
+            self._touch(c + sz, self._links + 2 * sz)
             self._stale.forget(c + 4 * sz, c + 6 * sz)
-        else:
-            self._touch(c + sz, 3 * sz)                  # size, fd, bk
         self._touch(c + size, sz)                        # footer: next chunk's prev_size
 
     def _to_freed_bin(self, c: int, size: int) -> str:
@@ -111,7 +113,7 @@ class Heap:
         self._state[c] = SMALL
         self._free_end[c + size] = c
         self._bins.place(c, size)
-        self._touch(c + self._sz, 3 * self._sz)          # size word, fd/bk
+        self._touch(c + self._sz, self._links)           # size word, fd/bk
         self._touch(c + size, self._sz)                  # footer
         return "free-smallbin"
 
@@ -127,7 +129,7 @@ class Heap:
         """tcache_put: chunk `c` goes to the head of tcache bin `idx`."""
         self._state[c] = TCACHE
         self._tcache.bins[idx].append(c)
-        self._touch(c + self._hdr, 2 * self._sz)         # next pointer and key
+        self._touch(c + self._hdr, self._key)            # next pointer and key
 
     def _tcache_get(self, idx: int) -> int:
         """tcache_get: take the head of tcache bin `idx` (not empty) and mark it in use."""
@@ -146,6 +148,8 @@ class Heap:
         """An argument as this architecture's size_t receives it: checked as a 64-bit size_t
         (a trace's range), then, on a narrower word, SIZE_MAX for what does not fit (as the
         replayer of a 32-bit build passes it)."""
+        if value.__class__ is int and 0 <= value <= self._mask:
+            return value
         value = as_size_t(name, value)
         return value if value <= self._mask else self._mask
 
