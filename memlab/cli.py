@@ -189,8 +189,6 @@ def _model_factory(glibc: str, arch: str = DEFAULT_ARCH):
         from memlab.glibc import Malloc
     except ImportError as e:
         raise MemlabError(f"memlab's glibc model is not available ({e})") from None
-    if arch == DEFAULT_ARCH:   # TEMP until the model takes arch
-        return lambda: Malloc(glibc=glibc)
     return lambda: Malloc(glibc=glibc, arch=arch)
 
 

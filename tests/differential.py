@@ -52,7 +52,7 @@ def run_model(ops, every: int | None, check_every: int | None = 1, glibc: str = 
     `check_every` runs the model's check() after every k-th operation (None: never); an
     AssertionError is re-raised naming the operation that broke the invariant.
     """
-    r = Replayer(ops, Malloc(glibc=glibc, **({} if arch == "x86-64" else {"arch": arch})), every)  # TEMP
+    r = Replayer(ops, Malloc(glibc=glibc, arch=arch), every)
     m = r.malloc
     notes: dict[int, str] = {}
     while not r.done:
