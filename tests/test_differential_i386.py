@@ -19,6 +19,7 @@ modelled on i386: the model refuses them in one line.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,7 +65,6 @@ KNOWN = {
 def _cases(paths: list[Path]) -> list:
     return [pytest.param(p, id=p.stem, marks=[pytest.mark.xfail(strict=True, reason=KNOWN[p.stem])]
                          if p.stem in KNOWN else []) for p in paths]
-SLOW = os.environ.get("MEMLAB_SLOW", "").strip().lower() not in ("", "0", "false", "no")
 REPO = Path(__file__).parent.parent
 
 #: Above this many operations a trace is snapshotted about 2,000 times and checked 20 times
@@ -197,8 +197,6 @@ def _record(work: Path, name: str, command: list[str], extra: dict | None = None
 
 
 def _need(tool: str) -> str:
-    import shutil
-
     path = shutil.which(tool)
     if path is None:
         raise NativeUnavailable(f"{tool} is not installed: the test records it running")
