@@ -55,13 +55,6 @@ HAND = [p for p in sorted((DATA / "paths").glob("*.trace")) + sorted(DATA.glob("
 #: Traces on which the model is known to differ from the real i386 glibc, and how: each is
 #: expected to fail (strictly: it must be dropped from here once the model agrees).
 KNOWN = {
-    "14_break_far": "the model cannot map 1.2 GB once the break has taken the room below the "
-                    "libraries: the kernel places it below the program",
-    "15_mapping_below_the_program": "the model cannot map 1 GB after a 2 GB mapping: the kernel "
-                                    "places it below the brk heap and the program",
-    "17_mmap_fallback": "the model's heap from sysmalloc's mmap fallback starts its first chunk "
-                        "at the mapping, not 8 bytes in: uordblks 416 vs 424 and check() fails "
-                        "(top's user area misaligned)",
     "18_mmap_fallback_wrapped": "with the break request wrapped round in 32 bits the model's "
                                 "malloc fails where glibc maps 1 MiB as the heap",
 }
