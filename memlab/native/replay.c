@@ -29,6 +29,7 @@
  * is run; the line number, reason and line go to stderr), 1 other failures.
  */
 #define _GNU_SOURCE
+#include <alloca.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gnu/libc-version.h>
@@ -946,9 +947,24 @@ static int take_turn(unsigned me)
     return 1;
 }
 
+/* A stack page a thread reads before it writes it is the kernel's zero page: resident to
+ * mincore, yet not in smaps' Anonymous count, so that stack_bytes would take a page too many
+ * out of rss (seen on i386, whose frames read a fresh page first).  A new thread first writes
+ * the part of its stack the replay will use (64 KiB, or half the stack if that is less). */
+static void __attribute__((noinline)) warm_stack(void)
+{
+    size_t n = (stack_block - stack_guard) / 2;
+    if (n > 65536)
+        n = 65536;
+    volatile char *pad = alloca(n);
+    for (size_t i = 0; i < n; i += 4096)
+        pad[i] = 0;
+}
+
 static void *thread_main(void *arg)
 {
     unsigned me = (unsigned)(uintptr_t)arg;
+    warm_stack();
     threads[me].ktid = (pid_t)syscall(SYS_gettid);
     note_stack();
     raise_flag(&threads[me].ready);
@@ -1308,14 +1324,16 @@ int main(int argc, char **argv)
         }
     }
     if (trace_cpus && !rival && trace_cpus != get_nprocs()) {
-        /* glibc counts the CPUs once, when more arenas than M_ARENA_TEST (8) exist, and then
-         * allows 8 per CPU; a limit of max(8 N, 9) set now gives the same arenas. */
+        /* glibc counts the CPUs once, when more arenas than M_ARENA_TEST exist (8, or 2 where a
+         * long has 4 bytes), and then allows that many per CPU: with k of 8 or 2, a limit of
+         * max(k N, k + 1) set now gives the same arenas. */
         if (sets_arena_params) {
             err_str("replay: the trace was recorded with a number of CPUs other than this machine's and sets "
                     "M_ARENA_TEST or M_ARENA_MAX: it can only be replayed on a machine with that many CPUs\n");
             return 1;
         }
-        mallopt(M_ARENA_MAX, trace_cpus * 8 > 9 ? trace_cpus * 8 : 9);
+        int per_cpu = sizeof(long) == 4 ? 2 : 8;
+        mallopt(M_ARENA_MAX, trace_cpus * per_cpu > per_cpu + 1 ? trace_cpus * per_cpu : per_cpu + 1);
     }
 
     /* Pages one at a time, as the model counts them, even where the kernel would
