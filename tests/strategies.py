@@ -178,12 +178,10 @@ def threaded_traces(draw, max_threads: int = 20, max_ops: int = 80, n_ids: int =
     return "".join(line + "\n" for line in lines)
 
 
-def threaded_trace(n_ops: int, seed: int = 0, max_threads: int = 20, n_ids: int = 400,
-                   big: int = 8 << 20) -> str:
+def threaded_trace(n_ops: int, seed: int = 0, max_threads: int = 20, n_ids: int = 400) -> str:
     """A seeded random trace with threads and heavy traffic: batches of equal requests (up to
-    `big` bytes, so that arenas grow heaps, open new ones and trim them) and batches of frees on
-    random threads, thread exits, joins and re-creation, trims and mallopts, `s` after each step.
-    (400 live blocks of 8 MiB would not fit in a 32-bit process's addresses: i386 runs pass less.)"""
+    8 MiB, so that arenas grow heaps, open new ones and trim them) and batches of frees on
+    random threads, thread exits, joins and re-creation, trims and mallopts, `s` after each step."""
     rng = random.Random(seed)
     cpus = rng.choice([1, 2])
     lines = [f"# cpus {cpus}"]
@@ -217,7 +215,7 @@ def threaded_trace(n_ops: int, seed: int = 0, max_threads: int = 20, n_ids: int 
                 lines.append(f"n {tid}")
         elif r < 0.6:
             size = rng.choice([rng.randint(1000, 60000), rng.randint(16, 1024), 130000,
-                               rng.randint(big // 8, big)])
+                               rng.randint(1 << 20, 8 << 20)])
             for _ in range(rng.randint(1, 40)):
                 lines.append(f"a {nxt % n_ids} {size}")
                 live.append(nxt % n_ids)

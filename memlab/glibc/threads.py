@@ -117,6 +117,10 @@ class Threads:
     >>> for tid in range(1, 10): t.create(tid); t.switch(tid); _ = t.malloc(10)
     >>> len(t.arenas), t.arena_limit     # M_ARENA_TEST (8) arenas made before the limit counts
     (9, 8)
+    >>> t = Threads(cores=1, arch="i386")   # 2 per core, and M_ARENA_TEST 2
+    >>> for tid in range(1, 6): t.create(tid); t.switch(tid); _ = t.malloc(10)
+    >>> len(t.arenas), t.arena_limit, t.arenas[1].heaps[0].size
+    (3, 2, 135168)
     """
 
     def __init__(self, space=None, glibc: str | Release = DEFAULT_RELEASE,
