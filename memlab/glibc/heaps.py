@@ -60,6 +60,7 @@ class Heaps:
         self.max_size = arch.heap_max_size          #: HEAP_MAX_SIZE
         self.info_bytes = arch.heap_info_bytes      #: sizeof(heap_info)
         self._words = 5 * arch.size_sz              # heap_info's words, written by new_heap
+        self._aligned_area = 0                      # glibc's aligned_heap_area: a hint, or 0
 
     def heap_for_ptr(self, addr: int) -> HeapInfo | None:
         """The heap holding `addr`, if a non-main heap does."""
@@ -81,32 +82,48 @@ class Heaps:
         else:
             size = max_size
         size = align_up(size)
-        space = self._space
-        # glibc first tries the aligned half a previous double mapping left (an mmap hint);
-        # the address space places mappings top-down only, so this always maps twice the
-        # size and keeps the aligned half (addresses may differ from glibc's, sizes do not)
-        try:
-            p1 = space.mmap(2 * max_size)
-        except SyscallError:
-            p1 = 0
+        addr = self._map_aligned()
+        if not addr:
+            return None
+        h = HeapInfo(addr, size, None)
+        self._by_base[addr] = h
+        self._space.touch(addr, self._words)      # the heap_info words
+        return h
+
+    def _map_aligned(self) -> int:
+        """Map HEAP_MAX_SIZE bytes at a multiple of it as glibc does (0 if that fails): at the
+        hint a previous double mapping left, else twice the size keeping the aligned half (its
+        upper half becomes the next hint when the mapping was aligned already), else once,
+        kept only if aligned by chance."""
+        space, max_size = self._space, self.max_size
+        if self._aligned_area:
+            hint, self._aligned_area = self._aligned_area, 0
+            addr = self._try_mmap(max_size, hint)
+            if addr and addr % max_size == 0:
+                return addr
+            if addr:                         # the kernel put it elsewhere, unaligned
+                space.munmap(addr, max_size)
+        p1 = self._try_mmap(2 * max_size)
         if p1:
             addr = align_up(p1, max_size)
             ul = addr - p1
             if ul:
                 space.munmap(p1, ul)
+            else:
+                self._aligned_area = addr + max_size
             space.munmap(addr + max_size, max_size - ul)
-        else:
-            try:
-                addr = space.mmap(max_size)
-            except SyscallError:
-                return None
-            if addr % max_size:
-                space.munmap(addr, max_size)
-                return None
-        h = HeapInfo(addr, size, None)
-        self._by_base[addr] = h
-        space.touch(addr, self._words)            # the heap_info words
-        return h
+            return addr
+        addr = self._try_mmap(max_size)
+        if addr % max_size:
+            space.munmap(addr, max_size)
+            return 0
+        return addr
+
+    def _try_mmap(self, length: int, hint: int | None = None) -> int:
+        try:
+            return self._space.mmap(length, hint=hint)
+        except SyscallError:
+            return 0
 
     def grow_heap(self, h: HeapInfo, diff: int) -> int:
         """Make `diff` more bytes (page-rounded) of heap `h` usable: 0, or -1 past HEAP_MAX_SIZE."""
@@ -130,6 +147,8 @@ class Heaps:
 
     def delete_heap(self, h: HeapInfo) -> None:
         """Unmap heap `h` whole."""
+        if h.addr + self.max_size == self._aligned_area:
+            self._aligned_area = 0
         del self._by_base[h.addr]
         self._space.munmap(h.addr, self.max_size)
 

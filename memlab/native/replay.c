@@ -40,6 +40,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <link.h>
 #include <linux/futex.h>
@@ -1198,6 +1199,15 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
+#if UINTPTR_MAX == 0xffffffffu
+    /* A 32-bit process runs out of addresses: where the kernel puts the break and the
+     * mappings then decides what fits.  The model starts from the layout without
+     * randomisation (memlab.space.layout32), so the replayer runs that way too, as setarch -R
+     * would: the personality is read at exec, hence the second exec. */
+    int persona = personality(0xffffffff);
+    if (persona != -1 && !(persona & ADDR_NO_RANDOMIZE) && personality(persona | ADDR_NO_RANDOMIZE) != -1)
+        execv("/proc/self/exe", argv);
+#endif
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--version") == 0) {
