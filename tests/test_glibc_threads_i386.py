@@ -86,6 +86,9 @@ FACTS = {
     "thread exit empties its tcache; the arena goes to the free list and a new thread takes it":
         "n 1\nT 1\n" + "".join(f"a {i} {8 * i + 4}\n" for i in range(1, 40))
         + "".join(f"f {i}\n" for i in range(1, 40)) + "s\nx 1\ns\nT 0\nj 1\ns\nn 2\nT 2\na 0 10\ns\n",
+    "M_MXFAST 0 consolidates the main arena only: a thread's arena keeps its fastbin chunks":
+        "n 1\nT 1\n" + "".join(f"a {i} 40\n" for i in range(20)) + "".join(f"f {i}\n" for i in range(20))
+        + "s\no M_MXFAST 0\ns\na 100 40\na 101 20\nf 101\ns\na 102 3000\ns\n",
     "exit, join and re-creation: cached stacks are reused with their DTVs; past 40 MiB the "
     "joining thread frees the oldest DTVs":
         "".join(f"n {t}\nT {t}\na {t} 40\nx {t}\nT 0\nj {t}\ns\n" for t in range(1, 9))

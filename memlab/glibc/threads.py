@@ -161,6 +161,7 @@ class Threads:
         self._exited: dict[int, Stack] = {}     # exited, not yet joined: their stacks
         self._pending_joins: list[Stack] = []   # joins waiting for a running thread
         self._stacks_unmapped = 0
+        self._fast_ceiling = self._main._max_fast   # the largest max_fast set so far (check)
 
     # --- views -------------------------------------------------------------------------------
     @property
@@ -577,6 +578,7 @@ class Threads:
         """mallopt(param, value): consolidates the main arena, sets the process's parameter."""
         m = self._main
         res = m.mallopt(param, value)
+        self._fast_ceiling = max(self._fast_ceiling, m._max_fast)
         if param == M_ARENA_TEST and value > 0:
             self._arena_test = value
         elif param == M_ARENA_MAX and value > 0:
@@ -673,6 +675,8 @@ class Threads:
             v._state = {c: INUSE if state[c] == TCACHE else state[c] for c in mine}
             v._free_end = {e: c for e, c in a._free_end.items() if self._owner(c) is a}
             v._tcache = None
+            if a is not main:                # mallopt consolidates the main arena only: the
+                v._max_fast = self._fast_ceiling   # others keep chunks a lower M_MXFAST refuses
             v._mmapped = {}
             v._mmapped_mem = v._mmapped_drift = 0
             try:
