@@ -21,8 +21,8 @@ compare compares it too, naming the arena that differs; it needs glibc on x86-64
 fetched once into memlab's cache and run through their own loader; --allocator runs a native
 replay on jemalloc, tcmalloc or mimalloc instead, preloaded (only the break and resident
 bytes mean something there); --arch i386 runs a native replay on the machine's 32-bit glibc
-(the replayer built with -m32) and, without --native, on the model built for i386 (glibc 2.36, one
-thread, no --arenas), so compare and scenario take it too; `record` writes the
+(the replayer built with -m32) and, without --native, on the model built for i386 (glibc 2.36,
+no --arenas), so compare and scenario take it too; `record` writes the
 malloc-family calls of a real program as a trace; `scenario` prints one of the
 lessons' traces (to replay or compare), or with --n runs it on the model and
 prints its snapshots (vecvec: with bulk steps, so N may be 1e8); `score` replays traces (by
@@ -719,7 +719,7 @@ def _parser() -> argparse.ArgumentParser:
     def arch_option(q: argparse.ArgumentParser) -> None:
         q.add_argument("--arch", choices=tuple(ARCHES), default=DEFAULT_ARCH, metavar="ARCH",
                        help=f"the architecture glibc is built for ({', '.join(ARCHES)}; default "
-                            f"{DEFAULT_ARCH}); i386: glibc 2.36 only, one thread, no --arenas")
+                            f"{DEFAULT_ARCH}); i386: glibc 2.36 only, no --arenas")
 
     def arenas_option(q: argparse.ArgumentParser) -> None:
         q.add_argument("--arenas", action="store_true",

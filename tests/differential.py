@@ -46,8 +46,8 @@ class Outcome:
 
 def run_model(ops, every: int | None, check_every: int | None = 1, glibc: str = "2.36",
               arch: str = "x86-64"):
-    """Replay `ops` on a fresh Malloc of release `glibc` built for `arch` (the threaded model
-    when the trace has thread lines); return (snapshot dicts, {op: note path}).
+    """Replay `ops` on a fresh Malloc of release `glibc` built for `arch` (the threaded model when
+    the trace has thread lines); return (snapshot dicts, {op: note path}).
 
     `check_every` runs the model's check() after every k-th operation (None: never); an
     AssertionError is re-raised naming the operation that broke the invariant.
@@ -84,9 +84,8 @@ def compare_trace(trace, every: int | None = 1, check_every: int | None = 1, nam
     """Replay `trace` (text, Path or ops) on the model and the real glibc; list differences.
 
     `glibc` names the release modelled; `libc_dir` the unpacked real release to run it on (None:
-    this machine's glibc). `arch` is the architecture on both sides ("i386": the model built for
-    it and the replayer built with -m32 on this machine's 32-bit glibc). Fields named in
-    `ignore` are not compared.
+    this machine's glibc); `arch` the architecture of both (i386: the machine's 32-bit glibc).
+    Fields named in `ignore` are not compared.
 
     Each difference names the trace, the snapshot (op number, label), the operation just run,
     and every field that differs as `field: model X vs real Y`.

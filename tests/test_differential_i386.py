@@ -12,8 +12,8 @@ Hypothesis, seeded phased and seeded boundary traces; programs recorded on this 
 x86-64 recording's requests mean the same on i386). Every field of every snapshot must be
 equal and Malloc.check() holds after every operation (big traces: sampled in the default
 run, every operation with --run-slow). The `#!` claims of the i386 traces hold on the real
-i386 glibc, so a trace that stops exercising its boundary fails. Threaded traces are not
-modelled on i386: the model refuses them in one line.
+i386 glibc, so a trace that stops exercising its boundary fails. Threaded traces on i386 are
+tests/test_glibc_threads_i386.py's.
 """
 
 from __future__ import annotations
@@ -31,11 +31,8 @@ from differential import check_expectations, compare_trace, expectations
 from strategies import edge_trace, phased_trace, traces
 
 from memlab import native
-from memlab.errors import MemlabError
-from memlab.glibc import Malloc
 from memlab.glibc.arch import I386
 from memlab.native import NativeUnavailable
-from memlab.replay import replay
 from memlab.trace import read_trace
 
 pytestmark = pytest.mark.usefixtures("glibc_i386")
@@ -45,12 +42,7 @@ DATA = Path(__file__).parent / "data"
 OWN = sorted((DATA / "i386").glob("*.trace"))
 
 
-def _threaded(path: Path) -> bool:
-    return read_trace(path.read_text()).threaded
-
-
-HAND = [p for p in sorted((DATA / "paths").glob("*.trace")) + sorted(DATA.glob("*.trace")) + OWN
-        if not _threaded(p)]
+HAND = sorted((DATA / "paths").glob("*.trace")) + sorted(DATA.glob("*.trace")) + OWN
 
 #: Traces on which the model is known to differ from the real i386 glibc, and how: each is
 #: expected to fail (strictly: it must be dropped from here once the model agrees).
@@ -122,12 +114,6 @@ def test_i386_traces_exercise_what_they_claim(path):
     assert claims, f"{path.name} claims nothing"
     failed = check_expectations(claims, native.replay_native(path, arch=ARCH))
     assert not failed, f"{path.name} no longer exercises what it claims (real i386 glibc): {failed}"
-
-
-def test_threaded_traces_are_refused_in_one_line():
-    with pytest.raises(MemlabError) as caught:
-        replay("a 0 1\nn 1\nT 1\na 1 100\ns\n", lambda: Malloc(arch=ARCH))
-    assert "\n" not in str(caught.value) and str(caught.value)
 
 
 # ------------------------------------------------------------------ random traces
@@ -202,12 +188,10 @@ def _need(tool: str) -> str:
 
 
 def _agree_on_all(files: list[Path], min_total: int, snapshots: int = 300) -> None:
-    """Every recorded file (without thread lines) replays identically on i386: about
+    """Every recorded file replays identically on i386: about
     `snapshots` evenly spaced snapshots and the final one, check() 30 times."""
     total, problems, compared = 0, [], 0
     for path in files:
-        if _threaded(path):
-            continue
         ops = _ops(path)
         total += ops
         out = compare_trace(path, every=max(1, ops // snapshots), check_every=max(1, ops // 30),
@@ -215,7 +199,7 @@ def _agree_on_all(files: list[Path], min_total: int, snapshots: int = 300) -> No
         assert out.real and out.real[-1]["op"] == ops, f"{path.name}: the final snapshot is missing"
         problems += out.differences
         compared += 1
-    assert compared, "no recorded trace without threads"
+    assert compared, "no recorded trace"
     assert not problems, "\n".join(problems)
     assert total >= min_total, f"only {total} operations recorded"
 
