@@ -116,8 +116,7 @@ def test_cli_replays_and_compares_on_i386(tmp_path, capsys):
     assert cli.main(["compare", "--arch", "i386", str(threads)]) == 0
     assert "AGREE: all 2 snapshots are identical" in capsys.readouterr().out
     for argv, status in ((["compare", "--arch", "i386", "--glibc", "2.41", path], 2),
-                         (["replay", "--arch", "i386", "--glibc", "2.43", path], 2),
-                         (["compare", "--arch", "i386", "--arenas", path], 2)):
+                         (["replay", "--arch", "i386", "--glibc", "2.43", path], 2)):
         assert cli.main(list(map(str, argv))) == status, argv
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "Traceback" not in err, (argv, err)
