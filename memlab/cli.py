@@ -50,7 +50,7 @@ from memlab.glibc.release import DEFAULT_RELEASE, RELEASES
 from memlab.leaks import LeakSummary, PointerGraph, classify
 from memlab.native.allocators import NAMES
 from memlab.native.valgrind import valgrind_leaks, valgrind_version
-from memlab.native.runner import NativeError
+from memlab.native.runner import NativeError, recorded_arch, replay_arch
 from memlab.progress import AUTO, auto, shown
 from memlab.snapshot import ARENAS, FIELDS, Snapshot
 from memlab.units import PAGE
@@ -203,6 +203,24 @@ def _read_bytes(path: str) -> bytes:
             return f.read()
     except OSError as e:
         raise UsageError(f"cannot read trace {cut(path)!r}: {e.strerror}") from None
+
+
+def _trace_arch(path: str | None) -> str | None:
+    """The `# arch` a trace says it was recorded on, read from its start without taking it from
+    standard input (as far as the first read of a pipe goes); None if it says none or cannot be read
+    (the command then reports the trace itself)."""
+    if path is None:
+        return None
+    if path == STDIN:
+        peek = getattr(getattr(sys.stdin, "buffer", None), "peek", None)
+        try:
+            return recorded_arch(peek(1 << 16)) if peek is not None else None
+        except (OSError, ValueError):
+            return None
+    try:
+        return recorded_arch(path)
+    except OSError:
+        return None
 
 
 def _model_run(ops: Trace | Sequence[Op], every: int | None, glibc: str, sink: Callable[[Snapshot], Any],
@@ -703,9 +721,10 @@ def _parser() -> argparse.ArgumentParser:
                             f"preloaded and report only the break and resident bytes")
 
     def arch_option(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--arch", choices=tuple(ARCHES), default=DEFAULT_ARCH, metavar="ARCH",
-                       help=f"the architecture glibc is built for ({', '.join(ARCHES)}; default "
-                            f"{DEFAULT_ARCH}); i386 runs on the real side only, so far")
+        q.add_argument("--arch", choices=tuple(ARCHES), default=None, metavar="ARCH",
+                       help=f"the architecture glibc is built for ({', '.join(ARCHES)}; default: the "
+                            f"trace's own, from its `# arch` line, else {DEFAULT_ARCH}); i386 runs on "
+                            f"the real side only, so far")
 
     def arenas_option(q: argparse.ArgumentParser) -> None:
         q.add_argument("--arenas", action="store_true",
@@ -785,6 +804,8 @@ def _run(argv: Sequence[str] | None, out: TextIO) -> int:
         raise UsageError(f"--glibc {cut(args.glibc, 30)} is not modelled; choose one of {', '.join(SUPPORTED_GLIBC)}")
     if hasattr(args, "glibc") and args.glibc is None and args.run not in (_cmd_replay, _cmd_compare):
         args.glibc = DEFAULT_GLIBC
+    if hasattr(args, "arch"):
+        args.arch = replay_arch(_trace_arch(getattr(args, "trace", None)), args.arch)
     try:
         return args.run(args, out)
     except TraceError as e:
