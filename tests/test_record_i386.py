@@ -10,6 +10,7 @@ at exit. The real side is the replayer built with -m32 on the machine's i386 gli
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -247,6 +248,22 @@ def test_replay_defaults_to_the_traces_own_architecture(recorded, capsys):
     assert err.count("\n") == 1 and "recorded on i386" in err and "--arch x86-64" in err
 
 
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_a_written_arch_line_chooses_the_replayer(tmp_path, source):
+    """`# arch i386` in any trace, read from a file or from standard input: `replay --native`
+    runs the i386 replayer (glibc's first malloc(1) leaves I386.after_malloc_one in use)."""
+    from memlab.glibc.arch import I386
+
+    text = "# arch i386\na 0 1\ns\n"
+    path = tmp_path / "one.trace"
+    path.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "memlab", "replay", "--native", "--json",
+                           "-" if source == "stdin" else str(path)],
+                          input=text, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[0])["uordblks"] == I386.after_malloc_one
+
+
 @pytest.mark.usefixtures("recorder")
 def test_an_x86_64_program_records_as_before(programs, tmp_path):
     """The same program built for x86-64: the 64-bit recorder, `# arch x86-64`, an exact replay."""
@@ -269,3 +286,18 @@ def test_the_i386_model_ends_where_the_program_did(recorded, kind):
     (end,) = [s for s in replay(read_trace(trace.read_bytes()), lambda: Malloc(arch="i386"), progress=None)
               if s.label == "exit"]
     assert [end.as_dict()[k] for k in COUNTERS] == own
+
+
+@pytest.mark.parametrize("arch", ["x86-64", "i386"])
+@pytest.mark.parametrize("cores", ["machine", 1])
+def test_the_arena_limit_of_a_recorded_number_of_cpus(arch, cores):
+    """glibc allows K arenas per CPU, K = 8 in a 64-bit program and 2 in a 32-bit one, and creates
+    them freely while at most K exist. Threads that all stay alive, each allocating once, show the
+    limit: on this machine's CPUs it is the real library's own; for another number of CPUs
+    (`# cpus 1`) the replayer sets M_ARENA_MAX to max(K N, K + 1) to stand in for it."""
+    n = os.sysconf("SC_NPROCESSORS_ONLN") if cores == "machine" else 1      # what glibc counts
+    per_cpu = 8 if arch == "x86-64" else 2
+    threads = per_cpu * n + 4
+    text = f"# cpus {n}\n" + "".join(f"T 0\nn {k}\nT {k}\na {k} 100\n" for k in range(1, threads + 1)) + "s\n"
+    (end,) = replay_native(text.encode(), arch=arch, arenas=True)
+    assert len(end["arenas"]) == max(per_cpu * n, per_cpu + 1)

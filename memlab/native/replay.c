@@ -1333,14 +1333,16 @@ int main(int argc, char **argv)
         }
     }
     if (trace_cpus && !rival && trace_cpus != get_nprocs()) {
-        /* glibc counts the CPUs once, when more arenas than M_ARENA_TEST (8) exist, and then
-         * allows 8 per CPU; a limit of max(8 N, 9) set now gives the same arenas. */
+        /* glibc counts the CPUs once, when more arenas than M_ARENA_TEST exist, and then allows
+         * K per CPU: K is 8 in a 64-bit program, 2 in a 32-bit one, and M_ARENA_TEST is K too
+         * (NARENAS_FROM_NCORES (1)). A limit of max(K N, K + 1) set now gives the same arenas. */
         if (sets_arena_params) {
             err_str("replay: the trace was recorded with a number of CPUs other than this machine's and sets "
                     "M_ARENA_TEST or M_ARENA_MAX: it can only be replayed on a machine with that many CPUs\n");
             return 1;
         }
-        mallopt(M_ARENA_MAX, trace_cpus * 8 > 9 ? trace_cpus * 8 : 9);
+        int per_cpu = sizeof(long) == 4 ? 2 : 8;
+        mallopt(M_ARENA_MAX, trace_cpus * per_cpu > per_cpu + 1 ? trace_cpus * per_cpu : per_cpu + 1);
     }
 
     /* Pages one at a time, as the model counts them, even where the kernel would
