@@ -21,8 +21,9 @@ compare compares it too, naming the arena that differs; it needs glibc on x86-64
 fetched once into memlab's cache and run through their own loader; --allocator runs a native
 replay on jemalloc, tcmalloc or mimalloc instead, preloaded (only the break and resident
 bytes mean something there); --arch i386 runs a native replay on the machine's 32-bit glibc
-(the replayer built with -m32; the model is x86-64 only so far, so compare refuses it); `record` writes the
-malloc-family calls of a real program as a trace; `scenario` prints one of the
+(the replayer built with -m32; the model is x86-64 only so far, so compare refuses it), and is the
+default for a trace whose `# arch i386` line says it was recorded there; `record` writes the
+malloc-family calls of a real program as a trace (of an x86-64 or an i386 program); `scenario` prints one of the
 lessons' traces (to replay or compare), or with --n runs it on the model and
 prints its snapshots (vecvec: with bulk steps, so N may be 1e8); `score` replays traces (by
 default the lessons' own) on an allocator written in Python (a `memlab.allocators.Allocator`
@@ -37,6 +38,7 @@ import io
 import json
 import os
 import signal
+import stat
 import sys
 import traceback
 from collections import deque
@@ -206,20 +208,17 @@ def _read_bytes(path: str) -> bytes:
 
 
 def _trace_arch(path: str | None) -> str | None:
-    """The `# arch` a trace says it was recorded on, read from its start without taking it from
-    standard input (as far as the first read of a pipe goes); None if it says none or cannot be read
-    (the command then reports the trace itself)."""
+    """The `# arch` a trace says it was recorded on, read from its start: a regular file's, or
+    standard input's (`-`: as far as its first read goes, left to be read); None if it says none,
+    or cannot be read so (a pipe by name: then `--arch` must name the architecture)."""
     if path is None:
         return None
-    if path == STDIN:
-        peek = getattr(getattr(sys.stdin, "buffer", None), "peek", None)
-        try:
-            return recorded_arch(peek(1 << 16)) if peek is not None else None
-        except (OSError, ValueError):
-            return None
     try:
-        return recorded_arch(path)
-    except OSError:
+        if path != STDIN:
+            return recorded_arch(path) if stat.S_ISREG(os.stat(path).st_mode) else None
+        peek = getattr(getattr(sys.stdin, "buffer", None), "peek", None)
+        return recorded_arch(peek(1 << 16)) if peek is not None else None
+    except (OSError, ValueError):
         return None
 
 

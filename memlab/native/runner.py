@@ -217,13 +217,13 @@ def replay_arch(recorded: str | None, asked: str | None) -> str:
     >>> replay_arch("i386", "x86-64")
     Traceback (most recent call last):
     ...
-    memlab.errors.UsageError: the trace was recorded on i386 (its # arch line); it cannot be replayed with --arch x86-64 (drop --arch)
+    memlab.errors.UsageError: the trace was recorded on i386 (its # arch line), not on x86-64: replay it with --arch i386, or with no --arch
     """
     if asked is None:
         return recorded or DEFAULT_ARCH
     if recorded is not None and recorded != asked:
-        raise UsageError(f"the trace was recorded on {recorded} (its # arch line); it cannot be replayed "
-                         f"with --arch {asked} (drop --arch)")
+        raise UsageError(f"the trace was recorded on {recorded} (its # arch line), not on {asked}: "
+                         f"replay it with --arch {recorded}, or with no --arch")
     return asked
 
 
