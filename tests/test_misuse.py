@@ -161,9 +161,10 @@ def view(m: Malloc):
             tuple(s.mappings()), tuple(s.resident_ranges()), m.mmap_threshold, m.trim_threshold)
 
 
-def run_model(steps: list[str]):
-    """Run the steps on a fresh model; return (model, exception of the last step or None, view before it)."""
-    m = Malloc()
+def run_model(steps: list[str], arch: str = "x86-64"):
+    """Run the steps on a fresh model of glibc built for `arch`; return (model, exception of the
+    last step or None, view before it)."""
+    m = Malloc(arch=arch)
     p: dict[int, int] = {}
     before = None
     for k, step in enumerate(steps):

@@ -11,8 +11,7 @@ from __future__ import annotations
 import errno
 
 from ..units import PAGE
-from .chunk import (ALIGN, HDR, MASK64, MINSIZE, PTRDIFF_MAX, as_size_t as _size_t,
-                    SIZE_SZ, checked_request2size, is_power_of_two, tcache_index)
+from .chunk import ALIGN, is_power_of_two
 from .heap import INUSE
 
 __all__ = ["AlignedAlloc"]
@@ -30,8 +29,8 @@ class AlignedAlloc:
         >>> m = Malloc(); m.memalign(4096, 100) % 4096
         0
         """
-        _size_t("align", align)
-        _size_t("n", n)
+        align = self._fit("align", align)
+        n = self._fit("n", n)
         self._info = ""
         call = ("memalign", (align, n))
         r = self._mid_memalign(align, n)
@@ -39,38 +38,39 @@ class AlignedAlloc:
         return r
 
     def _mid_memalign(self, align: int, n: int) -> int:
+        hdr = self._hdr
         if align <= ALIGN:
-            nb = checked_request2size(n)
+            nb = self._arch.checked_request2size(n)
             c = self._malloc_chunk(nb, n) if nb else 0
-            return c + HDR if c else NULL
-        if align < MINSIZE:
-            align = MINSIZE
-        if align > (1 << 63):
+            return c + hdr if c else NULL
+        if align < self._minsize:
+            align = self._minsize
+        if align > self._mask // 2 + 1:
             return NULL
         if not is_power_of_two(align):
-            a = MINSIZE
+            a = 2 * ALIGN
             while a < align:
                 a <<= 1
             align = a
-        nb = checked_request2size(n)
+        nb = self._arch.checked_request2size(n)
         if nb and self._rel.memalign_tcache_lookup:
             c = self._tcache_aligned(align, nb)
             if c:
-                return c + HDR
-        if not nb or align > PTRDIFF_MAX:
-            return NULL
+                return c + hdr
+        if not nb or nb + align + self._minsize > self._ptrdiff_max:
+            return NULL                                 # _int_malloc refuses what it is asked
         c = self._int_memalign(align, nb)
-        return c + HDR if c else NULL
+        return c + hdr if c else NULL
 
     def _tcache_aligned(self, align: int, nb: int) -> int:
         """2.41 on: the first chunk of nb's tcache bin (head first) whose block is aligned."""
         tc = self._tcache
         if tc is None or nb > self._tmax:
             return 0
-        tb = tc.bins[tcache_index(nb)]
+        tb = tc.bins[self._arch.tcache_index(nb)]
         for i in range(len(tb) - 1, -1, -1):          # the list's head is the last item
             c = tb[i]
-            if not (c + HDR) % align:
+            if not (c + self._hdr) % align:
                 del tb[i]
                 self._state[c] = INUSE
                 self._path = "tcache"
@@ -86,8 +86,8 @@ class AlignedAlloc:
         (0, 0)
         """
         if self._rel.aligned_alloc_strict and (align == 0 or not is_power_of_two(align)):
-            _size_t("align", align)
-            _size_t("n", n)
+            self._fit("align", align)
+            self._fit("n", n)
             self._info = ""
             self._note = (("aligned_alloc", (align, n)), "fail", "EINVAL:")
             return NULL
@@ -100,9 +100,10 @@ class AlignedAlloc:
         >>> Malloc().posix_memalign(24, 10)
         (22, 0)
         """
-        _size_t("align", align)
-        _size_t("n", n)
-        if align % SIZE_SZ or not is_power_of_two(align // SIZE_SZ) or align == 0:
+        align = self._fit("align", align)
+        n = self._fit("n", n)
+        sz = self._sz                                   # sizeof(void *)
+        if align % sz or not is_power_of_two(align // sz) or align == 0:
             self._info = ""
             self._note = (f"posix_memalign({align}, {n})", "fail", "EINVAL:")
             return errno.EINVAL, NULL
@@ -125,8 +126,8 @@ class AlignedAlloc:
         >>> m = Malloc(); m.malloc_usable_size(m.pvalloc(1))
         4104
         """
-        _size_t("n", n)
-        if n + PAGE - 1 > MASK64:
+        n = self._fit("n", n)
+        if n + PAGE - 1 > self._mask:
             return NULL
-        return self.memalign(PAGE, (n + PAGE - 1) & -(PAGE - 1) & MASK64)   # glibc's mask, as written
+        return self.memalign(PAGE, (n + PAGE - 1) & -(PAGE - 1) & self._mask)   # glibc's mask, as written
 

@@ -14,7 +14,7 @@ architecture; `tests/test_arch_i386.py` holds the observable ones against the re
 >>> X86_64.minsize, X86_64.tcache_chunk_size, X86_64.first_heap_bytes, X86_64.after_malloc_one
 (32, 656, 135168, 688)
 
-The model of glibc (`memlab.glibc.Malloc`) implements X86_64 only, so far.
+The model of glibc (`memlab.glibc.Malloc(arch=...)`) reads every word-size figure from here.
 """
 
 from __future__ import annotations
@@ -48,6 +48,21 @@ class Arch:
         return 2 * self.size_sz
 
     @property
+    def word_mask(self) -> int:
+        """SIZE_MAX: the largest size_t; arithmetic on sizes wraps modulo this plus one."""
+        return (1 << 8 * self.size_sz) - 1
+
+    @property
+    def ptrdiff_max(self) -> int:
+        """PTRDIFF_MAX: the largest request glibc accepts."""
+        return self.word_mask >> 1
+
+    @property
+    def chunk_struct(self) -> int:
+        """sizeof(struct malloc_chunk): six words (what malloc_trim leaves at a chunk's start)."""
+        return 6 * self.size_sz
+
+    @property
     def minsize(self) -> int:
         """MINSIZE: four words (prev_size, size, fd, bk) rounded up to the alignment."""
         mask = self.malloc_alignment - 1
@@ -64,6 +79,96 @@ class Arch:
         if n + self.size_sz + mask < self.minsize:
             return self.minsize
         return (n + self.size_sz + mask) & ~mask
+
+    def checked_request2size(self, n: int) -> int:
+        """request2size, or 0 when glibc refuses the request (above PTRDIFF_MAX).
+
+        >>> X86_64.checked_request2size(2**31), I386.checked_request2size(2**31)
+        (2147483664, 0)
+        """
+        return 0 if n > self.ptrdiff_max else self.request2size(n)
+
+    @property
+    def smallbin_correction(self) -> int:
+        """SMALLBIN_CORRECTION: 1 when the alignment exceeds the header (i386), else 0."""
+        return 1 if self.malloc_alignment > self.chunk_header else 0
+
+    def smallbin_index(self, size: int) -> int:
+        """Small bin of a chunk size below `min_large_size` (16-byte bins).
+
+        >>> X86_64.smallbin_index(32), I386.smallbin_index(16), I386.smallbin_index(992)
+        (2, 2, 63)
+        """
+        return (size >> 4) + self.smallbin_correction
+
+    def largebin_index(self, size: int) -> int:
+        """Large bin of a chunk size of `min_large_size` or more: glibc's largebin_index_64,
+        or on a 4-byte word with 16-byte alignment its largebin_index_32_big.
+
+        >>> [X86_64.largebin_index(s) for s in (1024, 3072, 3136, 10752, 40960, 524288)]
+        [64, 96, 97, 112, 120, 126]
+        >>> [I386.largebin_index(s) for s in (1008, 2880, 2944, 3072, 10752, 524288)]   # 95: never
+        [64, 94, 96, 97, 112, 126]
+        """
+        if self.size_sz == 8:
+            if (size >> 6) <= 48:
+                return 48 + (size >> 6)
+        elif (size >> 6) <= 45:
+            return 49 + (size >> 6)
+        if (size >> 9) <= 20:
+            return 91 + (size >> 9)
+        if (size >> 12) <= 10:
+            return 110 + (size >> 12)
+        if (size >> 15) <= 4:
+            return 119 + (size >> 15)
+        if (size >> 18) <= 2:
+            return 124 + (size >> 18)
+        return 126
+
+    def bin_index(self, size: int) -> int:
+        """Small or large bin of any chunk size.
+
+        >>> X86_64.bin_index(1008), I386.bin_index(1008)
+        (63, 64)
+        """
+        if size < self.min_large_size:
+            return self.smallbin_index(size)
+        return self.largebin_index(size)
+
+    @property
+    def tcache_offset(self) -> int:
+        """tcache bin of a chunk size = (size - this) >> 4: glibc's csize2tidx."""
+        return self.minsize - self.malloc_alignment + 1
+
+    def tcache_index(self, size: int) -> int:
+        """tcache bin of a chunk size.
+
+        >>> X86_64.tcache_index(32), X86_64.tcache_index(1040), I386.tcache_index(16), I386.tcache_index(1024)
+        (0, 63, 0, 63)
+        """
+        return (size - self.tcache_offset) // self.malloc_alignment
+
+    @property
+    def fastbin_base(self) -> int:
+        """Fastbins are numbered by 16-byte size steps from MINSIZE: bin = (size >> 4) - this.
+
+        On x86-64 that is glibc's fastbin_index; glibc's i386 index, (size >> 3) - 2, leaves
+        every other slot empty (sizes are multiples of 16): the same bins in the same order.
+        """
+        return self.minsize >> 4
+
+    def fastbin_index(self, size: int) -> int:
+        """The model's fastbin of a chunk size.
+
+        >>> X86_64.fastbin_index(32), X86_64.fastbin_index(176), I386.fastbin_index(16), I386.fastbin_index(96)
+        (0, 9, 0, 5)
+        """
+        return (size >> 4) - self.fastbin_base
+
+    @property
+    def nfastbins(self) -> int:
+        """Fastbins needed for every chunk size M_MXFAST can admit."""
+        return self.fastbin_index(self.request2size(self.max_fast_size)) + 1
 
     @property
     def tcache_struct_bytes(self) -> int:

@@ -8,8 +8,8 @@ fit, second chunk of an equal size), the next non-empty bin, top, and sysmalloc.
 
 from __future__ import annotations
 
-from .bins import NSMALLBINS, bin_index, largebin_index
-from .chunk import ALIGN, HDR, IS_MMAPPED, MIN_LARGE, MINSIZE, PREV_INUSE, SIZE_SZ, request2size
+from .bins import NSMALLBINS
+from .chunk import ALIGN, IS_MMAPPED, PREV_INUSE
 from .heap import INUSE, LARGE, SMALL, TCACHE, UNSORTED
 from .runs import consolidate_run
 from .system import System
@@ -25,18 +25,18 @@ class Arena(System):
     def _int_malloc(self, nb: int) -> int:
         """Find a chunk of `nb` bytes (already rounded); return its address or 0."""
         # the index helpers, inline (a hot path); ti is nb's tcache bin when nb <= _tmax
-        ti = (nb - 17) >> 4                           # tcache_index
+        ti = (nb - self._tc_off) >> 4                 # tcache_index
         if nb <= self._max_fast:
-            fi = (nb >> 4) - 2                        # fastbin_index
+            fi = (nb >> 4) - self._fb_base            # fastbin_index
             if self._fast.bins[fi]:
                 return self._from_fastbin(nb, fi, ti)
         bins = self._bins
-        if nb < MIN_LARGE:
-            idx = nb >> 4                             # smallbin_index
+        if nb < self._min_large:
+            idx = (nb >> 4) + self._sb_corr           # smallbin_index
             if bins.small_nonempty(idx):
                 return self._from_smallbin(nb, idx, ti)
         else:                                         # a large request: fastbins go first
-            idx = largebin_index(nb)
+            idx = self._arch.largebin_index(nb)
             if self._have_fast:
                 self._consolidate()
         while True:
@@ -44,7 +44,7 @@ class Arena(System):
                 c = self._scan_unsorted(nb, ti)
                 if c:
                     return c
-            if nb >= MIN_LARGE:                       # L: best fit in the request's own bin
+            if nb >= self._min_large:                       # L: best fit in the request's own bin
                 c = bins.large_best_fit(idx, nb)
                 if c is not None:
                     self._take_split(c, nb, False)
@@ -53,21 +53,21 @@ class Arena(System):
             b = bins.next_nonempty(idx)               # B: smallest chunk of a bigger bin
             if b is not None:
                 c = bins.tail(b)
-                self._take_split(c, nb, nb < MIN_LARGE)
+                self._take_split(c, nb, nb < self._min_large)
                 self._path = "binmap"
                 return c
             top, tsize = self._top, self._top_size     # T: carve top, else consolidate or grow
-            if tsize >= nb + MINSIZE:                 # (_carve_top, inline: a hot path)
+            if tsize >= nb + self._minsize:                 # (_carve_top, inline: a hot path)
                 self._size[top] = nb
                 self._state[top] = INUSE
                 self._top = top + nb
                 self._top_size = tsize - nb
-                self._touch(top + nb + SIZE_SZ, SIZE_SZ)
+                self._touch(top + nb + self._sz, self._sz)
                 self._path = "top"
                 return top
             if self._have_fast:
                 self._consolidate()
-                idx = bin_index(nb)
+                idx = self._arch.bin_index(nb)
                 continue
             return self._sysmalloc(nb)
 
@@ -93,7 +93,7 @@ class Arena(System):
         self._state[c] = INUSE
         tc = self._tcache
         if tc is None and self._tcache_pending:
-            tc = self._lazy_tcache(request2size(self._rel.tcache_struct_bytes))
+            tc = self._lazy_tcache(self._arch.request2size(self._rel.tcache_struct_bytes))
         if tc is not None and nb <= self._tmax:
             tb = tc.bins[ti]
             while len(tb) < tc.limit and bins.small_nonempty(idx):
@@ -118,8 +118,8 @@ class Arena(System):
         iters = 0
         while unsorted:
             c, size = bins.pop_unsorted_tail()
-            if (nb < MIN_LARGE and not unsorted and c == self._last_remainder
-                    and size > nb + MINSIZE):         # it was the only one: split it again
+            if (nb < self._min_large and not unsorted and c == self._last_remainder
+                    and size > nb + self._minsize):         # it was the only one: split it again
                 del self._free_end[c + size]
                 self._size[c] = nb
                 state[c] = INUSE
@@ -132,7 +132,7 @@ class Arena(System):
                 del self._free_end[c + size]
                 if tc is None and self._tcache_pending:
                     state[c] = INUSE
-                    tc = self._lazy_tcache(request2size(self._rel.tcache_struct_bytes))
+                    tc = self._lazy_tcache(self._arch.request2size(self._rel.tcache_struct_bytes))
                     if tc is not None and nb <= self._tmax:
                         stash_idx = ti
                 if stash_idx >= 0 and len(tc.bins[stash_idx]) < tc.limit:
@@ -155,19 +155,19 @@ class Arena(System):
         """2.43: make the tcache now, from an `_int_malloc(request)` (tried once only)."""
         self._tcache_pending = False
         rel = self._rel
-        c = self._int_malloc(request2size(request))
+        c = self._int_malloc(self._arch.request2size(request))
         if c:
             if self._perturb:
-                self._touch(c + HDR, request)
+                self._touch(c + self._hdr, request)
             self._tcache = Tcache(c, rel.tcache_bins, rel.tcache_count)
-            self._touch(c + HDR, rel.tcache_struct_bytes)   # memset of the struct
+            self._touch(c + self._hdr, rel.tcache_struct_bytes)   # memset of the struct
         return self._tcache
 
     def _take_split(self, c: int, nb: int, remember: bool) -> None:
         """Take binned chunk `c` for `nb`; a remainder of MINSIZE or more goes to the unsorted head."""
         size = self._unbin(c)
         self._state[c] = INUSE
-        if size - nb < MINSIZE:
+        if size - nb < self._minsize:
             self._size[c] = size
             return
         self._size[c] = nb
@@ -181,16 +181,16 @@ class Arena(System):
         """Release heap chunk `c` (in use, `size` bytes): tcache, fastbin, or coalesce and bin."""
         tc = self._tcache
         if tc is not None and size <= self._tmax:
-            tb = tc.bins[(size - 17) >> 4]            # tcache_index
+            tb = tc.bins[(size - self._tc_off) >> 4]  # tcache_index
             if len(tb) < tc.limit:                    # _tcache_put, inline: a hot path
                 self._state[c] = TCACHE
                 tb.append(c)
-                self._touch(c + HDR, 16)
+                self._touch(c + self._hdr, self._key)
                 self._path = "free-tcache"
                 return
         if size <= self._max_fast:
             if self._perturb:
-                self._perturb_fill(c + HDR, size - HDR)
+                self._perturb_fill(c + self._hdr, size - self._hdr)
             self._fast_push(c, size)
             self._path = "free-fastbin"
             return
@@ -199,7 +199,7 @@ class Arena(System):
     def _free_merge(self, c: int, size: int, perturb: bool = True) -> None:
         """Coalesce in-use chunk `c` with free neighbours or top, bin it, maybe trim."""
         if perturb and self._perturb:
-            self._perturb_fill(c + HDR, size - HDR)
+            self._perturb_fill(c + self._hdr, size - self._hdr)
         del self._size[c]
         del self._state[c]
         size = self._coalesce(c, size, True)
@@ -227,18 +227,18 @@ class Arena(System):
         nxt = c + size
         if prev is not None:                          # consolidate backward
             stale.put(c, self._size[prev])            # footer, and size with P clear
-            stale.put(c + SIZE_SZ, size)
+            stale.put(c + self._sz, size)
             size += self._unbin(prev)
             c = prev
         if nxt == self._top:                          # into top: the old top-size word stays
-            stale.put(nxt + SIZE_SZ, self._top_size | PREV_INUSE)
+            stale.put(nxt + self._sz, self._top_size | PREV_INUSE)
             self._top = c
             self._top_size += size
             if freed:
                 self._path = "free-top"
             return self._top_size
         if UNSORTED <= self._state.get(nxt, INUSE) <= LARGE:   # consolidate forward
-            stale.put(nxt + SIZE_SZ, self._size[nxt] | PREV_INUSE)   # (runs are never binned)
+            stale.put(nxt + self._sz, self._size[nxt] | PREV_INUSE)   # (runs are never binned)
             size += self._unbin(nxt)
         if freed:
             self._path = self._to_freed_bin(c, size)
@@ -257,7 +257,7 @@ class Arena(System):
         for fi in range(len(fast.bins)):
             if not fast.bins[fi]:
                 continue
-            for c in fast.take_all(fi, (fi + 2) << 4):
+            for c in fast.take_all(fi, fast.size_of(fi)):
                 if c.__class__ is not int:            # a run: all but its lowest chunk at once
                     c = consolidate_run(self, c)
                 size = size_of.pop(c)
@@ -271,18 +271,18 @@ class Arena(System):
         if oldsize >= nb:
             newsize = oldsize
             self._path = "realloc-inplace"
-        elif nxt == self._top and oldsize + self._top_size >= nb + MINSIZE:
+        elif nxt == self._top and oldsize + self._top_size >= nb + self._minsize:
             newtop = c + nb
-            self._stale.put(nxt + SIZE_SZ, self._top_size | PREV_INUSE)
+            self._stale.put(nxt + self._sz, self._top_size | PREV_INUSE)
             self._top_size = oldsize + self._top_size - nb
             self._top = newtop
             self._size[c] = nb
-            self._touch(newtop + SIZE_SZ, SIZE_SZ)
+            self._touch(newtop + self._sz, self._sz)
             self._path = "realloc-inplace"
             return c
         elif (nxt != self._top and UNSORTED <= self._state.get(nxt, INUSE) <= LARGE
               and oldsize + self._size[nxt] >= nb):
-            self._stale.put(nxt + SIZE_SZ, self._size[nxt] | PREV_INUSE)
+            self._stale.put(nxt + self._sz, self._size[nxt] | PREV_INUSE)
             newsize = oldsize + self._unbin(nxt)
             self._path = "realloc-inplace"
         else:
@@ -291,24 +291,24 @@ class Arena(System):
                 return 0
             self._perturb_after(n, nb - (ALIGN - 1))     # glibc asks _int_malloc for that much
             if n == nxt:
-                self._stale.put(n + SIZE_SZ, self._size[n] | PREV_INUSE)
+                self._stale.put(n + self._sz, self._size[n] | PREV_INUSE)
                 newsize = oldsize + self._size.pop(n)
                 del self._state[n]
                 self._path = "realloc-inplace"
             else:
-                self._touch(n + HDR, oldsize - SIZE_SZ)       # memcpy of the old contents
-                self._stale.move(c + HDR, n + HDR, oldsize - SIZE_SZ)
+                self._touch(n + self._hdr, oldsize - self._sz)       # memcpy of the old contents
+                self._stale.move(c + self._hdr, n + self._hdr, oldsize - self._sz)
                 self._inner_free(c, oldsize)
                 self._path = "realloc-move"
                 return n
-        if newsize - nb < MINSIZE:
+        if newsize - nb < self._minsize:
             self._size[c] = newsize
         else:
             self._size[c] = nb
             rem = c + nb
             self._size[rem] = newsize - nb
             self._state[rem] = INUSE
-            self._touch(rem + SIZE_SZ, SIZE_SZ)
+            self._touch(rem + self._sz, self._sz)
             path = self._path
             self._inner_free(rem, newsize - nb)
             self._path = path
@@ -324,29 +324,29 @@ class Arena(System):
     def _int_memalign(self, align: int, nb: int) -> int:
         """Allocate `nb` bytes at a multiple of `align` (> 16, a power of two); 0 on failure."""
         rel = self._rel
-        c = self._int_malloc(request2size(nb + align + MINSIZE))
+        c = self._int_malloc(self._arch.request2size(nb + align + self._minsize))
         if not c:
             return 0
         path = self._path
-        self._perturb_after(c, nb + align + MINSIZE)
+        self._perturb_after(c, nb + align + self._minsize)
         mm = self._mmapped.get(c)
-        if (c + HDR) % align:
-            new = ((c + HDR + align - 1) & -align) - HDR
-            if new - c < MINSIZE:
+        if (c + self._hdr) % align:
+            new = ((c + self._hdr + align - 1) & -align) - self._hdr
+            if new - c < self._minsize:
                 new += align
             lead = new - c
             if mm is not None:
                 offset, size = self._mmapped.pop(c)
                 self._stale.put(c, offset)                # the old header stays in memory
-                self._stale.put(c + SIZE_SZ, size | IS_MMAPPED)
+                self._stale.put(c + self._sz, size | IS_MMAPPED)
                 self._mmapped[new] = (offset + lead, size - lead)
-                self._touch(new, HDR)
+                self._touch(new, self._hdr)
                 self._path = path
                 return new
             newsize = self._size[c] - lead
             self._size[new] = newsize
             self._state[new] = INUSE
-            self._touch(new + SIZE_SZ, SIZE_SZ)
+            self._touch(new + self._sz, self._sz)
             self._size[c] = lead
             if rel.memalign_pieces_to_arena:
                 self._free_merge(c, lead)
@@ -357,18 +357,18 @@ class Arena(System):
             size = self._size[c]
             rule = rel.memalign_trailer
             if rule == "above-minsize":
-                split = size > nb + MINSIZE
+                split = size > nb + self._minsize
             elif rule == "minsize":
-                split = size - nb >= MINSIZE
+                split = size - nb >= self._minsize
             else:                                     # any excess next to top or a free chunk
                 nxt = c + size
-                split = size > nb and (size - nb >= MINSIZE or nxt == self._top
+                split = size > nb and (size - nb >= self._minsize or nxt == self._top
                                        or UNSORTED <= self._state.get(nxt, INUSE) <= LARGE)
             if split:
                 rem = c + nb
                 self._size[rem] = size - nb
                 self._state[rem] = INUSE
-                self._touch(rem + SIZE_SZ, SIZE_SZ)
+                self._touch(rem + self._sz, self._sz)
                 self._size[c] = nb
                 if rel.memalign_pieces_to_arena:
                     self._free_merge(rem, size - nb, perturb=False)
@@ -380,4 +380,4 @@ class Arena(System):
     def _perturb_after(self, c: int, nbytes: int) -> None:
         """alloc_perturb of an `_int_malloc` result (every exit but the stashed-chunk one)."""
         if self._perturb and self._path != "tcache-stash":
-            self._touch(c + HDR, nbytes)
+            self._touch(c + self._hdr, nbytes)

@@ -1,6 +1,7 @@
 """Bin index functions and the containers of free chunks: unsorted, small and large bins.
 
-Size classes of glibc 2.36 on x86-64 (chunk sizes; lower bound inclusive):
+Size classes of glibc 2.36 on x86-64 (chunk sizes; lower bound inclusive; i386's, with
+small bins from 16 bytes and large bins from 1008, are in `memlab.glibc.arch`):
 
     bin 1           unsorted: any size, in arrival order
     bins 2..63      small: one size each, bin = size / 16 (32 -> 2, ..., 1008 -> 63)
@@ -23,7 +24,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import OrderedDict
 
-from .chunk import MIN_LARGE
+from .arch import X86_64, Arch
 
 __all__ = [
     "UNSORTED", "N_BINS", "NSMALLBINS", "smallbin_index", "largebin_index", "bin_index",
@@ -36,40 +37,30 @@ NSMALLBINS = 64       #: bins below this index are small bins (one chunk size ea
 
 
 def smallbin_index(size: int) -> int:
-    """Small bin of a chunk size below 1024.
+    """Small bin of a chunk size below 1024 (x86-64).
 
     >>> smallbin_index(32), smallbin_index(1008)
     (2, 63)
     """
-    return size >> 4
+    return X86_64.smallbin_index(size)
 
 
 def largebin_index(size: int) -> int:
-    """Large bin of a chunk size of 1024 or more (glibc's largebin_index_64).
+    """Large bin of a chunk size of 1024 or more (x86-64: glibc's largebin_index_64).
 
     >>> [largebin_index(s) for s in (1024, 1520, 2784, 3136, 4096, 10752, 40960, 65536, 524288)]
     [64, 71, 91, 97, 99, 112, 120, 121, 126]
     """
-    if (size >> 6) <= 48:
-        return 48 + (size >> 6)
-    if (size >> 9) <= 20:
-        return 91 + (size >> 9)
-    if (size >> 12) <= 10:
-        return 110 + (size >> 12)
-    if (size >> 15) <= 4:
-        return 119 + (size >> 15)
-    if (size >> 18) <= 2:
-        return 124 + (size >> 18)
-    return 126
+    return X86_64.largebin_index(size)
 
 
 def bin_index(size: int) -> int:
-    """Small or large bin of any chunk size.
+    """Small or large bin of any chunk size (x86-64).
 
     >>> bin_index(48), bin_index(4096)
     (3, 99)
     """
-    return smallbin_index(size) if size < MIN_LARGE else largebin_index(size)
+    return X86_64.bin_index(size)
 
 
 class LargeBin:
@@ -134,7 +125,7 @@ class Bins:
 
     Tracks the number and total size of the chunks held, for mallinfo2.
 
-    >>> b = Bins()
+    >>> b = Bins(X86_64)
     >>> b.push_unsorted(0x1000, 48); b.pop_unsorted_tail()
     (4096, 48)
     >>> b.place(0x1000, 48)
@@ -143,9 +134,13 @@ class Bins:
     (3, 1, 48)
     """
 
-    __slots__ = ("unsorted", "_small", "_large", "_mask", "count", "bytes")
+    __slots__ = ("unsorted", "_small", "_large", "_mask", "count", "bytes", "_min_large",
+                 "_corr", "_large_index")
 
-    def __init__(self) -> None:
+    def __init__(self, arch: Arch) -> None:
+        self._min_large = arch.min_large_size
+        self._corr = arch.smallbin_correction
+        self._large_index = arch.largebin_index
         self.unsorted: OrderedDict[int, int] = OrderedDict()   # addr -> size; last = head
         self._small: list[OrderedDict[int, None]] = [OrderedDict() for _ in range(NSMALLBINS)]
         self._large: list[LargeBin] = [LargeBin() for _ in range(N_BINS)]
@@ -170,11 +165,11 @@ class Bins:
     # small and large --------------------------------------------------------
     def place(self, addr: int, size: int) -> int:
         """Put a chunk into its small or large bin; return the bin index."""
-        if size < MIN_LARGE:
-            idx = size >> 4                       # smallbin_index, inline (hot)
+        if size < self._min_large:
+            idx = (size >> 4) + self._corr       # smallbin_index, inline (hot)
             self._small[idx][addr] = None
         else:
-            idx = largebin_index(size)
+            idx = self._large_index(size)
             self._large[idx].insert(addr, size)
         self._mask |= 1 << idx
         self.count += 1
@@ -185,14 +180,14 @@ class Bins:
         """Unlink a chunk from wherever it is binned."""
         if in_unsorted:
             del self.unsorted[addr]
-        elif size < MIN_LARGE:
-            idx = size >> 4                       # smallbin_index, inline (hot)
+        elif size < self._min_large:
+            idx = (size >> 4) + self._corr       # smallbin_index, inline (hot)
             b = self._small[idx]
             del b[addr]
             if not b:
                 self._mask &= ~(1 << idx)
         else:
-            idx = largebin_index(size)
+            idx = self._large_index(size)
             b = self._large[idx]
             b.remove(addr, size)
             if not b:

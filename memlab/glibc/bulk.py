@@ -4,7 +4,8 @@
 is `free(p)`, `free(p + stride)`, ... in that order. Where every call would take
 the same path (carve from top, push onto a fastbin), the calls are applied in
 closed form and their chunks kept as one run (memlab.glibc.runs); elsewhere they
-are ordinary single calls.
+are ordinary single calls. Runs follow x86-64's chunk layout: on another architecture every
+call is a single call.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..units import PAGE
+from .arch import X86_64
 from .bins import bin_index
 from .chunk import (HDR, MIN_LARGE, MINSIZE, PTRDIFF_MAX, SIZE_SZ, as_size_t as _size_t,
                     fastbin_index, request2size, tcache_index)
@@ -82,6 +84,11 @@ class BulkSteps:
         if count.__class__ is not int or count < 0:
             raise ValueError(f"count must be an int >= 0, got {count!r}")
         out: list[Block] = []
+        if self._arch is not X86_64:
+            nb = self._arch.request2size(n)
+            for _ in range(count):
+                _blocks_add(out, self.malloc(n), nb, 1)
+            return tuple(out)
         if n > PTRDIFF_MAX:
             for _ in range(count):
                 self.malloc(n)
@@ -182,6 +189,10 @@ class BulkSteps:
         _size_t("p", p)
         if stride.__class__ is not int or count.__class__ is not int or count < 0:
             raise ValueError(f"stride and count must be ints (count >= 0), got {stride!r}, {count!r}")
+        if self._arch is not X86_64:
+            for k in range(count):
+                self.free(p + k * stride)
+            return
         done = 0
         while done < count:
             a = p + done * stride

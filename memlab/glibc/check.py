@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .bins import N_BINS, NSMALLBINS, UNSORTED as UNSORTED_BIN, bin_index
-from .chunk import ALIGN, MINSIZE, tcache_index
+from .bins import N_BINS, NSMALLBINS, UNSORTED as UNSORTED_BIN
+from .chunk import ALIGN
 from .heap import FAST, FENCE, INUSE, LARGE, SMALL, TCACHE, UNSORTED
 
 __all__ = ["check_heap"]
@@ -26,6 +26,7 @@ def check_heap(m) -> None:
     >>> m = Malloc(); _ = m.malloc(100); m.check()
     """
     size, state, rel = m._size, m._state, m._rel
+    arch, hdr, minsize = rel.arch, m._hdr, m._minsize
     if set(size) != set(state):
         _fail("chunk table: sizes and states name different chunks")
     # tiling (runs of equal chunks count as `count` chunks each: memlab.glibc.runs)
@@ -36,16 +37,16 @@ def check_heap(m) -> None:
     if top:
         if top in size:
             _fail(f"top {top:#x} is also in the chunk table")
-        if top_size < MINSIZE:
+        if top_size < minsize:
             _fail(f"top size {top_size} < MINSIZE")
-        if top_size % ALIGN:
-            _fail(f"top size {top_size} not a multiple of {ALIGN}")
+        if (top + hdr) % ALIGN or (top + top_size) % ALIGN:
+            _fail(f"top {top:#x} size {top_size}: its user area or its end is misaligned")
     prev_end = None
     prev_binned = False
     for a, s, st, count in items:
         if count > 1 and st not in (INUSE, FAST):
             _fail(f"run at {a:#x} is in state {st}: runs are in use or in a fastbin")
-        if a % ALIGN or s % ALIGN or (s < MINSIZE and st != FENCE):
+        if st != FENCE and ((a + hdr) % ALIGN or s % ALIGN or s < minsize):
             _fail(f"chunk {a:#x} size {s}: misaligned or too small")
         binned = UNSORTED <= st <= LARGE
         if prev_end is not None and a < prev_end:
@@ -77,7 +78,7 @@ def check_heap(m) -> None:
             want = UNSORTED if idx == UNSORTED_BIN else (SMALL if idx < NSMALLBINS else LARGE)
             if state[c] != want:
                 _fail(f"bin {idx} holds {c:#x} whose state is {state[c]}")
-            if idx != UNSORTED_BIN and bin_index(s) != idx:
+            if idx != UNSORTED_BIN and arch.bin_index(s) != idx:
                 _fail(f"bin {idx} holds a chunk of size {s}")
             if idx >= NSMALLBINS and last is not None and s > last:
                 _fail(f"large bin {idx} not sorted (size {s} after {last})")
@@ -102,7 +103,7 @@ def check_heap(m) -> None:
         for c in deep:
             if c.__class__ is int:
                 continue
-            if runs.find(c.start) is not c or c.state != FAST or c.size != (fi + 2) * ALIGN:
+            if runs.find(c.start) is not c or c.state != FAST or c.size != fast.size_of(fi):
                 _fail(f"fastbin {fi} holds run {c!r} that the run table does not")
             if c.size > m._max_fast:
                 _fail(f"fastbin run {c!r} larger than max_fast")
@@ -110,7 +111,7 @@ def check_heap(m) -> None:
             b += c.count * c.size
             fast_runs += 1
         for c in lst + [c for c in deep if c.__class__ is int]:
-            if state.get(c) != FAST or size[c] != (fi + 2) * ALIGN:
+            if state.get(c) != FAST or size[c] != fast.size_of(fi):
                 _fail(f"fastbin {fi} holds {c:#x} of wrong size or state")
             if size[c] > m._max_fast:
                 _fail(f"fastbin chunk {c:#x} larger than max_fast")
@@ -132,7 +133,7 @@ def check_heap(m) -> None:
             if len(lst) > tc.limit:
                 _fail(f"tcache bin {i} holds {len(lst)} > {tc.limit}")
             for c in lst:
-                if state.get(c) != TCACHE or tcache_index(size[c]) != i:
+                if state.get(c) != TCACHE or arch.tcache_index(size[c]) != i:
                     _fail(f"tcache bin {i} holds {c:#x} of wrong size or state")
                 t += 1
     if t != sum(1 for a in addrs if state[a] == TCACHE):
@@ -142,8 +143,10 @@ def check_heap(m) -> None:
     if mi.arena != mi.uordblks + mi.fordblks:
         _fail("arena != uordblks + fordblks")
     heap_bytes = sum(it[1] * it[3] for it in items) + top_size
-    if m._contiguous and top and heap_bytes != m._system_mem:
-        _fail(f"chunks + top ({heap_bytes}) != arena ({m._system_mem})")
+    if m._contiguous and top:
+        heap_bytes += (items[0][0] if items else top) - m._sbrk_base   # the front padding
+        if heap_bytes != m._system_mem:
+            _fail(f"front padding + chunks + top ({heap_bytes}) != arena ({m._system_mem})")
     tail = rel.mmap_chunk_tail
     if mi.hblkhd - m._mmapped_drift != sum(o + s + tail for o, s in m._mmapped.values()):
         _fail("hblkhd != total of mmapped chunks")

@@ -1,13 +1,16 @@
-"""Chunk arithmetic: request rounding, header offsets, size classes of tcache and fastbins.
+"""Chunk arithmetic: flag bits, size_t checks, and x86-64's word-size figures by name.
 
-A heap chunk is an 8-byte prev_size word, an 8-byte size word, then the user
-area: the user pointer is the chunk address + 16. While a chunk is in use, the
-next chunk's prev_size word is lent to it, so its usable size is size - 8.
+A heap chunk is a prev_size word, a size word, then the user area: on x86-64 the user
+pointer is the chunk address + 16. While a chunk is in use, the next chunk's prev_size
+word is lent to it, so its usable size is size - 8. The model itself reads the word-size
+figures from its release's `Arch` (`memlab.glibc.arch`), so that one code runs for x86-64
+and i386; the names here are x86-64's, for code outside the model and for examples.
 """
 
 from __future__ import annotations
 
 from ..units import PAGE
+from .arch import X86_64
 
 __all__ = [
     "HDR", "SIZE_SZ", "MINSIZE", "ALIGN", "MIN_LARGE", "PTRDIFF_MAX", "MASK64",
@@ -16,13 +19,13 @@ __all__ = [
     "to_signed", "is_power_of_two", "as_size_t", "mmapped_chunk_ok",
 ]
 
-SIZE_SZ = 8            #: one machine word
-HDR = 16               #: chunk header (prev_size + size); user pointer = chunk + HDR
-MINSIZE = 32           #: smallest chunk
-ALIGN = 16             #: MALLOC_ALIGNMENT
-MIN_LARGE = 1024       #: smallest chunk size of the large bins (MIN_LARGE_SIZE)
-PTRDIFF_MAX = (1 << 63) - 1
-MASK64 = (1 << 64) - 1
+SIZE_SZ = X86_64.size_sz                  #: one machine word
+HDR = X86_64.chunk_header                 #: chunk header (prev_size + size); user pointer = chunk + HDR
+MINSIZE = X86_64.minsize                  #: smallest chunk
+ALIGN = X86_64.malloc_alignment           #: MALLOC_ALIGNMENT (16 on every Arch memlab knows)
+MIN_LARGE = X86_64.min_large_size         #: smallest chunk size of the large bins (MIN_LARGE_SIZE)
+PTRDIFF_MAX = X86_64.ptrdiff_max
+MASK64 = X86_64.word_mask                 #: a trace's sizes and the API's arguments are 64-bit
 
 PREV_INUSE = 1         #: size-word flag: the chunk below is in use (or cached)
 IS_MMAPPED = 2         #: size-word flag: the chunk has a mapping of its own
@@ -35,9 +38,7 @@ def request2size(n: int) -> int:
     >>> [request2size(n) for n in (0, 24, 25, 40, 120, 121, 1000, 1032, 1033)]
     [32, 32, 48, 48, 128, 144, 1008, 1040, 1056]
     """
-    if n + SIZE_SZ + ALIGN - 1 < MINSIZE:
-        return MINSIZE
-    return (n + SIZE_SZ + ALIGN - 1) & ~(ALIGN - 1)
+    return X86_64.request2size(n)
 
 
 def checked_request2size(n: int) -> int:
@@ -46,9 +47,7 @@ def checked_request2size(n: int) -> int:
     >>> checked_request2size(1), checked_request2size(2**63)
     (32, 0)
     """
-    if n > PTRDIFF_MAX:
-        return 0
-    return request2size(n)
+    return X86_64.checked_request2size(n)
 
 
 def tcache_index(size: int) -> int:
@@ -57,7 +56,7 @@ def tcache_index(size: int) -> int:
     >>> tcache_index(32), tcache_index(1040), tcache_index(1056)
     (0, 63, 64)
     """
-    return (size - MINSIZE // 2 - 1) // ALIGN
+    return X86_64.tcache_index(size)
 
 
 def fastbin_index(size: int) -> int:
@@ -66,10 +65,10 @@ def fastbin_index(size: int) -> int:
     >>> fastbin_index(32), fastbin_index(128)
     (0, 6)
     """
-    return (size >> 4) - 2
+    return X86_64.fastbin_index(size)
 
 
-def mmapped_chunk_ok(c: int, offset: int, total: int) -> bool:
+def mmapped_chunk_ok(c: int, offset: int, total: int, hdr: int = HDR) -> bool:
     """munmap_chunk's and mremap_chunk's test on a chunk at `c` that claims a mapping:
     the mapping (c - offset, `total` bytes) is page aligned, and the user pointer's offset
     in its page is 0 or a power of two.
@@ -79,17 +78,17 @@ def mmapped_chunk_ok(c: int, offset: int, total: int) -> bool:
     >>> mmapped_chunk_ok(0x10010, 16, 8192)     # memalign's offset chunk: pointer at +32
     True
     """
-    return not ((c - offset) | total) & (PAGE - 1) and is_power_of_two((c + HDR) & (PAGE - 1))
+    return not ((c - offset) | total) & (PAGE - 1) and is_power_of_two((c + hdr) & (PAGE - 1))
 
 
-def to_signed(n: int) -> int:
-    """Read a 64-bit word as a signed C `long`.
+def to_signed(n: int, mask: int = MASK64) -> int:
+    """Read a word (64-bit unless `mask` says otherwise) as a signed C `long`.
 
-    >>> to_signed(2**64 - 1)
-    -1
+    >>> to_signed(2**64 - 1), to_signed(2**32 - 4096, 2**32 - 1)
+    (-1, -4096)
     """
-    n &= MASK64
-    return n - (1 << 64) if n >> 63 else n
+    n &= mask
+    return n - mask - 1 if n > mask >> 1 else n
 
 
 def is_power_of_two(n: int) -> bool:

@@ -1,4 +1,4 @@
-"""Malloc: glibc's malloc family (2.36, 2.41 or 2.43) on a simulated address space (main arena, one thread).
+"""Malloc: glibc's malloc family (2.36, 2.41 or 2.43; x86-64 or i386) on a simulated address space (main arena, one thread).
 
     >>> m = Malloc()
     >>> p = m.malloc(1)
@@ -7,19 +7,22 @@
     (135168, 688, 134480)
     >>> Malloc(glibc="2.43").malloc(1) - Malloc(glibc="2.41").malloc(1)   # no tcache block yet
     -656
+    >>> m = Malloc(arch="i386"); p = m.malloc(1); m.mallinfo2().uordblks, m.mallinfo2().arena
+    (424, 139264)
 """
 
 from __future__ import annotations
 
 from ..errors import MallocAbort
 from ..space import AddressSpace
+from ..space.layout32 import Layout32
 from ..units import align_up
 from .aligned import AlignedAlloc
+from .arch import DEFAULT_ARCH, I386, X86_64, Arch
 from .arena import Arena
 from .bulk import BulkSteps
 from .check import check_heap
-from .chunk import (HDR, IS_MMAPPED, MASK64, PTRDIFF_MAX, SIZE_SZ, as_size_t as _size_t,
-                    checked_request2size, mmapped_chunk_ok, tcache_index)
+from .chunk import IS_MMAPPED, mmapped_chunk_ok
 from .heap import INUSE, LARGE, STATE_NAMES, UNSORTED
 from .info import ChunkView, Mallinfo2, make_mallinfo2, stats_text
 from .mallopt import M_MMAP_MAX, M_MMAP_THRESHOLD, M_MXFAST, M_PERTURB, M_TOP_PAD, M_TRIM_THRESHOLD
@@ -28,10 +31,23 @@ from .note import PathNote, describe
 from .release import DEFAULT_RELEASE, Release, max_fast_for, release
 from .tcache import Tcache
 
-__all__ = ["Malloc", "Mallinfo2", "ChunkView", "NULL"]
+__all__ = ["Malloc", "Mallinfo2", "ChunkView", "NULL", "default_space"]
 
 NULL = 0
 _INT_MIN, _INT_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def default_space(arch: Arch) -> AddressSpace:
+    """A fresh address space laid out as a process of `arch` starts: x86-64's, or on i386 the
+    break right after the program and mappings below the libraries (`Layout32.typical`).
+
+    >>> hex(default_space(I386).heap_start), hex(default_space(I386).mmap_base)
+    ('0x5656a000', '0xf7ffe000')
+    """
+    if arch.size_sz == X86_64.size_sz:
+        return AddressSpace()
+    layout = Layout32.typical()
+    return AddressSpace(heap_start=layout.heap_start, mmap_base=layout.mmap_base)
 
 
 def _show(v: int) -> str:
@@ -53,10 +69,12 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
     True
     """
 
-    def __init__(self, space=None, glibc: str | Release = DEFAULT_RELEASE) -> None:
+    def __init__(self, space=None, glibc: str | Release = DEFAULT_RELEASE,
+                 arch: str | Arch = DEFAULT_ARCH) -> None:
+        rel = release(glibc, arch)
         if space is None:
-            space = AddressSpace()
-        super().__init__(space, release(glibc))
+            space = default_space(rel.arch)
+        super().__init__(space, rel)
         self._note = ("", "null", "")
         self._info = ""                          # numbers for the latest call's note
 
@@ -69,6 +87,15 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         135168
         """
         return self._space
+
+    @property
+    def arch(self) -> Arch:
+        """The architecture glibc is built for.
+
+        >>> Malloc().arch.name, Malloc(arch="i386").arch.size_sz
+        ('x86-64', 4)
+        """
+        return self._arch
 
     @property
     def release(self) -> Release:
@@ -166,7 +193,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
             if c:
                 self._perturb_after(c, rel.tcache_struct_bytes)
                 self._tcache = Tcache(c, rel.tcache_bins, rel.tcache_count)
-                self._touch(c + HDR, rel.tcache_struct_bytes)   # memset of the struct
+                self._touch(c + self._hdr, rel.tcache_struct_bytes)   # memset of the struct
 
     def malloc(self, n: int) -> int:
         """Allocate `n` bytes; return the user address or NULL.
@@ -175,22 +202,22 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         104
         """
         self._info = ""
-        if n.__class__ is not int or n < 0 or n > MASK64:
-            _size_t("n", n)
-        nb = 32 if n < 25 else (n + 23) & ~15    # request2size, inline (hot)
-        if n > PTRDIFF_MAX:
+        if n.__class__ is not int or n < 0 or n > self._mask:
+            n = self._fit("n", n)
+        nb = self._minsize if n <= self._min_req else (n + self._req_pad) & ~15  # request2size, inline
+        if n > self._ptrdiff_max:
             self._note = (("malloc", (n,)), "fail", "")
             return NULL
         c = self._malloc_chunk(nb, n)
         self._note = (("malloc", (n,)), self._path if c else "fail", nb)
-        return c + HDR if c else NULL
+        return c + self._hdr if c else NULL
 
     def _tcache_take(self, nb: int) -> int:
         """The head of the tcache bin of chunk size `nb`, now in use; 0 if that bin is empty
         or there is none (`_malloc_chunk` has this inline)."""
         tc = self._tcache
         if tc is not None and nb <= self._tmax:
-            ti = tcache_index(nb)
+            ti = (nb - self._tc_off) >> 4
             if tc.bins[ti]:
                 return self._tcache_get(ti)
         return 0
@@ -201,7 +228,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
             self._maybe_init_tcache()
         tc = self._tcache                        # _tcache_take, inline: the hottest path of all
         if tc is not None and nb <= self._tmax:
-            tb = tc.bins[(nb - 17) >> 4]         # tcache_index
+            tb = tc.bins[(nb - self._tc_off) >> 4]   # tcache_index
             if tb:
                 c = tb.pop()
                 self._state[c] = INUSE
@@ -220,13 +247,13 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         'free-tcache'
         """
         self._info = ""
-        if p.__class__ is not int or p < 0 or p > MASK64:
-            _size_t("p", p)
+        if p.__class__ is not int or p < 0 or p > self._mask:
+            p = self._fit("p", p)
         call = ("free", (p,))
         if p == NULL:
             self._note = (call, "null", "")
             return
-        c = p - HDR
+        c = p - self._hdr
         if self._state.get(c) == INUSE:
             size = self._size[c]                 # the common case: a block in use
         elif c in self._mmapped:
@@ -263,8 +290,8 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         >>> m = Malloc(); p = m.malloc(100); m.realloc(p, 5000) == p   # grows into top
         True
         """
-        _size_t("p", p)
-        _size_t("n", n)
+        p = self._fit("p", p)
+        n = self._fit("n", n)
         self._info = ""
         call = ("realloc", (p, n))
         if n == 0 and p != NULL:
@@ -275,7 +302,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
             r = self.malloc(n)
             self._note = (call,) + self._note[1:]
             return r
-        c = p - HDR
+        c = p - self._hdr
         mm = self._mmapped.get(c)
         if self._rel.realloc_keep_slack and self._realloc_fits(c, mm, n):
             self._note = (call, "realloc-inplace", "")
@@ -286,7 +313,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
             check_realloc(self, p, c, n)
             if self._tcache is None:
                 self._maybe_init_tcache()
-        nb = checked_request2size(n)
+        nb = self._arch.checked_request2size(n)
         if not nb:
             self._note = (call, "fail", "")
             return NULL
@@ -297,14 +324,14 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         oldsize = self._size[c]
         r = self._int_realloc(c, oldsize, nb)
         self._note = (call, self._path if r else "fail", "")
-        return r + HDR if r else NULL
+        return r + self._hdr if r else NULL
 
     def _realloc_fits(self, c: int, mm, n: int) -> bool:
         """2.41 on: the block already has room for `n` with little to spare: keep it as is."""
         if mm is not None:
             usable = self._mmapped_usable(mm[1])
         elif self._state.get(c) == INUSE:
-            usable = self._size[c] - SIZE_SZ
+            usable = self._size[c] - self._sz
         else:
             return False
         if n > usable:
@@ -316,18 +343,18 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
     def _mmapped_usable(self, size: int) -> int:
         """Usable bytes of an mmapped chunk of `size`: size - 16; with a header-sized tail
         after the chunk (2.43) its first word is usable too, as a heap chunk's neighbour's."""
-        return size - (SIZE_SZ if self._rel.mmap_chunk_tail else HDR)
+        return size - (self._sz if self._rel.mmap_chunk_tail else self._hdr)
 
     def _realloc_mmapped(self, c: int, n: int, nb: int) -> int:
         offset, size = self._mmapped[c]
         tail = self._rel.mmap_chunk_tail
         block, total = c - offset, offset + size + tail
-        if not mmapped_chunk_ok(c, offset, total):
+        if not mmapped_chunk_ok(c, offset, total, self._hdr):
             raise MallocAbort("mremap_chunk(): invalid pointer")
-        new_len = align_up(nb + offset + SIZE_SZ)
+        new_len = align_up(nb + offset + self._sz)
         if new_len == total:
             self._path = "mremap"
-            return c + HDR
+            return c + self._hdr
         try:
             new_block = self._space.mremap(block, total, new_len, True)
         except OSError:
@@ -337,21 +364,21 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
             del self._mmapped[c]
             new_c = new_block + offset
             self._mmapped[new_c] = (offset, new_len - offset - tail)
-            self._touch(new_c + SIZE_SZ, SIZE_SZ)
+            self._touch(new_c + self._sz, self._sz)
             self._mmapped_mem += new_len - total + self._rel.mremap_hblkhd_drift
             self._mmapped_drift += self._rel.mremap_hblkhd_drift
             self._max_mmapped_mem = max(self._max_mmapped_mem, self._mmapped_mem)
             self._path = "mremap"
-            return new_c + HDR
+            return new_c + self._hdr
         if (n <= self._mmapped_usable(size) if self._rel.mremap_failure_checks_request
-                else size - SIZE_SZ >= nb):
+                else size - self._sz >= nb):
             self._path = "realloc-inplace"
-            return c + HDR
+            return c + self._hdr
         r = self.malloc(n)
         if not r:
             return NULL
-        self._touch(r, size - HDR)
-        self._stale.move(c + HDR, r, size - HDR)
+        self._touch(r, size - self._hdr)
+        self._stale.move(c + self._hdr, r, size - self._hdr)
         self._munmap_chunk(c)
         self._path = "realloc-move"
         return r
@@ -363,32 +390,32 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         >>> m = Malloc(); m.calloc(2**32, 2**32)
         0
         """
-        _size_t("nmemb", nmemb)
-        _size_t("size", size)
+        nmemb = self._fit("nmemb", nmemb)
+        size = self._fit("size", size)
         self._info = ""
         call = ("calloc", (nmemb, size))
         n = nmemb * size
-        if n > PTRDIFF_MAX:
+        if n > self._ptrdiff_max:
             self._note = (call, "fail", "")
             return NULL
         if self._rel.calloc_uses_tcache:
-            nb = checked_request2size(n)
+            nb = self._arch.checked_request2size(n)
             if not nb:
                 self._note = (call, "fail", "")
                 return NULL
             self._maybe_init_tcache()
             c = self._tcache_take(nb)
             if c:
-                self._touch(c + HDR, self._size[c] - SIZE_SZ)   # the whole block is cleared
+                self._touch(c + self._hdr, self._size[c] - self._sz)   # the whole block is cleared
                 self._note = (call, "tcache", nb)
-                return c + HDR
+                return c + self._hdr
         if self._tcache is None:
             self._maybe_init_tcache()
         oldtop = self._top
         oldtopsize = self._clear_limit(oldtop, self._top_size)
         if self._clear_all:                      # retried in another arena: clear everything
             oldtop = -1
-        nb = checked_request2size(n)
+        nb = self._arch.checked_request2size(n)
         c = self._int_malloc(nb) if nb else 0
         if not c:
             self._note = (call, "fail", "")
@@ -397,20 +424,20 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         self._note = (call, self._path, nb)
         if c in self._mmapped:
             if self._perturb:
-                self._touch(c + HDR, n)
-            return c + HDR
+                self._touch(c + self._hdr, n)
+            return c + self._hdr
         csz = self._size[c]
         if not self._perturb and c == oldtop and csz > oldtopsize:
             csz = oldtopsize
-        self._touch(c + HDR, csz - SIZE_SZ)
-        self._stale.forget(c + HDR, c + csz + SIZE_SZ)
-        return c + HDR
+        self._touch(c + self._hdr, csz - self._sz)
+        self._stale.forget(c + self._hdr, c + csz + self._sz)
+        return c + self._hdr
 
     def _clear_limit(self, oldtop: int, oldtopsize: int) -> int:
         """How much of top calloc takes as possibly dirty (beyond it, fresh from the kernel)."""
         if self._rel.morecore_clears < 2:
             # memory below the highest break ever reached may hold old data
-            fresh = (self._sbrk_base + self._max_system_mem - oldtop) & MASK64
+            fresh = (self._sbrk_base + self._max_system_mem - oldtop) & self._mask
             if oldtopsize < fresh:
                 oldtopsize = fresh
         return oldtopsize
@@ -422,7 +449,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         >>> m = Malloc(); _ = m.malloc(1); m.malloc_trim(0), m.mallinfo2().keepcost
         (1, 3408)
         """
-        _size_t("pad", pad)
+        pad = self._fit("pad", pad)
         self._info = ""
         r = self._mtrim(pad)
         self._note = (f"malloc_trim({pad})", "trim", "")
@@ -440,7 +467,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         self._info = ""
         self._consolidate()
         res = 1
-        u = value & MASK64
+        u = value & self._mask
         if param == M_MXFAST:
             if self._rel.mxfast_always_accepted:
                 pass
@@ -472,10 +499,10 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
         >>> m = Malloc(); m.malloc_usable_size(m.malloc(200000)), m.malloc_usable_size(0)
         (200688, 0)
         """
-        _size_t("p", p)
+        p = self._fit("p", p)
         if p == NULL:
             return 0
-        c = p - HDR
+        c = p - self._hdr
         mm = self._mmapped.get(c)
         if mm is not None:
             return self._mmapped_usable(mm[1])
@@ -484,7 +511,7 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
             state = self._state[c]
         if state is None or UNSORTED <= state <= LARGE:
             return 0
-        return self._size[c] - SIZE_SZ
+        return self._size[c] - self._sz
 
     # --- statistics ---------------------------------------------------------------------------
     def mallinfo2(self) -> Mallinfo2:

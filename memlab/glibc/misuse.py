@@ -19,9 +19,7 @@ import copy
 
 from ..errors import MallocAbort, MemlabError
 from ..space import SegmentationFault
-from .bins import largebin_index
-from .chunk import (ALIGN, HDR, IS_MMAPPED, MASK64, MIN_LARGE, MINSIZE, PREV_INUSE, SIZE_BITS,
-                    SIZE_SZ, checked_request2size, fastbin_index, mmapped_chunk_ok, tcache_index)
+from .chunk import ALIGN, IS_MMAPPED, PREV_INUSE, SIZE_BITS, mmapped_chunk_ok
 from .heap import INUSE, LARGE, TCACHE, UNSORTED
 
 __all__ = ["UndefinedBehavior", "segfault", "read_word", "check_free", "check_realloc"]
@@ -41,7 +39,7 @@ def segfault(addr: int) -> MemlabError:
 
 
 def read_word(m, a: int, over: dict[int, int] | None = None) -> int:
-    """The 8-byte word glibc would read at address `a` of Malloc `m`'s memory.
+    """The word (8 bytes on x86-64, 4 on i386) glibc would read at address `a` of Malloc `m`'s memory.
 
     `over` holds words glibc has written in the call being replayed, which the model's
     state does not show.
@@ -50,10 +48,10 @@ def read_word(m, a: int, over: dict[int, int] | None = None) -> int:
     >>> m = Malloc(); p = m.malloc(24); read_word(m, p - 8)    # 32 | PREV_INUSE
     33
     """
-    a &= MASK64
+    a &= m._mask
     if over and a in over:
         return over[a]
-    c = a - SIZE_SZ                              # a size word?
+    c = a - m._sz                              # a size word?
     s = m._size.get(c)
     if s is None and m._runs is not None:        # a chunk of a run (in use or fast)
         r = m._runs.find(c)
@@ -74,10 +72,11 @@ def read_word(m, a: int, over: dict[int, int] | None = None) -> int:
         return mm[0]
     if not any(r.start <= a < r.end for r in m._space.mappings()):
         raise segfault(a)
-    for q in (a - 32, a - 40):                   # a large free chunk's nextsize links?
+    sz = m._sz
+    for q in (a - 4 * sz, a - 5 * sz):           # a large free chunk's nextsize links?
         st = m._state.get(q)
-        if (st == UNSORTED or st == LARGE) and m._size[q] >= MIN_LARGE:
-            return 0 if st == UNSORTED else _nextsize_link(m, q, a - q == 40)
+        if (st == UNSORTED or st == LARGE) and m._size[q] >= m._min_large:
+            return 0 if st == UNSORTED else _nextsize_link(m, q, a - q == 5 * sz)
     w = m._stale.get(a)
     return 0 if w is None else w
 
@@ -86,7 +85,7 @@ def _nextsize_link(m, q: int, back: bool) -> int:
     """fd_nextsize (or bk_nextsize) of chunk `q` in a large bin: the head of the next smaller
     (larger) size in the bin's circular list of size heads; NULL unless q heads its size."""
     size = m._size[q]
-    lb = m._bins._large[largebin_index(size)]
+    lb = m._bins._large[m._arch.largebin_index(size)]
     if lb._groups[size][0] != q:
         return 0
     sizes = lb._sizes                            # ascending
@@ -118,7 +117,7 @@ def check_free(m, p: int, c: int) -> int:
     """
     if m._state.get(c) == INUSE:
         return m._size[c]
-    word = read_word(m, c + SIZE_SZ)
+    word = read_word(m, c + m._sz)
     call = f"free({p:#x})"
     if word & IS_MMAPPED:
         _check_munmap(m, c, word)
@@ -138,27 +137,27 @@ def _int_free_checks(m, c: int, word: int, call: str, over: dict[int, int] | Non
     raise here, since the model only runs them for a chunk that is not in use."""
     size = word & ~SIZE_BITS
     if m._rel.free_checks_size_first:            # the alignment alone, then size and overflow
-        if c & (ALIGN - 1):
+        if (c + m._hdr) & (ALIGN - 1):
             raise MallocAbort("free(): invalid pointer")
-        if size < MINSIZE or c + size - MINSIZE > MASK64:
+        if size < m._minsize or c + size - m._minsize > m._mask:
             raise MallocAbort("free(): invalid size")
-    if c > (-size & MASK64) or c & (ALIGN - 1):
+    if c > (-size & m._mask) or (c + m._hdr) & (ALIGN - 1):
         raise MallocAbort("free(): invalid pointer")
-    if size < MINSIZE or size & (ALIGN - 1):
+    if size < m._minsize or size & (ALIGN - 1):
         raise MallocAbort("free(): invalid size")
     state = m._state.get(c)
     tc = m._tcache
     if tc is not None and size <= m._tmax:
-        tb = tc.bins[tcache_index(size)]
+        tb = tc.bins[m._arch.tcache_index(size)]
         if state == TCACHE and c in tb:          # its key word is set: glibc walks the bin
             raise MallocAbort("free(): double free detected in tcache 2")
         if len(tb) < tc.limit:
             raise _undefined(call, "a chunk that is not in use would be cached in tcache")
     if size <= m._max_fast:
-        nw = read_word(m, c + size + SIZE_SZ, over)
-        if nw <= HDR or nw & ~SIZE_BITS >= m._system_mem:
+        nw = read_word(m, c + size + m._sz, over)
+        if nw <= m._hdr or nw & ~SIZE_BITS >= m._system_mem:
             raise MallocAbort("free(): invalid next size (fast)")
-        if m._fast.head(fastbin_index(size)) == c:
+        if m._fast.head(m._arch.fastbin_index(size)) == c:
             raise MallocAbort("double free or corruption (fasttop)")
         raise _undefined(call, "a chunk that is not in use would be put in a fastbin")
     if word & IS_MMAPPED:
@@ -169,19 +168,19 @@ def _int_free_checks(m, c: int, word: int, call: str, over: dict[int, int] | Non
     nxt = c + size
     if m._contiguous and top and nxt >= top + m._top_size:
         raise MallocAbort("double free or corruption (out)")
-    nw = read_word(m, nxt + SIZE_SZ, over)
+    nw = read_word(m, nxt + m._sz, over)
     if not nw & PREV_INUSE:
         raise MallocAbort("double free or corruption (!prev)")
     nsize = nw & ~SIZE_BITS
-    if nw <= HDR or nsize >= m._system_mem:
+    if nw <= m._hdr or nsize >= m._system_mem:
         raise MallocAbort("free(): invalid next size (normal)")
     if not word & PREV_INUSE:                   # consolidate backward
         prevsize = read_word(m, c, over)
-        q = (c - prevsize) & MASK64
-        if read_word(m, q + SIZE_SZ, over) & ~SIZE_BITS != prevsize:
+        q = (c - prevsize) & m._mask
+        if read_word(m, q + m._sz, over) & ~SIZE_BITS != prevsize:
             raise MallocAbort("corrupted size vs. prev_size while consolidating")
         _check_unlink(m, q, call, over)
-    if nxt != top and not read_word(m, nxt + nsize + SIZE_SZ, over) & PREV_INUSE:
+    if nxt != top and not read_word(m, nxt + nsize + m._sz, over) & PREV_INUSE:
         _check_unlink(m, nxt, call, over)       # consolidate forward
     raise _undefined(call, "a chunk that is not in use would be binned again")
 
@@ -189,14 +188,15 @@ def _int_free_checks(m, c: int, word: int, call: str, over: dict[int, int] | Non
 def _check_unlink(m, q: int, call: str, over: dict[int, int] | None = None) -> None:
     """unlink_chunk's checks on chunk `q`: they pass for a chunk really in a bin; for any
     other chunk its link words are followed as glibc does (0 where the model knows none)."""
-    size = read_word(m, q + SIZE_SZ, over) & ~SIZE_BITS
-    if read_word(m, (q + size) & MASK64, over) != size:
+    size = read_word(m, q + m._sz, over) & ~SIZE_BITS
+    if read_word(m, (q + size) & m._mask, over) != size:
         raise MallocAbort("corrupted size vs. prev_size")
     state = m._state.get(q)
     if state is not None and UNSORTED <= state <= LARGE and m._size[q] == size:
         return
-    fd, bk = read_word(m, q + 16, over), read_word(m, q + 24, over)
-    if read_word(m, fd + 24, over) != q or read_word(m, bk + 16, over) != q:
+    fd_at, bk_at = 2 * m._sz, 3 * m._sz         # offsets of the fd and bk words
+    fd, bk = read_word(m, q + fd_at, over), read_word(m, q + bk_at, over)
+    if read_word(m, fd + bk_at, over) != q or read_word(m, bk + fd_at, over) != q:
         raise MallocAbort("corrupted double-linked list")
     raise _undefined(call, f"glibc would unlink {q:#x}, which is in no bin")
 
@@ -219,31 +219,31 @@ def check_realloc(m, p: int, c: int, n: int) -> None:
     if m._state.get(c) == INUSE:
         return
     call = f"realloc({p:#x}, {n})"
-    word = read_word(m, c + SIZE_SZ)
+    word = read_word(m, c + m._sz)
     oldsize = word & ~SIZE_BITS
-    if c > (-oldsize & MASK64) or c & (ALIGN - 1):
+    if c > (-oldsize & m._mask) or (c + m._hdr) & (ALIGN - 1):
         raise MallocAbort("realloc(): invalid pointer")
-    nb = checked_request2size(n)
+    nb = m._arch.checked_request2size(n)
     if not nb:
         return
     if word & IS_MMAPPED:
         prev = read_word(m, c)
-        if not mmapped_chunk_ok(c, prev, prev + oldsize):
+        if not mmapped_chunk_ok(c, prev, prev + oldsize, m._hdr):
             raise MallocAbort("mremap_chunk(): invalid pointer")
         raise _undefined(call, "glibc would remap memory that is not a mapped chunk")
-    if word <= HDR or oldsize >= m._system_mem:
+    if word <= m._hdr or oldsize >= m._system_mem:
         raise MallocAbort("realloc(): invalid old size")
     nxt = c + oldsize
-    nw = read_word(m, nxt + SIZE_SZ)
+    nw = read_word(m, nxt + m._sz)
     nsize = nw & ~SIZE_BITS
-    if nw <= HDR or nsize >= m._system_mem:
+    if nw <= m._hdr or nsize >= m._system_mem:
         raise MallocAbort("realloc(): invalid next size")
     if oldsize >= nb:
         _check_split(m, c, word, oldsize, nb, call)
     top = m._top
-    if nxt == top and oldsize + nsize >= nb + MINSIZE:
+    if nxt == top and oldsize + nsize >= nb + m._minsize:
         raise _undefined(call, "a chunk that is not in use would grow into top")
-    if nxt != top and not read_word(m, nxt + nsize + SIZE_SZ) & PREV_INUSE and oldsize + nsize >= nb:
+    if nxt != top and not read_word(m, nxt + nsize + m._sz) & PREV_INUSE and oldsize + nsize >= nb:
         _check_unlink(m, nxt, call)
         _check_split(m, c, word, oldsize + nsize, nb, call)
     _check_move(m, c, oldsize, nb, nxt, call)
@@ -253,11 +253,11 @@ def _check_split(m, c: int, word: int, newsize: int, nb: int, call: str) -> None
     """realloc keeps `c` with `newsize` bytes: a tail of MINSIZE or more is cut off and freed
     (glibc's free checks run on it, with the headers the cut has just written)."""
     rsize = newsize - nb
-    if rsize >= MINSIZE:
+    if rsize >= m._minsize:
         rem = c + nb
         end = c + newsize
-        over = {c + SIZE_SZ: nb | (word & SIZE_BITS), rem + SIZE_SZ: rsize | PREV_INUSE}
-        over[end + SIZE_SZ] = read_word(m, end + SIZE_SZ, over) | PREV_INUSE
+        over = {c + m._sz: nb | (word & SIZE_BITS), rem + m._sz: rsize | PREV_INUSE}
+        over[end + m._sz] = read_word(m, end + m._sz, over) | PREV_INUSE
         _int_free_checks(m, rem, rsize | PREV_INUSE, call, over)
     raise _undefined(call, "a chunk that is not in use would be resized in place")
 
@@ -271,8 +271,8 @@ def _check_move(m, c: int, oldsize: int, nb: int, nxt: int, call: str) -> None:
         if not new:
             raise _undefined(call, "the allocation failed after a chunk that is not in use was read")
         if new == nxt:
-            _check_split(m, c, read_word(m, c + SIZE_SZ), oldsize + m._size[new], nb, call)
-        word = read_word(m, c + SIZE_SZ)
+            _check_split(m, c, read_word(m, c + m._sz), oldsize + m._size[new], nb, call)
+        word = read_word(m, c + m._sz)
         if m._state.get(c) == INUSE:
             raise _undefined(call, "glibc would free the block it has just handed out")
         _int_free_checks(m, c, word, call)

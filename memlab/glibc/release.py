@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from .chunk import ALIGN, MINSIZE, SIZE_SZ, request2size
+from .arch import DEFAULT_ARCH, I386, X86_64, Arch, arch as _arch
 
-__all__ = ["Release", "GLIBC_2_36", "GLIBC_2_41", "GLIBC_2_43", "RELEASES", "DEFAULT_RELEASE",
-           "release", "max_fast_for"]
+__all__ = ["Release", "BUILDS", "GLIBC_2_36", "GLIBC_2_41", "GLIBC_2_43", "RELEASES", "DEFAULT_RELEASE",
+           "release", "max_fast_for", "GLIBC_2_36_I386"]
 
 
 @dataclass(frozen=True, slots=True)
 class Release:
-    """Every number and switch of one glibc release's malloc (x86-64, main arena).
+    """Every number and switch of one glibc release's malloc, built for one architecture.
 
-    The chunk layout that no release changes (word size, alignment, MINSIZE, the bin
-    sizes) is in `memlab.glibc.chunk`; everything else the model reads from here, so a
-    later release is a new `Release` value plus code behind its switches (`has_fastbins`, ...).
+    The chunk layout that depends on the word size only (header, MINSIZE, the bin sizes) is
+    in `arch` (`memlab.glibc.arch`); everything else the model reads from here, so a later
+    release is a new `Release` value plus code behind its switches (`has_fastbins`, ...), and
+    another architecture a `release(name, arch)` of it.
 
     >>> GLIBC_2_36.tcache_max_size, GLIBC_2_36.tcache_chunk_size, GLIBC_2_36.default_max_fast
     (1040, 656, 128)
+    >>> GLIBC_2_36_I386.tcache_max_size, GLIBC_2_36_I386.tcache_chunk_size, GLIBC_2_36_I386.default_max_fast
+    (1024, 400, 64)
     """
 
     name: str
+    arch: Arch = X86_64                   # the word size and the bins that follow from it
     # tcache
     has_tcache: bool = True
     tcache_bins: int = 64                 # chunk sizes 32..1040
@@ -78,13 +82,14 @@ class Release:
 
     @property
     def tcache_max_size(self) -> int:
-        """Largest chunk size the tcache holds (1040 for 64 bins)."""
-        return MINSIZE + (self.tcache_bins - 1) * ALIGN
+        """Largest chunk size the tcache holds (1040 for 64 bins on x86-64)."""
+        a = self.arch
+        return a.minsize + (self.tcache_bins - 1) * a.malloc_alignment
 
     @property
     def tcache_chunk_size(self) -> int:
-        """Chunk size of the tcache bookkeeping block (656 for 640 bytes)."""
-        return request2size(self.tcache_struct_bytes)
+        """Chunk size of the tcache bookkeeping block (656 for 640 bytes on x86-64)."""
+        return self.arch.request2size(self.tcache_struct_bytes)
 
     @property
     def default_max_fast(self) -> int:
@@ -97,10 +102,13 @@ def max_fast_for(rel: Release, value: int) -> int:
 
     >>> [max_fast_for(GLIBC_2_36, v) for v in (0, 7, 8, 64, 100, 120, 160)]
     [16, 16, 16, 64, 96, 128, 160]
+    >>> [max_fast_for(GLIBC_2_36_I386, v) for v in (0, 11, 12, 64, 80)]
+    [8, 8, 16, 64, 80]
     """
-    if value <= ALIGN - 1 - SIZE_SZ:
-        return MINSIZE // 2
-    return (value + SIZE_SZ) & ~(ALIGN - 1)
+    a = rel.arch
+    if value <= a.malloc_alignment - 1 - a.size_sz:
+        return a.minsize // 2
+    return (value + a.size_sz) & ~(a.malloc_alignment - 1)
 
 
 #: glibc 2.36 as shipped by Debian 12 (2.36-9+deb12u14).
@@ -126,22 +134,45 @@ GLIBC_2_43 = Release(
     mxfast_always_accepted=True, free_checks_size_first=True,
     mremap_failure_checks_request=True, malloc_state_bytes=2112)
 
-#: Releases the model knows, by version string.
+#: Releases the model knows, by version string (built for x86-64).
 RELEASES: dict[str, Release] = {"2.36": GLIBC_2_36, "2.41": GLIBC_2_41, "2.43": GLIBC_2_43}
+
+
+def _built_for(rel: Release, a: Arch) -> Release:
+    """`rel` built for architecture `a`: the figures glibc derives from the word size."""
+    return replace(rel, arch=a, tcache_struct_bytes=a.tcache_struct_bytes, nfastbins=a.nfastbins,
+                   default_mxfast=a.default_mxfast, max_fast_size=a.max_fast_size,
+                   mmap_threshold_max=a.default_mmap_threshold_max)
+
+
+#: glibc 2.36 built for i386, as Debian 12's libc6:i386 (the only i386 release measured here).
+GLIBC_2_36_I386 = _built_for(GLIBC_2_36, I386)
+
+#: Releases by architecture name, then version string.
+BUILDS: dict[str, dict[str, Release]] = {X86_64.name: RELEASES, I386.name: {"2.36": GLIBC_2_36_I386}}
 
 #: The release a model, scenario or command uses when none is named.
 DEFAULT_RELEASE = GLIBC_2_36.name
 
 
-def release(name: str | Release) -> Release:
-    """Look a release up by its version string.
+def release(name: str | Release, arch: str | Arch = DEFAULT_ARCH) -> Release:
+    """Look a release up by its version string, built for `arch`.
 
-    >>> release("2.36") is GLIBC_2_36, release("2.43").tcache_count
-    (True, 16)
+    >>> release("2.36") is GLIBC_2_36, release("2.43").tcache_count, release("2.36", "i386").arch.name
+    (True, 16, 'i386')
+    >>> release("2.43", "i386")
+    Traceback (most recent call last):
+    ...
+    ValueError: glibc 2.43 for i386 is not modelled; for i386: 2.36
     """
+    a = _arch(arch)
     if isinstance(name, Release):
+        if name.arch is not a and arch is not DEFAULT_ARCH:
+            raise ValueError(f"glibc {name.name} is built for {name.arch.name}, not {a.name}")
         return name
-    try:
-        return RELEASES[name]
-    except KeyError:
-        raise ValueError(f"unknown glibc release {name!r}; known: {', '.join(RELEASES)}") from None
+    builds = BUILDS[a.name]
+    if name in builds:
+        return builds[name]
+    if name in RELEASES:
+        raise ValueError(f"glibc {name} for {a.name} is not modelled; for {a.name}: {', '.join(builds)}")
+    raise ValueError(f"unknown glibc release {name!r}; known: {', '.join(RELEASES)}")

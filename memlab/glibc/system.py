@@ -5,13 +5,11 @@ from __future__ import annotations
 from ..errors import MallocAbort, SyscallError
 from ..space import MADV_DONTNEED
 from ..units import PAGE, align_down, align_up
-from .bins import N_BINS, UNSORTED as UNSORTED_BIN, bin_index
-from .chunk import ALIGN, HDR, MASK64, MINSIZE, SIZE_SZ, mmapped_chunk_ok, to_signed
+from .bins import N_BINS, UNSORTED as UNSORTED_BIN
+from .chunk import ALIGN, mmapped_chunk_ok, to_signed
 from .heap import FENCE, INUSE, Heap
 
 __all__ = ["System"]
-
-CHUNK_STRUCT = 48      #: sizeof(struct malloc_chunk): what malloc_trim leaves at a chunk's start
 
 
 class System(Heap):
@@ -19,25 +17,29 @@ class System(Heap):
 
     # --- mmapped chunks -----------------------------------------------------------------
     def _mmap_chunk(self, nb: int) -> int:
-        """Map a chunk of its own for `nb`; 0 if the kernel refuses."""
-        size = align_up(nb + SIZE_SZ)
+        """Map a chunk of its own for `nb`; 0 if the kernel refuses. Where the header is not a
+        multiple of the alignment (i386), the chunk starts that far in (its prev_size says
+        how far) and the mapping has room for it."""
+        pad = self._arch.front_padding
+        size = align_up(nb + self._sz + (ALIGN - 1 if pad else 0))
         try:
             mm = self._space.mmap(size)
         except SyscallError:
             return 0
-        self._mmapped[mm] = (0, size - self._rel.mmap_chunk_tail)
-        self._touch(mm, HDR)                      # prev_size 0 and the size word
+        c = mm + pad
+        self._mmapped[c] = (pad, size - pad - self._rel.mmap_chunk_tail)
+        self._touch(c, self._hdr)                 # prev_size (the padding) and the size word
         self._mmapped_mem += size
         self._max_n_mmaps = max(self._max_n_mmaps, len(self._mmapped))
         self._max_mmapped_mem = max(self._max_mmapped_mem, self._mmapped_mem)
         self._path = "mmap"
         self._info = f"chunk >= mmap threshold {self._mmap_threshold:,}: mapped {size:,} bytes"
-        return mm
+        return c
 
     def _munmap_chunk(self, c: int) -> None:
         offset, size = self._mmapped[c]
         block, total = c - offset, offset + size + self._rel.mmap_chunk_tail
-        if not mmapped_chunk_ok(c, offset, total):
+        if not mmapped_chunk_ok(c, offset, total, self._hdr):
             raise MallocAbort("munmap_chunk(): invalid pointer")
         del self._mmapped[c]
         self._mmapped_mem -= total
@@ -54,10 +56,10 @@ class System(Heap):
         space = self._space
         old_top, old_size = self._top, self._top_size
         old_end = old_top + old_size
-        size = nb + self._top_pad + MINSIZE
+        size = nb + self._top_pad + self._minsize
         if self._contiguous:
             size -= old_size
-        size = to_signed(align_up(size & MASK64))
+        size = to_signed(align_up(size & self._mask), self._mask)
         brk = snd_brk = None
         if size > 0:
             try:
@@ -84,7 +86,7 @@ class System(Heap):
             else:
                 self._new_top_region(brk, size, snd_brk, old_top, old_size, old_end)
         self._max_system_mem = max(self._max_system_mem, self._system_mem)
-        if self._top_size >= nb + MINSIZE:
+        if self._top_size >= nb + self._minsize:
             return self._carve_top(nb)
         return 0
 
@@ -95,14 +97,14 @@ class System(Heap):
         self._state[top] = INUSE
         self._top = top + nb
         self._top_size -= nb
-        self._touch(top + nb + SIZE_SZ, SIZE_SZ)      # the new top's size word
+        self._touch(top + nb + self._sz, self._sz)      # the new top's size word
         return top
 
     def _mmap_fallback(self, size: int, nb: int, old_size: int) -> tuple[int, int] | None:
         """sbrk failed: map a region to serve as the new top (heap becomes non-contiguous)."""
         rule, unit = self._rel.mmap_fallback, self._rel.mmap_as_morecore_size
         if rule == "request":                     # 2.43: what sbrk was asked for, old top aside
-            size = align_up((nb + self._top_pad + MINSIZE) & MASK64) & MASK64
+            size = align_up((nb + self._top_pad + self._minsize) & self._mask) & self._mask
             if size < unit:
                 size = unit
         else:
@@ -111,11 +113,11 @@ class System(Heap):
             # a page. 2.41 passes them in their places.
             swapped = rule == "swapped"
             if self._contiguous:
-                size = to_signed(align_up((size + old_size) & MASK64, unit if swapped else PAGE))
+                size = to_signed(align_up((size + old_size) & self._mask, unit if swapped else PAGE), self._mask)
             least = PAGE if swapped else unit
-            if (size & MASK64) < least:
+            if (size & self._mask) < least:
                 size = least
-            if (size & MASK64) <= nb or size <= 0:
+            if (size & self._mask) <= nb or size <= 0:
                 return None
         try:
             mbrk = self._space.mmap(size)
@@ -133,7 +135,7 @@ class System(Heap):
         if self._contiguous:
             if old_size:
                 self._system_mem += brk - old_end
-            misalign = (brk + HDR) & (ALIGN - 1)
+            misalign = (brk + self._hdr) & (ALIGN - 1)
             if misalign:
                 correction = ALIGN - misalign
                 aligned += correction
@@ -149,18 +151,18 @@ class System(Heap):
             snd_brk = space.brk
         self._top = aligned
         self._top_size = snd_brk - aligned + correction
-        self._touch(aligned + SIZE_SZ, SIZE_SZ)
+        self._touch(aligned + self._sz, self._sz)
         self._system_mem += correction
         if old_size:
-            old_size = (old_size - 2 * HDR) & ~(ALIGN - 1)
+            old_size = (old_size - 2 * self._hdr) & ~(ALIGN - 1)
             fence = old_top + old_size                # two header-sized fenceposts
-            self._size[fence] = HDR
+            self._size[fence] = self._hdr
             self._state[fence] = FENCE
-            self._size[fence + HDR] = HDR
-            self._state[fence + HDR] = FENCE
-            self._touch(old_top + SIZE_SZ, SIZE_SZ)
-            self._touch(fence + SIZE_SZ, HDR + SIZE_SZ)
-            if old_size >= MINSIZE:
+            self._size[fence + self._hdr] = self._hdr
+            self._state[fence + self._hdr] = FENCE
+            self._touch(old_top + self._sz, self._sz)
+            self._touch(fence + self._sz, self._hdr + self._sz)
+            if old_size >= self._minsize:
                 self._size[old_top] = old_size
                 self._state[old_top] = INUSE
                 self._inner_free(old_top, old_size)
@@ -172,11 +174,11 @@ class System(Heap):
     def _systrim(self, pad: int) -> int:
         """Give the top of the heap back with a negative sbrk, keeping `pad` bytes."""
         top_size = self._top_size
-        top_area = top_size - MINSIZE - 1
-        pad &= MASK64
-        if (top_area & MASK64) <= pad:
+        top_area = top_size - self._minsize - 1
+        pad &= self._mask
+        if (top_area & self._mask) <= pad:
             return 0
-        extra = align_down(to_signed(top_area - pad))
+        extra = align_down(to_signed(top_area - pad, self._mask))
         if extra == 0:
             return 0
         space = self._space
@@ -194,7 +196,7 @@ class System(Heap):
             self._top_size = top_size - released
             self._stale.forget(current - released, current)
             if released < 0:
-                self._touch(self._top + SIZE_SZ, SIZE_SZ)
+                self._touch(self._top + self._sz, self._sz)
             return 1
         return 0
 
@@ -203,13 +205,14 @@ class System(Heap):
         self._consolidate()
         result = 0
         bins = self._bins
+        chunk_struct = self._arch.chunk_struct    # what malloc_trim leaves at a chunk's start
         advised = 0
         # only the unsorted bin and the bins of chunks that can hold a whole page
-        for idx in [UNSORTED_BIN] + list(range(bin_index(PAGE), N_BINS - 1)):
+        for idx in [UNSORTED_BIN] + list(range(self._arch.bin_index(PAGE), N_BINS - 1)):
             for c in bins.chunks(idx):
                 size = self._size[c]
-                if size > PAGE - 1 + CHUNK_STRUCT:
-                    start = align_up(c + CHUNK_STRUCT)
+                if size > PAGE - 1 + chunk_struct:
+                    start = align_up(c + chunk_struct)
                     whole = align_down(size - (start - c))
                     if whole > 0:
                         self._space.madvise(start, whole, MADV_DONTNEED)

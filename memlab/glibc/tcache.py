@@ -30,23 +30,25 @@ class Tcache:
 
 
 class FastBins:
-    """Ten LIFO singly linked lists by chunk size (32, 48, ..., 176), with totals.
+    """LIFO singly linked lists by chunk size, 16 bytes apart from `base` * 16 (x86-64: ten,
+    32, 48, ..., 176), with totals.
 
-    >>> f = FastBins(10)
-    >>> f.push(0x500, 48); f.count, f.bytes, f.head(1)
-    (1, 48, 1280)
+    >>> f = FastBins(10, base=2)
+    >>> f.push(0x500, 48); f.count, f.bytes, f.head(1), f.size_of(1)
+    (1, 48, 1280, 48)
     """
 
-    __slots__ = ("bins", "count", "bytes", "runs")
+    __slots__ = ("bins", "count", "bytes", "runs", "_base")
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, base: int) -> None:
+        self._base = base
         self.bins: list[list[int]] = [[] for _ in range(n)]
         self.count = 0
         self.bytes = 0
         self.runs = None                      # RunTable holding deep parts (memlab.glibc.runs)
 
     def push(self, chunk: int, size: int) -> None:
-        self.bins[(size >> 4) - 2].append(chunk)          # fastbin_index, inline (hot)
+        self.bins[(size >> 4) - self._base].append(chunk)   # fastbin_index, inline (hot)
         self.count += 1
         self.bytes += size
 
@@ -58,6 +60,10 @@ class FastBins:
         if not b and self.runs is not None and self.runs.deep[idx]:
             b.append(self.runs.pop_top(idx))
         return c
+
+    def size_of(self, idx: int) -> int:
+        """The chunk size bin `idx` holds."""
+        return (idx + self._base) << 4
 
     def head(self, idx: int) -> int | None:
         b = self.bins[idx]

@@ -16,6 +16,7 @@ import os
 
 from ..errors import MemlabError
 from ..space import AddressSpace
+from .arch import X86_64
 from .check import check_heap
 from .chunk import HDR, MASK64, tcache_index
 from .heap import INUSE, TCACHE
@@ -122,9 +123,12 @@ class Threads:
 
     def __init__(self, space=None, glibc: str | Release = DEFAULT_RELEASE,
                  cores: int | None = None, tls: int = 1, stack_block: int | None = None) -> None:
+        rel = release(glibc)
+        if rel.arch is not X86_64:
+            raise MemlabError(f"threads and arenas are modelled on {X86_64.name} only, not on "
+                              f"{rel.arch.name}; replay --native runs them on the real glibc")
         if space is None:
             space = AddressSpace()
-        rel = release(glibc)
         self._main = Malloc(space, rel)
         self._rel = rel
         self._heaps = Heaps(space)

@@ -18,20 +18,20 @@ For a chart: `r.at_failure.regions` and `r.at_end.regions` are every mapping (ki
 "heap", "library", "stack" or "mmap": the blocks) and `.free` the free ranges, over
 `r.user_space` bytes of addresses.
 
-Which path glibc takes for each block, as sysmalloc does when no free chunk serves it: its own
-mapping (`Arch.mmapped`: the chunk, a word and the alignment slack, in pages); when that fails,
-growing the heap with sbrk (the request, the top pad and MINSIZE, less what top holds); when
-that fails too, a mapping of at least 1 MiB that becomes the new top. The last two never
-succeed in the measured runs (the break ends where the first malloc left it), and the model
-agrees; they are modelled so that other sizes stay honest.
+The program runs on memlab's model of glibc 2.36 for i386 (`memlab.glibc.Malloc(arch="i386")`)
+over that 32-bit address space: each block takes sysmalloc's path when no free chunk serves it,
+its own mapping (`Arch.mmapped`: the chunk, a word and the alignment slack, in pages); when
+that fails, growing the heap with sbrk; when that fails too, a mapping of at least 1 MiB that
+becomes the new top. The last two never succeed in the measured runs (the break ends where the
+first malloc left it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from memlab.errors import SyscallError
-from memlab.glibc.arch import I386, Arch
+from memlab.glibc import Malloc
+from memlab.glibc.arch import I386
 from memlab.native.exhaust import RealExhaustion, run_exhaust
 from memlab.space.layout32 import Layout32, Region
 from memlab.space.space32 import Space32
@@ -42,8 +42,6 @@ __all__ = ["Picture", "Exhaustion", "exhaustion", "beside_real", "BIG", "SMALL"]
 #: The lesson's block sizes.
 BIG = 100 * MiB
 SMALL = 1 * MiB
-#: glibc's MMAP_AS_MORECORE_SIZE: the least it maps when sbrk fails.
-_MORECORE_MMAP = 1 * MiB
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,57 +85,6 @@ class Exhaustion:
     last_big: int             # ... the last one's
 
 
-class _Malloc32:
-    """The part of glibc's malloc these runs reach: blocks at or above the mmap threshold."""
-
-    def __init__(self, space: Space32, arch: Arch) -> None:
-        self.space, self.arch = space, arch
-        self.heap_blocks = 0
-        self.at = 0                            # the last block's mapping (0: from the heap)
-        # tcache_init's first malloc makes the heap: the tcache chunk, then top
-        space.sbrk(arch.first_heap_bytes)
-        self.top = arch.first_heap_bytes - arch.front_padding - arch.tcache_chunk_size
-        self.contiguous = True
-
-    def malloc(self, n: int) -> bool:
-        """True when malloc(n) returns a block; `self.at` is the mapping's start (0: the heap)."""
-        a, space = self.arch, self.space
-        self.at = 0
-        nb = a.request2size(n)
-        if nb < a.mmap_threshold:
-            raise ValueError(f"blocks of {n:,} bytes are below the mmap threshold "
-                             f"({a.mmap_threshold:,}): this scenario runs blocks that are mapped")
-        if self.top >= nb + a.minsize:         # top holds it (only after a fallback mapping)
-            self.top -= nb
-            self.heap_blocks += 1
-            return True
-        try:
-            self.at = space.mmap(a.mmapped(n)[0])
-            return True
-        except SyscallError:
-            pass
-        size = nb + a.top_pad + a.minsize
-        if self.contiguous:
-            size -= self.top
-        size = align_up(size)
-        try:
-            space.sbrk(size)
-            self.top += size - nb
-            self.heap_blocks += 1
-            return True
-        except SyscallError:
-            pass
-        size = max(align_up(nb + a.top_pad + a.minsize), _MORECORE_MMAP)
-        try:
-            space.mmap(size)
-        except SyscallError:
-            return False
-        self.contiguous = False               # the old top is freed; the mapping is the new top
-        self.top = size - a.front_padding - nb
-        self.heap_blocks += 1
-        return True
-
-
 def _picture(space: Space32) -> Picture:
     return Picture(space.regions(), space.free_ranges(), space.total_free, space.largest_free, space.brk)
 
@@ -156,20 +103,34 @@ def exhaustion(big: int = BIG, small: int = SMALL, layout: Layout32 | None = Non
     for name, value in (("big", big), ("small", small)):
         if type(value) is not int or not 0 < value < 2**32:
             raise ValueError(f"{name} must be a whole number of bytes from 1 to 2**32-1, not {value!r}")
+    for n in (big, small):
+        if I386.request2size(n) < I386.mmap_threshold:
+            raise ValueError(f"blocks of {n:,} bytes are below the mmap threshold "
+                             f"({I386.mmap_threshold:,}): this scenario runs blocks that are mapped")
     layout = layout or Layout32.typical()
     space = Space32(layout)
-    heap = _Malloc32(space, I386)
-    n_big = n_small = first = last = 0
-    while n_big < limit and heap.malloc(big):
+    heap = Malloc(space, arch=I386)
+    n_big = n_small = first = last = heap_blocks = 0
+    while n_big < limit and (p := heap.malloc(big)):
         n_big += 1
-        last = heap.at
-        first = first or last
+        at = _mapping_of(heap, p)
+        heap_blocks += not at
+        last = at or last
+        first = first or at
     at_failure = _picture(space)
-    while n_small < limit and heap.malloc(small):
+    while n_small < limit and (p := heap.malloc(small)):
         n_small += 1
+        heap_blocks += not _mapping_of(heap, p)
     return Exhaustion(big, small, n_big, n_small, layout.user_space, layout, at_failure, _picture(space),
-                      I386.mmapped(big)[0], I386.mmapped(small)[0], space.fallbacks, heap.heap_blocks,
+                      I386.mmapped(big)[0], I386.mmapped(small)[0], space.fallbacks, heap_blocks,
                       first, last)
+
+
+def _mapping_of(heap: Malloc, p: int) -> int:
+    """Where the mapping of the block at `p` starts, 0 when glibc carved it from the heap."""
+    if heap.last_note.path != "mmap":
+        return 0
+    return p - I386.chunk_header - I386.front_padding
 
 
 def beside_real(big: int = BIG, small: int = SMALL, randomize: bool = False,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from memlab.errors import SyscallError
+from memlab.space.address_space import SegmentationFault
 from memlab.space.layout32 import Layout32, Region
 from memlab.space.maps import MapTable
 from memlab.units import GiB, MiB, PAGE, align_up
@@ -31,7 +32,10 @@ class Space32:
     """A 32-bit process's mappings and break: `mmap` and `sbrk` as Linux places them.
 
     It keeps addresses only (no resident pages): what lesson 09 needs to run a process out of
-    address space. A failed call raises SyscallError (ENOMEM) and changes nothing.
+    address space. It serves the calls glibc's model makes (`memlab.glibc.Malloc(space=...,
+    arch="i386")`): sbrk, mmap, munmap, mremap, madvise (nothing to release: no resident
+    pages), and touch/read, which only check that the bytes are mapped. A failed call raises
+    SyscallError and changes nothing.
 
     >>> s = Space32(Layout32.typical())
     >>> s.sbrk(139264) == s.layout.heap_start, s.brk - s.layout.heap_start
@@ -42,7 +46,6 @@ class Space32:
     memlab.errors.SyscallError: [Errno 12] mmap(4294967296): no free range of 4,294,967,296 bytes
     """
 
-    __slots__ = ("_layout", "_maps", "_kinds", "_brk", "_heap_end", "_fallbacks")
 
     def __init__(self, layout: Layout32) -> None:
         self._layout = layout
@@ -59,6 +62,11 @@ class Space32:
     @property
     def layout(self) -> Layout32:
         return self._layout
+
+    @property
+    def heap_start(self) -> int:
+        """Where the break starts."""
+        return self._layout.heap_start
 
     @property
     def brk(self) -> int:
@@ -125,6 +133,78 @@ class Space32:
             self._kinds[self._layout.heap_start] = Region(self._layout.heap_start, new_end, "heap")
         self._brk, self._heap_end = new, new_end
         return old
+
+    def munmap(self, addr: int, length: int) -> None:
+        """Unmap the mapped pages of [addr, addr + length) (mappings only, not the heap).
+
+        >>> s = Space32(Layout32.typical()); p = s.mmap(3 * PAGE); s.munmap(p + PAGE, PAGE)
+        >>> [r.size for r in s.regions() if r.kind == "mmap"]
+        [4096, 4096]
+        """
+        end = addr + align_up(length)
+        if addr % PAGE or length <= 0 or end > self._layout.user_space:
+            raise SyscallError(22, f"munmap({addr:#x}, {length}): an aligned range inside the user space, please")
+        hit = [r for r in self._kinds.values() if r.start < end and addr < r.end]
+        if any(r.kind != "mmap" for r in hit):
+            raise SyscallError(22, f"munmap({addr:#x}, {length}): only mappings made with mmap are unmapped here")
+        for r in hit:
+            del self._kinds[r.start]
+            for s, e in ((r.start, addr), (end, r.end)):
+                if s < e:
+                    self._kinds[s] = Region(s, e, "mmap")
+        self._maps.remove(addr, end)
+
+    def mremap(self, old: int, old_len: int, new_len: int, may_move: bool = False) -> int:
+        """Resize the mapping [old, old + old_len): in place when it shrinks or the pages above
+        are free, else (with may_move) a new mapping placed as mmap places one; the address.
+
+        >>> s = Space32(Layout32.typical()); p = s.mmap(PAGE); q = s.mmap(PAGE)
+        >>> r = s.mremap(q, PAGE, 2 * PAGE, may_move=True); r == q, s.mremap(r, 2 * PAGE, PAGE) == r
+        (False, True)
+        """
+        r = self._kinds.get(old)
+        old_end, new_end = old + align_up(old_len), old + align_up(new_len)
+        if r is None or r.kind != "mmap" or old_end != r.end or new_len <= 0:
+            raise SyscallError(14, f"mremap({old:#x}, {old_len}, {new_len}): not a whole mapping")
+        if new_end <= old_end:
+            if new_end < old_end:
+                self.munmap(new_end, old_end - new_end)
+            return old
+        if self._maps.is_free(old_end, new_end) and new_end <= self._layout.user_space:
+            self._maps.extend(old, new_end)
+            self._kinds[old] = Region(old, new_end, "mmap")
+            return old
+        if not may_move:
+            raise SyscallError(12, f"mremap({old:#x}, {old_len}, {new_len}): no room to grow in place")
+        new = self.mmap(new_len)
+        self.munmap(old, old_end - old)
+        return new
+
+    def madvise(self, addr: int, length: int, advice: int) -> None:
+        """Nothing to give back (no resident pages are kept); the range must be mapped."""
+        self._mapped(addr, length, "madvise")
+
+    def touch(self, addr: int, length: int = 1) -> None:
+        """A write: only checks that the bytes are mapped."""
+        self._mapped(addr, length, "write")
+
+    def read(self, addr: int, length: int = 1) -> None:
+        """A read: only checks that the bytes are mapped."""
+        self._mapped(addr, length, "read")
+
+    def _mapped(self, addr: int, length: int, access: str) -> None:
+        at, end = addr, addr + max(length, 1)
+        while at < end:
+            region = self._maps.region_at(at)
+            if region is None:
+                if access == "madvise":
+                    raise SyscallError(12, f"madvise({addr:#x}, {length}): the range is not all mapped")
+                raise SegmentationFault(at, access)
+            at = region[1]
+
+    def mappings(self) -> tuple[Region, ...]:
+        """Everything mapped (as `regions`), for the model's reads of memory words."""
+        return self.regions()
 
     def regions(self) -> tuple[Region, ...]:
         """Everything mapped, by address (the stack without its guard gap)."""
