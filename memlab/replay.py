@@ -79,6 +79,10 @@ class Replayer:
         if every is not None and (type(every) is not int or every < 1):
             raise ValueError(f"every must be a positive int or None (got {every!r})")
         self._trace = _as_trace(ops)
+        recorded, built = self._trace.arch, getattr(getattr(malloc, "arch", None), "name", None)
+        if recorded is not None and built is not None and recorded != built:
+            raise UsageError(f"the trace was recorded on {recorded} (its # arch line), not on {built}: "
+                             f"replay it on Malloc(arch={recorded!r})")
         if self._trace.threaded and not hasattr(malloc, "switch"):
             malloc = _threads_for(self._trace, malloc)
         self._malloc = malloc
