@@ -1,12 +1,13 @@
 """Benchmark: memlab's model replay against the real-glibc replayer, on a recorded Python run.
 
-    python benchmarks/bench_replay.py [--model-ops N]
+    python benchmarks/bench_replay.py [--model-ops N] [--arch i386]
 
 Records (once; cached under memlab's cache folder) the malloc calls of a small
 Python workload run with PYTHONMALLOC=malloc, at least 1,000,000 operations; then
 prints how fast the trace is read (read_trace, the columns replays use), how fast
 memlab's model replays it, how long the native replayer takes, and the ratio of the
-two (a figure that does not depend much on the machine). Times are CPU seconds (this process's, or the replayer's), so that
+two (a figure that does not depend much on the machine). `--arch i386` replays the same trace
+on the machine's 32-bit glibc and on the model of it. Times are CPU seconds (this process's, or the replayer's), so that
 other load on the machine matters less. Not a test: nothing is asserted.
 """
 
@@ -59,6 +60,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-ops", type=int, default=None,
                         help="replay only the first N operations on the model (default: all)")
+    parser.add_argument("--arch", default="x86-64", choices=("x86-64", "i386"),
+                        help="the architecture glibc is built for, on both sides (default x86-64)")
     args = parser.parse_args()
 
     trace = recorded_trace()
@@ -72,10 +75,10 @@ def main() -> None:
     print(f"read_trace: {parse_s:.2f} s, {lines / parse_s:,.0f} lines/s ({parse_s / lines * 1e6:.2f} us a line)")
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    native = replay_native(trace)
+    native = replay_native(trace, arch=args.arch)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     native_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    print(f"native replayer: {native_s:.2f} s for {count:,} operations, {count / native_s:,.0f} ops/s "
+    print(f"native replayer ({args.arch}): {native_s:.2f} s for {count:,} operations, {count / native_s:,.0f} ops/s "
           f"(process start and both parsing passes included)")
 
     try:
@@ -94,10 +97,10 @@ def main() -> None:
         subset = ops[:end + 1]
     model_count = subset.count
     start = time.process_time()
-    snaps = replay(subset, Malloc, progress=None)
+    snaps = replay(subset, lambda: Malloc(arch=args.arch), progress=None)
     model_s = time.process_time() - start
     model_rate = model_count / model_s
-    print(f"memlab model: {model_s:.2f} s for {model_count:,} operations, {model_rate:,.0f} ops/s")
+    print(f"memlab model ({args.arch}): {model_s:.2f} s for {model_count:,} operations, {model_rate:,.0f} ops/s")
     print(f"ratio: the model takes {(model_s / model_count) / (native_s / count):,.0f} times as long per "
           "operation as the native replayer")
     if model_count == count:

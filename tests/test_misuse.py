@@ -297,10 +297,8 @@ LINK_WORDS = ("glibc read a free-list link word left inside the live block; the 
               "record link words and reads 0 (free(): invalid pointer)")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", range(300))
-def test_random_misuse_agrees(probe, seed):
-    """Opt-in: a random misuse is judged the same way by the model and by glibc.
+def judge_random(probe: Path, steps: list[str], arch: str = "x86-64") -> None:
+    """A misuse is judged the same way by the model built for `arch` and by the real `probe`.
 
     glibc aborts with message M -> the model raises MallocAbort(M); glibc crashes -> the model
     raises SegmentationFault; glibc goes on -> the model does not raise MallocAbort. Whatever
@@ -308,11 +306,8 @@ def test_random_misuse_agrees(probe, seed):
     """
     from memlab.space import SegmentationFault
 
-    steps = random_misuse(seed)
-    if steps is None:
-        pytest.skip("the random prefix left no block to misuse")
     proc = run_real(probe, steps)
-    m, exc, before = run_model(steps)
+    m, exc, before = run_model(steps, arch)
     where = " ".join(steps)
     real_line = proc.stderr.decode().rstrip("\n")
     if proc.returncode == -signal.SIGABRT:
@@ -327,3 +322,14 @@ def test_random_misuse_agrees(probe, seed):
     assert agrees, f"{where}: glibc {proc.returncode} {real_line!r}, model {exc!r}"
     if exc is not None:
         assert view(m) == before, f"{where}: the misuse changed the model's state"
+        m.check()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(300))
+def test_random_misuse_agrees(probe, seed):
+    """Opt-in: a random misuse is judged the same way by the model and by glibc (`judge_random`)."""
+    steps = random_misuse(seed)
+    if steps is None:
+        pytest.skip("the random prefix left no block to misuse")
+    judge_random(probe, steps)
