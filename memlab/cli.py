@@ -193,8 +193,14 @@ def _model_factory(glibc: str):
     return lambda: Malloc(glibc=glibc)
 
 
+#: Traces read before their command ran (a pipe's, to find its `# arch` line): path -> bytes.
+_read_ahead: dict[str, bytes] = {}
+
+
 def _read_bytes(path: str) -> bytes:
     """The trace's bytes, read once: a file, a pipe, /dev/stdin, or `-` (standard input)."""
+    if path in _read_ahead:
+        return _read_ahead.pop(path)
     if path == STDIN:
         stream = getattr(sys.stdin, "buffer", None)
         if stream is None:
@@ -208,18 +214,18 @@ def _read_bytes(path: str) -> bytes:
 
 
 def _trace_arch(path: str | None) -> str | None:
-    """The `# arch` a trace says it was recorded on, read from its start: a regular file's, or
-    standard input's (`-`: as far as its first read goes, left to be read); None if it says none,
-    or cannot be read so (a pipe by name: then `--arch` must name the architecture)."""
+    """The `# arch` a trace says it was recorded on (None if it says none): read from the start of
+    a regular file; any other (standard input, a pipe) is read whole now, once, and kept for the
+    command (`_read_bytes`)."""
     if path is None:
         return None
     try:
-        if path != STDIN:
-            return recorded_arch(path) if stat.S_ISREG(os.stat(path).st_mode) else None
-        peek = getattr(getattr(sys.stdin, "buffer", None), "peek", None)
-        return recorded_arch(peek(1 << 16)) if peek is not None else None
-    except (OSError, ValueError):
-        return None
+        if path != STDIN and stat.S_ISREG(os.stat(path).st_mode):
+            return recorded_arch(path)
+    except OSError:
+        return None         # the command says why it cannot read the trace
+    _read_ahead[path] = _read_bytes(path)
+    return recorded_arch(_read_ahead[path])
 
 
 def _model_run(ops: Trace | Sequence[Op], every: int | None, glibc: str, sink: Callable[[Snapshot], Any],
@@ -803,13 +809,15 @@ def _run(argv: Sequence[str] | None, out: TextIO) -> int:
         raise UsageError(f"--glibc {cut(args.glibc, 30)} is not modelled; choose one of {', '.join(SUPPORTED_GLIBC)}")
     if hasattr(args, "glibc") and args.glibc is None and args.run not in (_cmd_replay, _cmd_compare):
         args.glibc = DEFAULT_GLIBC
-    if hasattr(args, "arch"):
-        args.arch = replay_arch(_trace_arch(getattr(args, "trace", None)), args.arch)
     try:
+        if hasattr(args, "arch"):
+            args.arch = replay_arch(_trace_arch(getattr(args, "trace", None)), args.arch)
         return args.run(args, out)
     except TraceError as e:
         raise UsageError(f"{cut(args.trace)}: line {e.lineno}: {e.reason}: {cut(repr(e.line))}; "
                          "nothing was replayed") from None
+    finally:
+        _read_ahead.clear()
 
 
 def _quiet_stdout() -> None:

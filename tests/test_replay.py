@@ -12,7 +12,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from memlab.errors import UsageError
 from memlab.glibc import Malloc
 from memlab.replay import Replayer, Timeline, replay, timeline
 from memlab.trace import parse_trace
@@ -220,15 +219,13 @@ class TestOnTheModel:
         assert (s["from-brk"].brk, s["from-brk"].uordblks) == (1183744, 1049248)
 
 
-def test_a_trace_recorded_on_one_architecture_is_refused_on_another():
-    """`# arch i386` replays on Malloc(arch="i386"), on a model without an architecture (the
-    Fake), and is refused in one line on x86-64's model; a trace without the line runs on both."""
+def test_the_default_model_is_of_the_traces_architecture():
+    """`replay` and `timeline` without a factory model glibc for the trace's `# arch` (x86-64
+    without the line); a factory given is used as it is."""
     text = "# arch i386\na 0 1\ns\n"
-    assert replay(text, lambda: Malloc(arch="i386"))[0].arena == replay("a 0 1", lambda: Malloc(arch="i386"))[0].arena
-    assert len(replay(text, Fake)) == 1
-    with pytest.raises(UsageError, match=r"recorded on i386 \(its # arch line\), not on x86-64"):
-        Replayer(text, Malloc())
-    assert replay("a 0 1\ns\n", Malloc)[0].arena != replay("a 0 1\ns\n", lambda: Malloc(arch="i386"))[0].arena
+    first_i386 = replay("a 0 1\ns\n", lambda: Malloc(arch="i386"))[0].arena
+    assert replay(text)[0].arena == timeline(text).arena[-1] == first_i386
+    assert replay("a 0 1\ns\n")[0].arena == replay(text, Malloc)[0].arena != first_i386
 
 
 def test_write_has_its_own_note_and_stale_notes_are_not_repeated():

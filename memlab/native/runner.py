@@ -207,7 +207,8 @@ def recorded_arch(trace: str | Path | bytes) -> str | None:
 
 
 def replay_arch(recorded: str | None, asked: str | None) -> str:
-    """The architecture to replay on: the one asked for, else the trace's own, else x86-64.
+    """The architecture the command line replays on: the one asked for (`--arch`), else the
+    trace's own, else x86-64.
 
     Asking for another architecture than the trace was recorded on is a UsageError: the sizes,
     and the calls glibc made, are those of a program built for the trace's own.
@@ -253,8 +254,8 @@ def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | Non
     `settings` are environment variables for that allocator (jemalloc: MALLOC_CONF; tcmalloc:
     TCMALLOC_*; mimalloc: MIMALLOC_*); no other variable reaches the replayer. `arch` "i386"
     replays on the machine's 32-bit glibc (the replayer built with -m32); None replays on the
-    trace's own (its `# arch NAME` line, else x86-64), and another than that is a UsageError
-    (`replay_arch`). With `arenas`,
+    trace's own (its `# arch NAME` line, else x86-64). An `arch` given is taken as asked, also
+    for a trace recorded on the other (the command line refuses that: `replay_arch`). With `arenas`,
     each glibc snapshot also has "arenas": [[system bytes, bytes in use], ...], one pair per arena
     as malloc_stats() lists them (main first, then the newest).
 
@@ -268,7 +269,7 @@ def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | Non
     settings = check_settings(allocator, settings)
     with tempfile.TemporaryDirectory(prefix="memlab-") as tmp:
         path = _trace_file(trace, tmp)
-        arch = replay_arch(recorded_arch(path), arch)
+        arch = arch or recorded_arch(path) or DEFAULT_ARCH
         args = (_command(libc_dir, allocator, arch) + (["--every", str(every)] if every else [])
                 + (["--arenas"] if arenas else []) + [str(path)])
         result = _run(args, settings if _allocator(allocator).rival else tls_preload(path, arch))
@@ -292,7 +293,7 @@ def iter_native(trace: str | Path | bytes | Sequence[Op], every: int | None = No
     _check_every(every)
     with tempfile.TemporaryDirectory(prefix="memlab-") as tmp, tempfile.TemporaryFile() as errors:
         path = _trace_file(trace, tmp)
-        arch = replay_arch(recorded_arch(path), arch)
+        arch = arch or recorded_arch(path) or DEFAULT_ARCH
         args = (_command(libc_dir, allocator, arch) + (["--every", str(every)] if every else [])
                 + (["--arenas"] if arenas else []) + [str(path)])
         extra = None if _allocator(allocator).rival else tls_preload(path, arch)
