@@ -145,7 +145,7 @@ class TestThreads:
     def real_working(threads, arena_max):
         from memlab.scenarios.arenas import trace
 
-        found = replay_native(parse_trace(trace(threads, arena_max)))
+        found = replay_native(parse_trace(trace(threads, arena_max)), arenas=True)
         return next(Snapshot.from_dict(d) for d in found if d["label"] == "working")
 
     @pytest.mark.parametrize("threads,arena_max", SETTINGS)
@@ -154,7 +154,16 @@ class TestThreads:
 
         real = self.real_working(threads, arena_max)
         board = threads_dashboard(threads=threads, arena_max=arena_max)
-        assert board.text == f"{threads} threads: resident {real.rss:,} B, arena {real.arena:,} B"
+        k = len(real.arenas)
+        assert board.text == (f"{threads} threads: resident {real.rss:,} B, arena {real.arena:,} B, "
+                              f"in {k} arena{'s' if k > 1 else ''}")
+
+    @pytest.mark.parametrize("threads,arena_max", SETTINGS + [(8, 0), (8, 2)])
+    def test_each_arenas_bars_are_the_real_glibcs(self, glibc_236, threads, arena_max):
+        """The right-hand bars: every arena's system and in-use bytes, as malloc_stats() lists them."""
+        from memlab.scenarios.arenas import working
+
+        assert working(threads, arena_max).arenas == self.real_working(threads, arena_max).arenas
 
     def test_the_predictions_answer(self, glibc_236):
         """Four threads keep about four times one thread's memory; sharing one arena, not."""

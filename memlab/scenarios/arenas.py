@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from memlab.replay import replay
+from memlab.glibc import Malloc
+from memlab.replay import Replayer
 from memlab.scenarios.catalog import worker_threads
 from memlab.snapshot import Snapshot
 
@@ -31,13 +32,15 @@ def trace(threads: int, arena_max: int = 0) -> str:
 @lru_cache(maxsize=64)
 def working(threads: int, arena_max: int = 0) -> Snapshot:
     """The snapshot "working" of ``trace(threads, arena_max)`` on the model of glibc 2.36: every
-    thread has built its blocks and freed all but every 50th.
+    thread has built its blocks and freed all but every 50th. It carries each arena's (system
+    bytes, bytes in use), main arena first, as malloc_stats() lists them.
 
-    >>> working(1).label
-    'working'
+    >>> working(1).label, len(working(1).arenas), len(working(3).arenas)
+    ('working', 2, 4)
     """
-    return next(s for s in replay(trace(threads, arena_max), progress=None)
-                if s.label == "working")
+    r = Replayer(trace(threads, arena_max), Malloc(), arenas=True)
+    r.run()
+    return next(s for s in r.snapshots if s.label == "working")
 
 
 def threads_table(counts=(1, 4), limits=(0, 1)) -> str:

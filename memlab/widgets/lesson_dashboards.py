@@ -97,7 +97,7 @@ ARENA_MAX = (0, 1, 2)
 def _draw_threads(figure, threads, arena_max) -> str:
     points = [working(n, arena_max) for n in range(1, threads + 1)]
     figure.clear()
-    ax = figure.add_subplot()
+    ax, per_arena = figure.subplots(1, 2, gridspec_kw={"width_ratios": (3, 2)})
     xs = range(1, threads + 1)
     ax.bar([x - 0.2 for x in xs], [p.rss for p in points], 0.4, label="resident",
            color=COLORS["resident"])
@@ -105,20 +105,38 @@ def _draw_threads(figure, threads, arena_max) -> str:
            color=COLORS["in_use"])
     ax.set_xlabel("worker threads")
     ax.set_xticks(list(xs))
+    ax.set_ylim(0, 1.25 * max(max(p.rss, p.arena) for p in points))   # room for the legend
     byte_axis(ax.yaxis)
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper left", ncol=2)
     ax.set_title(f"M_ARENA_MAX {arena_max or 'default (8 per CPU)'}, on the model of glibc 2.36")
-    figure.subplots_adjust(left=0.1, right=0.98, bottom=0.14, top=0.9)
     last = points[-1]
-    return f"{threads} threads: resident {last.rss:,} B, arena {last.arena:,} B"
+    _draw_arenas(per_arena, last.arenas, threads)
+    figure.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.9, wspace=0.3)
+    k = len(last.arenas)
+    return (f"{threads} threads: resident {last.rss:,} B, arena {last.arena:,} B, "
+            f"in {k} arena{'s' if k > 1 else ''}")
+
+
+def _draw_arenas(ax, arenas, threads) -> None:
+    """Each arena's bytes from the kernel, split into in use and free (kept by the arena)."""
+    names = ["main"] + [str(k) for k in range(1, len(arenas))]
+    used = [u for _, u in arenas]
+    ax.bar(names, used, 0.6, label="in use", color=COLORS["in_use"])
+    ax.bar(names, [s - u for s, u in arenas], 0.6, bottom=used, label="free, kept",
+           color=COLORS["top"])
+    ax.set_xlabel("arena")
+    ax.set_ylim(0, 1.25 * max(s for s, _ in arenas))
+    byte_axis(ax.yaxis)
+    ax.legend(loc="upper left", ncol=2)
+    ax.set_title(f"each arena at {threads} threads")
 
 
 def threads_dashboard(threads: int = 4, arena_max: int = 0) -> LiveChart:
     """A LiveChart of ``memlab.scenarios.arenas.working``: threads 1-8 and M_ARENA_MAX.
 
     >>> d = threads_dashboard(1)
-    >>> d.set(threads=2, arena_max=1); d.text.startswith("2 threads: resident ")
-    True
+    >>> d.set(threads=2, arena_max=1); d.text.startswith("2 threads: resident "), d.text[-10:]
+    (True, 'in 1 arena')
     """
     sliders = {
         "threads": int_slider("worker threads", 1, 8, threads),
