@@ -39,15 +39,19 @@ _INT_MIN, _INT_MAX = -(1 << 31), (1 << 31) - 1
 
 def default_space(arch: Arch) -> AddressSpace:
     """A fresh address space laid out as a process of `arch` starts: x86-64's, or on i386 the
-    break right after the program and mappings below the libraries (`Layout32.typical`).
+    break right after the program and mappings below the libraries, then below the program
+    (`Layout32.typical`; the kernel's last, bottom-up resort is `memlab.space.space32`'s).
 
-    >>> hex(default_space(I386).heap_start), hex(default_space(I386).mmap_base)
-    ('0x5656a000', '0xf7ffe000')
+    >>> hex(default_space(I386).heap_start), hex(default_space(I386).mmap_base)   # libc's start
+    ('0x5656a000', '0xf7d89000')
     """
     if arch.size_sz == X86_64.size_sz:
         return AddressSpace()
     layout = Layout32.typical()
-    return AddressSpace(heap_start=layout.heap_start, mmap_base=layout.mmap_base)
+    lowest = {kind: min(r.start for r in layout.regions if r.kind == kind)
+              for kind in ("program", "library")}
+    return AddressSpace(heap_start=layout.heap_start, mmap_base=lowest["library"],
+                        mmap_below=(layout.floor, lowest["program"]))
 
 
 def _show(v: int) -> str:

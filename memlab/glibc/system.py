@@ -147,8 +147,12 @@ class System(Heap):
             except SyscallError:
                 correction = 0
                 snd_brk = space.brk
-        elif snd_brk is None:
-            snd_brk = space.brk
+        else:
+            misalign = (brk + self._hdr) & (ALIGN - 1)
+            if misalign:                          # skipped, not counted (i386's front bytes)
+                aligned += ALIGN - misalign
+            if snd_brk is None:
+                snd_brk = space.brk
         self._top = aligned
         self._top_size = snd_brk - aligned + correction
         self._touch(aligned + self._sz, self._sz)

@@ -107,7 +107,9 @@ class AddressSpace(SpaceViews):
           by the overcommit policy. Pages above the new page-rounded break are dropped.
       mmap(length) -> address. length 0: EINVAL; rounded up to pages (more than
           TASK_SIZE: ENOMEM); placed top-down: the highest gap below mmap_base (and above
-          the heap end) that fits. ENOMEM: no gap, or refused by the overcommit policy.
+          the heap end) that fits, else, given `mmap_below=(low, high)` (a 32-bit process:
+          the room below its program), the highest gap there. ENOMEM: no gap, or refused by
+          the overcommit policy.
       munmap(addr, length): EINVAL unless addr is page aligned, 0 < length and
           addr + length <= TASK_SIZE; unmaps whatever is mapped in the page-rounded range,
           splitting mappings; unmapped parts are no error. The heap is shrunk with sbrk
@@ -144,7 +146,7 @@ class AddressSpace(SpaceViews):
                  overcommit_ratio: int = 50, *, overcommit_kbytes: int | None = None,
                  admin_reserve: int = 0, user_reserve: int = 0,
                  heap_start: int = HEAP_START, mmap_base: int = MMAP_BASE,
-                 log: bool = True) -> None:
+                 log: bool = True, mmap_below: tuple[int, int] | None = None) -> None:
         self._ram = _size("ram", ram, PAGE)
         self._swap_size = _size("swap", swap, 0)
         self._policy = Overcommit(overcommit, overcommit_ratio, overcommit_kbytes,
@@ -157,8 +159,15 @@ class AddressSpace(SpaceViews):
         if mmap_base > TASK_SIZE:
             raise ValueError(f"mmap_base {mmap_base:#x} lies beyond the 47-bit user address space "
                              f"(at most TASK_SIZE = {TASK_SIZE:#x})")
+        if mmap_below is not None:
+            low, high = mmap_below
+            if not (isinstance(low, int) and isinstance(high, int) and 0 < low < high <= heap_start
+                    and not low % PAGE and not high % PAGE):
+                raise ValueError(f"mmap_below must be page-aligned (low, high) with 0 < low < high "
+                                 f"<= heap_start, got {mmap_below!r}")
         self._heap_start = heap_start
         self._mmap_base = mmap_base
+        self._below = mmap_below
         self._brk = heap_start
         self._heap_end = heap_start
         self._maps = MapTable()
@@ -226,7 +235,7 @@ class AddressSpace(SpaceViews):
         size = align_up(length)
         if size > TASK_SIZE:
             self._fail("mmap", args, errno.ENOMEM, f"mmap({length}): more than the user address space")
-        addr = self._maps.place(size, self._heap_end, self._mmap_base)
+        addr = self._place(size)
         if addr is None:
             self._fail("mmap", args, errno.ENOMEM, f"mmap({length}): no free gap of {size:,} bytes")
         self._commit("mmap", args, size)
@@ -294,7 +303,8 @@ class AddressSpace(SpaceViews):
             self._log("mremap", args, old)
             return old
         grow = new_size - old_size
-        if (old_end == region[1] and old_end + grow <= self._mmap_base
+        ceiling = self._mmap_base if old >= self._heap_end else self._below[1]
+        if (old_end == region[1] and old_end + grow <= ceiling
                 and self._maps.is_free(old_end, old_end + grow)):
             self._commit("mremap", args, grow)
             self._maps.extend(region[0], old_end + grow)
@@ -304,7 +314,7 @@ class AddressSpace(SpaceViews):
         if not may_move:
             self._fail("mremap", args, errno.ENOMEM,
                        f"mremap: no room to grow [{old:#x}, {old_end:#x}) in place")
-        new = self._maps.place(new_size, self._heap_end, self._mmap_base)
+        new = self._place(new_size)
         if new is None:
             self._fail("mremap", args, errno.ENOMEM, f"mremap: no free gap of {new_size:,} bytes")
         self._commit("mremap", args, grow)
@@ -315,6 +325,14 @@ class AddressSpace(SpaceViews):
         self._hot_lo = self._hot_hi = 0
         self._log("mremap", args, new)
         return new
+
+    def _place(self, size: int) -> int | None:
+        """Where a new mapping of `size` bytes goes: the top of the highest gap above the heap
+        and below mmap_base that holds it, else (with `mmap_below`) of the highest gap there."""
+        addr = self._maps.place(size, self._heap_end, self._mmap_base)
+        if addr is None and self._below is not None:
+            addr = self._maps.place(size, *self._below)
+        return addr
 
     def madvise(self, addr: int, length: int, advice: int) -> None:
         """Give advice on mapped pages: MADV_DONTNEED drops them now, MADV_FREE lazily.
@@ -413,8 +431,9 @@ class AddressSpace(SpaceViews):
         total = 0
         for s, e in self._maps:
             assert s % PAGE == 0 and e % PAGE == 0, f"mappings: [{s:#x}, {e:#x}) not page aligned"
-            assert self._heap_end <= s and e <= self._mmap_base, \
-                f"mappings: [{s:#x}, {e:#x}) outside [heap end, mmap_base)"
+            below = self._below is not None and self._below[0] <= s and e <= self._below[1]
+            assert below or (self._heap_end <= s and e <= self._mmap_base), \
+                f"mappings: [{s:#x}, {e:#x}) outside [heap end, mmap_base) and mmap_below"
             total += e - s
         assert total == self._mapped, f"vsz: mmap bytes {self._mapped} != sum of mappings {total}"
         self._mem.check()
