@@ -21,9 +21,10 @@ compare compares it too, naming the arena that differs; it needs glibc on x86-64
 fetched once into memlab's cache and run through their own loader; --allocator runs a native
 replay on jemalloc, tcmalloc or mimalloc instead, preloaded (only the break and resident
 bytes mean something there); --arch i386 runs a native replay on the machine's 32-bit glibc
-(the replayer built with -m32; the model is x86-64 only so far, so compare refuses it), and is the
-default for a trace whose `# arch i386` line says it was recorded there; `record` writes the
-malloc-family calls of a real program as a trace (of an x86-64 or an i386 program); `scenario` prints one of the
+(the replayer built with -m32) and, without --native, on the model built for i386 (glibc 2.36,
+no --arenas), so compare and scenario take it too; `record` writes the
+malloc-family calls of a real program as a trace (of an x86-64 or an i386 program; its `# arch`
+line makes that architecture the default of replay and compare); `scenario` prints one of the
 lessons' traces (to replay or compare), or with --n runs it on the model and
 prints its snapshots (vecvec: with bulk steps, so N may be 1e8); `score` replays traces (by
 default the lessons' own) on an allocator written in Python (a `memlab.allocators.Allocator`
@@ -61,7 +62,7 @@ from memlab.trace import MALLOPT_PARAMS, Op, Trace, read_trace
 __all__ = ["main", "SUPPORTED_GLIBC", "format_table", "format_points", "TableWriter"]
 
 #: Architectures the model implements (`--arch` on the model side); the real side runs all of ARCHES.
-MODEL_ARCHES = (DEFAULT_ARCH,)
+MODEL_ARCHES = tuple(ARCHES)
 
 #: glibc releases the model imitates (`--glibc`); the first is the default.
 SUPPORTED_GLIBC = tuple(RELEASES)
@@ -185,12 +186,12 @@ class TableWriter:
         self._out.write("  ".join(cells).rstrip() + "\n")
 
 
-def _model_factory(glibc: str):
+def _model_factory(glibc: str, arch: str = DEFAULT_ARCH):
     try:
         from memlab.glibc import Malloc
     except ImportError as e:
         raise MemlabError(f"memlab's glibc model is not available ({e})") from None
-    return lambda: Malloc(glibc=glibc)
+    return lambda: Malloc(glibc=glibc, arch=arch)
 
 
 #: Traces read before their command ran (a pipe's, to find its `# arch` line): path -> bytes.
@@ -229,11 +230,12 @@ def _trace_arch(path: str | None) -> str | None:
 
 
 def _model_run(ops: Trace | Sequence[Op], every: int | None, glibc: str, sink: Callable[[Snapshot], Any],
-               arenas: bool = False):
-    """A Replayer of the trace on the model that hands each snapshot to `sink` (with its arenas)."""
+               arenas: bool = False, arch: str = DEFAULT_ARCH):
+    """A Replayer of the trace on the model (of `glibc` built for `arch`) that hands each snapshot
+    to `sink` (with its arenas)."""
     from memlab.replay import Replayer
 
-    return Replayer(ops, _model_factory(glibc)(), every, sink=sink, arenas=arenas)
+    return Replayer(ops, _model_factory(glibc, arch)(), every, sink=sink, arenas=arenas)
 
 
 def _libc_dir(glibc: str):
@@ -250,15 +252,11 @@ def _libc_dir(glibc: str):
     return ensure_release(glibc)
 
 
-def _glibc_version(arch: str) -> str:
+def _real_name(libc_dir, arch: str = DEFAULT_ARCH) -> str:
     from memlab.native import glibc_version
 
-    return glibc_version(arch=arch)
-
-
-def _real_name(libc_dir) -> str:
-    from memlab.native import glibc_version
-
+    if arch != DEFAULT_ARCH:
+        return f"this machine's {arch} glibc {glibc_version(arch=arch)}"
     if libc_dir is None:
         return f"this machine's glibc {glibc_version()}"
     return f"the real glibc {glibc_version(libc_dir)} (unpacked in {libc_dir})"
@@ -274,11 +272,23 @@ def _native_snapshots(data: bytes, every: int | None, libc_dir=None,
             yield Snapshot.from_dict(d)
 
 
-def _model_arch(command: str, arch: str) -> None:
-    """Refuse, in one line, an architecture the model does not implement."""
+def _model_arch(command: str, arch: str, glibc: str | None) -> None:
+    """Refuse, in one line, an architecture (or an architecture and release) the model does not
+    implement."""
     if arch not in MODEL_ARCHES:
         raise UsageError(f"{command} --arch {arch}: memlab's model of glibc is {', '.join(MODEL_ARCHES)} "
                          f"only so far; the real {arch} glibc runs with replay --native --arch {arch}")
+    if arch == DEFAULT_ARCH:
+        return
+    try:
+        _model_factory(glibc or DEFAULT_GLIBC, arch)()
+    except ValueError as e:
+        raise UsageError(f"{command} --arch {arch}: {e}") from None
+
+
+def _model_name(glibc: str, arch: str) -> str:
+    """How the model is named in a header: `memlab's model of glibc 2.36` (`for i386`)."""
+    return f"memlab's model of glibc {glibc}" + (f" for {arch}" if arch != DEFAULT_ARCH else "")
 
 
 def _arenas_refused(command: str, args: argparse.Namespace) -> None:
@@ -332,8 +342,7 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
             ended = e
         if not args.json:
             count = "" if ended is not None else f"{held[-1].op} operations, "
-            where = (_real_name(libc_dir) if args.arch == DEFAULT_ARCH else
-                     f"this machine's {args.arch} glibc {_glibc_version(args.arch)}")
+            where = _real_name(libc_dir, args.arch)
             out.write(f"# {cut(args.trace)}: {count}on {where}\n")
             emit, close = _printer(out, False, args.arenas)
             for s in held:
@@ -341,20 +350,20 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
         if ended is not None:
             close()
             out.flush()
-            raise MemlabError(_ended_early(ended, last, None, None, libc_dir))
+            raise MemlabError(_ended_early(ended, last, None, None, libc_dir, args.arch))
         if args.leaks:
             close()
             _print_leaks(out, args.json, valgrind_leaks(data), f"Valgrind {valgrind_version()}'s memcheck")
             return 0
     else:
-        _model_arch("replay", args.arch)
+        _model_arch("replay", args.arch, args.glibc)
         args.glibc = args.glibc or DEFAULT_GLIBC
         ops = read_trace(data)
         if not args.json:
-            out.write(f"# {cut(args.trace)}: {ops.count} operations, on memlab's model of glibc {args.glibc}\n")
+            out.write(f"# {cut(args.trace)}: {ops.count} operations, on {_model_name(args.glibc, args.arch)}\n")
         emit, close = _printer(out, args.json, args.arenas)
         with shown(AUTO, "replay") as progress:
-            replayer = _model_run(ops, args.every, args.glibc, emit, args.arenas)
+            replayer = _model_run(ops, args.every, args.glibc, emit, args.arenas, args.arch)
             replayer.run(progress=progress)
         if args.leaks:
             close()
@@ -440,14 +449,17 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
                          f"another allocator, not comparable with the model (run it with replay --native "
                          f"--allocator {args.allocator})")
     _arenas_refused("compare", args)
-    _model_arch("compare", args.arch)
+    _model_arch("compare", args.arch, args.glibc)
     data = _read_bytes(args.trace)
     ops = read_trace(data)
     note = ""
-    if args.glibc is None:    # this machine's glibc, against its profile if the model has one
-        from memlab.native import glibc_version
+    if args.glibc is None or args.arch != DEFAULT_ARCH:    # this machine's glibc, against its
+        from memlab.native import glibc_version            # profile if the model has one
 
-        here = glibc_version()
+        here = glibc_version(arch=args.arch)
+        if args.glibc not in (None, here):
+            raise UsageError(f"compare --arch {args.arch} runs on this machine's own {args.arch} glibc, "
+                             f"{here}; drop --glibc {cut(args.glibc, 30)}")
         args.glibc = here if here in SUPPORTED_GLIBC else DEFAULT_GLIBC
         if here not in SUPPORTED_GLIBC:
             note = (f"# the model has no profile for glibc {here}; compared with {args.glibc}, "
@@ -455,15 +467,16 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
         libc_dir = None
     else:
         libc_dir = _libc_dir(args.glibc)
-    out.write(f"# {cut(args.trace)}: memlab's model of glibc {args.glibc} against {_real_name(libc_dir)}\n")
+    out.write(f"# {cut(args.trace)}: {_model_name(args.glibc, args.arch)} against "
+              f"{_real_name(libc_dir, args.arch)}\n")
     out.write(note)
     table = TableWriter(out, named=True, arenas=args.arenas)
     model: deque[Snapshot] = deque()
-    replayer = _model_run(ops, args.every, args.glibc, model.append, args.arenas)
+    replayer = _model_run(ops, args.every, args.glibc, model.append, args.arenas, args.arch)
     progress = auto("compare")        # a bar on stderr if it is a terminal, else None
     first = ended = last = None
     counts = [0, 0]
-    native = iter(_native_snapshots(data, args.every, libc_dir, **_asked(args)))
+    native = iter(_native_snapshots(data, args.every, libc_dir, args.arch, **_asked(args)))
     try:
         for n in native:
             counts[1] += 1
@@ -498,7 +511,7 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     table.close()
     if ended is not None:
         out.flush()
-        raise MemlabError(_ended_early(ended, last, ops.count, counts[0], libc_dir))
+        raise MemlabError(_ended_early(ended, last, ops.count, counts[0], libc_dir, args.arch))
     if first is not None:
         n, (field, mine, theirs) = first
         where = f"DIFFER at the snapshot after op {n.op} (label {cut(n.label)!r}): "
@@ -521,14 +534,14 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _ended_early(error: NativeError, last: Snapshot | None, total: int | None, compared: int | None,
-                 libc_dir) -> str:
+                 libc_dir, arch: str = DEFAULT_ARCH) -> str:
     """The line for a real replayer that ended before the trace did (`compared`: pairs, in compare)."""
     where = f"after op {last.op:,} (its last snapshot)" if last else "before its first snapshot"
     of = f" of a trace of {total:,} operations" if total is not None else ""
     said = f" ({cut(error.detail)})" if error.detail else ""
     agreed = ("" if compared is None else f"; the {compared:,} snapshot pair(s) before agree" if compared
               else "; nothing was compared")
-    return (f"the real side ended early, {where}{of}: the replayer on {_real_name(libc_dir)} "
+    return (f"the real side ended early, {where}{of}: the replayer on {_real_name(libc_dir, arch)} "
             f"{error.ended}{said}{agreed}")
 
 
@@ -565,7 +578,7 @@ def _cmd_scenario(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"{s.name:18} {s.title}" + (f"  [{params}]" if params else "") + "\n")
         return 0
     if args.n is not None or args.json or args.every is not None:
-        _model_arch("scenario", args.arch)
+        _model_arch("scenario", args.arch, args.glibc)
         return _run_scenario(args, out)
     values = _parse_values(args.values)
     try:
@@ -610,7 +623,7 @@ def _run_scenario(args: argparse.Namespace, out: TextIO) -> int:
                              f"{_VECTOR}*n bytes, which must be below 2**64 (n below "
                              f"{-(-_SIZE_LIMIT // _VECTOR):,})")
         ops = _step_ops(vecvec_steps(n))
-        run = lambda progress: run_vecvec(n, args.every, _model_factory(args.glibc)(), sink=emit)  # noqa: E731
+        run = lambda progress: run_vecvec(n, args.every, _model_factory(args.glibc, args.arch)(), sink=emit)  # noqa: E731
     else:
         names = [p.name for p in chosen.params]
         given = {names[0]: n} if n is not None and names else {}
@@ -619,11 +632,12 @@ def _run_scenario(args: argparse.Namespace, out: TextIO) -> int:
         except (TypeError, ValueError) as e:
             raise UsageError(e.args[0] if e.args else e) from None
         ops = sum(op.kind != "snapshot" for op in trace)
-        run = lambda progress: _model_run(trace, args.every, args.glibc, emit).run(progress=progress)  # noqa: E731
+        run = lambda progress: _model_run(trace, args.every, args.glibc, emit,  # noqa: E731
+                                          arch=args.arch).run(progress=progress)
     if not args.json:
         label = f"n={n:,}" if n is not None else "defaults"
         out.write(f"# scenario {chosen.name} ({label}): {ops:,} operations, "
-                  f"on memlab's model of glibc {args.glibc}\n")
+                  f"on {_model_name(args.glibc, args.arch)}\n")
     with shown(AUTO, "scenario") as progress:
         run(progress)
     close()
@@ -728,8 +742,8 @@ def _parser() -> argparse.ArgumentParser:
     def arch_option(q: argparse.ArgumentParser) -> None:
         q.add_argument("--arch", choices=tuple(ARCHES), default=None, metavar="ARCH",
                        help=f"the architecture glibc is built for ({', '.join(ARCHES)}; default: the "
-                            f"trace's own, from its `# arch` line, else {DEFAULT_ARCH}); i386 runs on "
-                            f"the real side only, so far")
+                            f"trace's own, from its `# arch` line, else {DEFAULT_ARCH}); i386: glibc "
+                            f"2.36 only, no --arenas")
 
     def arenas_option(q: argparse.ArgumentParser) -> None:
         q.add_argument("--arenas", action="store_true",

@@ -44,14 +44,15 @@ class Outcome:
         return not self.differences
 
 
-def run_model(ops, every: int | None, check_every: int | None = 1, glibc: str = "2.36"):
-    """Replay `ops` on a fresh Malloc of release `glibc` (the threaded model when the trace has
-    thread lines); return (snapshot dicts, {op: note path}).
+def run_model(ops, every: int | None, check_every: int | None = 1, glibc: str = "2.36",
+              arch: str = "x86-64"):
+    """Replay `ops` on a fresh Malloc of release `glibc` built for `arch` (the threaded model when
+    the trace has thread lines); return (snapshot dicts, {op: note path}).
 
     `check_every` runs the model's check() after every k-th operation (None: never); an
     AssertionError is re-raised naming the operation that broke the invariant.
     """
-    r = Replayer(ops, Malloc(glibc=glibc), every)
+    r = Replayer(ops, Malloc(glibc=glibc, arch=arch), every)
     m = r.malloc
     notes: dict[int, str] = {}
     while not r.done:
@@ -78,11 +79,13 @@ def op_text(ops, k: int) -> str:
 
 
 def compare_trace(trace, every: int | None = 1, check_every: int | None = 1, name: str = "",
-                  limit: int = 5, glibc: str = "2.36", libc_dir=None, ignore: tuple = ()) -> Outcome:
+                  limit: int = 5, glibc: str = "2.36", libc_dir=None, ignore: tuple = (),
+                  arch: str = "x86-64") -> Outcome:
     """Replay `trace` (text, Path or ops) on the model and the real glibc; list differences.
 
     `glibc` names the release modelled; `libc_dir` the unpacked real release to run it on (None:
-    this machine's glibc). Fields named in `ignore` are not compared.
+    this machine's glibc); `arch` the architecture of both (i386: the machine's 32-bit glibc).
+    Fields named in `ignore` are not compared.
 
     Each difference names the trace, the snapshot (op number, label), the operation just run,
     and every field that differs as `field: model X vs real Y`.
@@ -90,14 +93,14 @@ def compare_trace(trace, every: int | None = 1, check_every: int | None = 1, nam
     if isinstance(trace, Path):
         text = trace.read_text()
         ops = read_trace(text)           # a Trace keeps the `# cpus` and `# tls` settings
-        real = replay_native(trace, every=every, libc_dir=libc_dir)
+        real = replay_native(trace, every=every, libc_dir=libc_dir, arch=arch)
     elif isinstance(trace, str):
         ops = read_trace(trace)
-        real = replay_native(trace.encode(), every=every, libc_dir=libc_dir)
+        real = replay_native(trace.encode(), every=every, libc_dir=libc_dir, arch=arch)
     else:
         ops = tuple(trace)
-        real = replay_native(ops, every=every, libc_dir=libc_dir)
-    model, notes = run_model(ops, every, check_every, glibc)
+        real = replay_native(ops, every=every, libc_dir=libc_dir, arch=arch)
+    model, notes = run_model(ops, every, check_every, glibc, arch)
     out = Outcome(real, model, notes, ops=sum(1 for o in ops if o.kind != "snapshot"))
     ops = list(ops)
     if len(real) != len(model):

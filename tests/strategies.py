@@ -2,7 +2,8 @@
 
 Traces: `traces` (Hypothesis: every operation of the format, shrinking to a small failing
 trace), `pointer_traces` (Hypothesis: random pointer graphs over small blocks, for leak checks), `random_trace` (plain seeded random, long, optionally with `s` lines) and `phased_trace`
-(seeded growth and teardown phases over every size class). Each is valid trace text: it parses,
+(seeded growth and teardown phases over every size class), `edge_trace` (seeded, sizes on
+either side of given class boundaries). Each is valid trace text: it parses,
 and frees, reallocs and writes only through IDs, so it never misuses the heap; sizes span every
 glibc size class (tcache and fastbin, small and large bins, the mmap range), memalign up to 4096.
 Address space: a small space (`HEAP`, `BASE`) and the arguments of its calls.
@@ -27,7 +28,7 @@ from memlab.trace import MALLOPT_PARAMS
 from memlab.units import PAGE
 
 __all__ = ["request_sizes", "alignments", "mallopts", "ops", "traces", "stores", "pointer_traces",
-           "threaded_traces", "threaded_trace", "random_trace", "phased_trace",
+           "threaded_traces", "threaded_trace", "random_trace", "phased_trace", "edge_trace",
            "hostile_numbers", "hostile_lines", "hostile_traces", "cli_arguments", "hostile_values",
            "HEAP", "BASE", "addresses", "lengths", "deltas", "advice", "space_limits"]
 
@@ -358,6 +359,58 @@ def phased_trace(n_ops: int, seed: int = 0, n_ids: int = 400) -> str:
                 ("M_MMAP_MAX", rng.choice([0, 1, 4, 65536])),
             ])
             lines.append(f"o {p} {v}")
+    return "".join(line + "\n" for line in lines[:n_ops])
+
+
+def edge_trace(n_ops: int, edges, seed: int = 0, n_ids: int = 300) -> str:
+    """A seeded random trace whose request sizes sit on either side of the given `edges`.
+
+    Each size is an edge moved by a few 16-byte steps or a few bytes (never below 0), so that
+    chunks land in both size classes of every boundary; phases of growth and teardown, with
+    realloc, calloc, memalign, writes, malloc_trim and mallopt (M_MXFAST and the thresholds)
+    throughout.
+
+    >>> lines = edge_trace(200, [1000, 2940], seed=2).splitlines()
+    >>> len(lines), all(line.split()[0] in "afrcmwto" for line in lines)
+    (200, True)
+    """
+    rng = random.Random(seed)
+    edges = list(edges)
+    lines: list[str] = []
+    grow, phase_left = True, 0
+
+    def size() -> int:
+        edge = rng.choice(edges)
+        step = rng.choice([-32, -16, -16, 0, 0, 16, 16, 32]) + rng.choice([-3, -1, 0, 0, 1, 4])
+        return max(0, edge + step)
+
+    while len(lines) < n_ops:
+        if phase_left == 0:
+            grow, phase_left = rng.random() < 0.6, rng.randint(10, 120)
+        phase_left -= 1
+        i = rng.randrange(n_ids)
+        r = rng.random()
+        if r < (0.55 if grow else 0.2):
+            lines.append(f"a {i} {size()}")
+        elif r < 0.8:
+            lines.append(f"f {i}")
+        elif r < 0.87:
+            lines.append(f"r {i} {size()}")
+        elif r < 0.9:
+            n = size()
+            m = rng.choice([1, 2, 4, 7])
+            lines.append(f"c {i} {m} {n // m}")
+        elif r < 0.93:
+            lines.append(f"m {i} {rng.choice([32, 64, 128, 1024, 4096, 48])} {size()}")
+        elif r < 0.99:
+            lines.append(f"w {i}")
+        elif r < 0.995:
+            lines.append(f"t {rng.choice([0, 64, 4096, 131072])}")
+        else:
+            lines.append(rng.choice(["o M_MXFAST 0", "o M_MXFAST 64", "o M_MXFAST 80", "o M_MXFAST 81",
+                                     "o M_MXFAST 128", "o M_TRIM_THRESHOLD 0", "o M_TOP_PAD 0",
+                                     "o M_TOP_PAD 65536", "o M_MMAP_THRESHOLD 524288",
+                                     "o M_MMAP_THRESHOLD 1048576", "o M_MMAP_MAX 0"]))
     return "".join(line + "\n" for line in lines[:n_ops])
 
 

@@ -93,8 +93,8 @@ class TestCompare:
 
         real = cli._native_snapshots
 
-        def shifted(path, every, libc_dir=None):
-            snaps = list(real(path, every, libc_dir))
+        def shifted(path, every, libc_dir=None, arch="x86-64"):
+            snaps = list(real(path, every, libc_dir, arch))
             last = snaps[-1]
             return snaps[:-1] + [Snapshot(**{**last.as_dict(), "fordblks": last.fordblks + 16})]
 
@@ -192,7 +192,7 @@ class TestMachineRelease:
             seen.append(libc_dir)
             return replay(parse_trace(data), lambda: Malloc(glibc="2.36"), every)
 
-        monkeypatch.setattr(native, "glibc_version", lambda libc_dir=None: version)
+        monkeypatch.setattr(native, "glibc_version", lambda libc_dir=None, arch="x86-64": version)
         monkeypatch.setattr(cli, "_native_snapshots", snapshots)
         return seen
 

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from memlab import cli
-from memlab.errors import MemlabError
 from memlab.native import build, replay_native
 from memlab.native.build import compile_c
 from memlab.native.recorder import elf_arch
@@ -278,11 +277,7 @@ def test_an_x86_64_program_records_as_before(programs, tmp_path):
     assert exit_snapshot(replay_native(trace, arch="i386"))["uordblks"] != own[COUNTERS.index("uordblks")]
 
 
-@pytest.mark.parametrize("kind", [
-    *KINDS[:-1],
-    pytest.param("threads", marks=pytest.mark.xfail(raises=MemlabError, strict=True,
-                                                    reason="the model's threads and arenas are x86-64's only so far")),
-])
+@pytest.mark.parametrize("kind", KINDS)
 def test_the_i386_model_ends_where_the_program_did(recorded, kind):
     """memlab's model of glibc for i386 replays the recorded trace to the program's own end."""
     from memlab.glibc import Malloc
@@ -292,6 +287,18 @@ def test_the_i386_model_ends_where_the_program_did(recorded, kind):
     (end,) = [s for s in replay(read_trace(trace.read_bytes()), lambda: Malloc(arch="i386"), progress=None)
               if s.label == "exit"]
     assert [end.as_dict()[k] for k in COUNTERS] == own
+
+
+@pytest.mark.parametrize("kind", ["mmapped", "threads"])
+def test_the_command_line_models_a_recorded_i386_trace_on_i386(recorded, kind, capsys):
+    """`replay TRACE` without --native and without --arch: the trace's `# arch i386` picks the
+    model for i386, which ends where the program did; `--arch x86-64` is refused in one line."""
+    trace, own = recorded[kind]
+    assert cli.main(["replay", "--json", str(trace)]) == 0
+    out = capsys.readouterr().out
+    assert [exit_snapshot(map(json.loads, out.splitlines()))[k] for k in COUNTERS] == own
+    assert cli.main(["replay", "--arch", "x86-64", str(trace)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
 
 
 @pytest.mark.parametrize("arch", ["x86-64", "i386"])

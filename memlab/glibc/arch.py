@@ -41,6 +41,8 @@ class Arch:
     tcache_bins: int = 64            # TCACHE_MAX_BINS
     mmap_threshold: int = 128 * KiB  # DEFAULT_MMAP_THRESHOLD_MIN: the starting threshold
     top_pad: int = 128 * KiB         # DEFAULT_TOP_PAD
+    stack_default: int = 2 * MiB     # ARCH_STACK_DEFAULT_SIZE: a thread's stack when RLIMIT_STACK
+    #                                  is unlimited (x86's, for both word sizes)
 
     @property
     def chunk_header(self) -> int:
@@ -202,8 +204,67 @@ class Arch:
 
     @property
     def heap_max_size(self) -> int:
-        """HEAP_MAX_SIZE: the most a secondary arena's heap reserves (unobserved: main arena only)."""
+        """HEAP_MAX_SIZE: what a non-main arena's heap reserves, and the alignment of its start.
+
+        >>> X86_64.heap_max_size >> 20, I386.heap_max_size >> 20
+        (64, 1)
+        """
         return 2 * self.default_mmap_threshold_max
+
+    @property
+    def heap_info_bytes(self) -> int:
+        """sizeof(heap_info): five words (arena, previous heap, size, mprotect_size, page size)
+        padded so that the heap's first chunk header ends on the alignment.
+
+        >>> X86_64.heap_info_bytes, I386.heap_info_bytes
+        (48, 24)
+        """
+        return 5 * self.size_sz + (-3 * self.size_sz) % self.malloc_alignment
+
+    def malloc_state_bytes(self, fastbins: bool = True) -> int:
+        """sizeof(struct malloc_state), the header of a non-main arena: the lock and flag ints
+        (and have_fastchunks, with fastbins) padded to a word, the fastbin heads, top and
+        last_remainder, 254 bin links, a 4-int binmap, then five words (next, next_free,
+        attached_threads, system_mem, max_system_mem).
+
+        >>> X86_64.malloc_state_bytes(), X86_64.malloc_state_bytes(False), I386.malloc_state_bytes()
+        (2200, 2112, 1116)
+        """
+        ints = 4 * (3 if fastbins else 2)
+        head = ints + (-ints) % self.size_sz
+        fast = self.nfastbins_struct if fastbins else 0
+        return head + (fast + 2 + 254 + 5) * self.size_sz + 4 * 4
+
+    @property
+    def nfastbins_struct(self) -> int:
+        """NFASTBINS as glibc sizes fastbinsY: its own fastbin index of MAX_FAST_SIZE's chunk,
+        plus one (on i386 that index counts 8-byte steps: 11 heads where the model uses 6).
+
+        >>> X86_64.nfastbins_struct, I386.nfastbins_struct
+        (10, 11)
+        """
+        shift = 4 if self.size_sz == 8 else 3
+        return (self.request2size(self.max_fast_size) >> shift) - 2 + 1
+
+    @property
+    def arenas_per_core(self) -> int:
+        """NARENAS_FROM_NCORES(1): arenas allowed per core (8, or 2 where a long has 4 bytes);
+        also M_ARENA_TEST's default.
+
+        >>> X86_64.arenas_per_core, I386.arenas_per_core
+        (8, 2)
+        """
+        return 8 if self.size_sz == 8 else 2
+
+    @property
+    def dtv_entry_bytes(self) -> int:
+        """sizeof(dtv_t): a union of a counter and two pointers (a new thread's DTV is
+        calloc(modules + 16, this)).
+
+        >>> X86_64.dtv_entry_bytes, I386.dtv_entry_bytes
+        (16, 8)
+        """
+        return 2 * self.size_sz
 
     @property
     def min_large_size(self) -> int:

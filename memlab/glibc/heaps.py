@@ -1,9 +1,10 @@
-"""Non-main arenas: their memory is a chain of 64 MiB-aligned heaps, grown and shrunk from the top.
+"""Non-main arenas: their memory is a chain of aligned heaps (64 MiB on x86-64, 1 MiB on i386:
+`Arch.heap_max_size`), grown and shrunk from the top.
 
     >>> from memlab.space import AddressSpace
     >>> hs = Heaps(AddressSpace())
     >>> h = hs.new_heap(2904, 131072)
-    >>> h.addr % HEAP_MAX_SIZE, h.size, hs.heap_for_ptr(h.addr + 5000) is h
+    >>> h.addr % hs.max_size, h.size, hs.heap_for_ptr(h.addr + 5000) is h
     (0, 135168, True)
 """
 
@@ -11,28 +12,27 @@ from __future__ import annotations
 
 from ..errors import SyscallError
 from ..space import MADV_DONTNEED
-from ..units import MiB, PAGE, align_down, align_up
-from .chunk import ALIGN, HDR, MINSIZE, SIZE_SZ
+from ..units import PAGE, align_down, align_up
+from .arch import X86_64, Arch
 from .heap import FENCE, INUSE
 from .malloc import Malloc
+from .release import GLIBC_2_36, GLIBC_2_36_I386, GLIBC_2_43, Release
 
-__all__ = ["HEAP_MAX_SIZE", "HEAP_MIN_SIZE", "HEAP_INFO_BYTES", "first_top", "HeapInfo", "Heaps",
-           "HeapArena"]
+__all__ = ["HEAP_MIN_SIZE", "first_top", "HeapInfo", "Heaps", "HeapArena"]
 
-HEAP_MAX_SIZE = 64 * MiB      #: every non-main heap starts at a multiple of this and never exceeds it
 HEAP_MIN_SIZE = 32 * 1024     #: the smallest heap new_heap makes
-HEAP_INFO_BYTES = 48          #: sizeof(heap_info) on x86-64: five words and a pad to 16
 
 
-def first_top(heap_addr: int, state_bytes: int) -> int:
+def first_top(heap_addr: int, rel: Release) -> int:
     """Where top starts in an arena's first heap: after heap_info and the arena's malloc_state
-    (`Release.malloc_state_bytes`), so that its user address is 16-byte aligned.
+    (`Release.malloc_state_bytes`), so that its user address is aligned.
 
-    >>> first_top(0, 2200), first_top(0, 2112)      # 2.36 and 2.41; 2.43
-    (2256, 2160)
+    >>> first_top(0, GLIBC_2_36), first_top(0, GLIBC_2_43), first_top(0, GLIBC_2_36_I386)
+    (2256, 2160, 1144)
     """
-    top = heap_addr + HEAP_INFO_BYTES + state_bytes
-    return top + (-(top + HDR)) % ALIGN
+    a = rel.arch
+    top = heap_addr + a.heap_info_bytes + rel.malloc_state_bytes
+    return top + (-(top + a.chunk_header)) % a.malloc_alignment
 
 
 class HeapInfo:
@@ -52,64 +52,84 @@ class HeapInfo:
 
 
 class Heaps:
-    """All non-main heaps of a process, and new_heap's hint for the next aligned area."""
+    """All non-main heaps of a process (their size and alignment: `arch`'s HEAP_MAX_SIZE)."""
 
-    def __init__(self, space) -> None:
+    def __init__(self, space, arch: Arch = X86_64) -> None:
         self._space = space
         self._by_base: dict[int, HeapInfo] = {}
+        self.max_size = arch.heap_max_size          #: HEAP_MAX_SIZE
+        self.info_bytes = arch.heap_info_bytes      #: sizeof(heap_info)
+        self._words = 5 * arch.size_sz              # heap_info's words, written by new_heap
+        self._aligned_area = 0                      # glibc's aligned_heap_area: a hint, or 0
 
     def heap_for_ptr(self, addr: int) -> HeapInfo | None:
         """The heap holding `addr`, if a non-main heap does."""
-        return self._by_base.get(addr & ~(HEAP_MAX_SIZE - 1))
+        return self._by_base.get(addr & ~(self.max_size - 1))
 
     def __iter__(self):
         return iter(sorted(self._by_base.values(), key=lambda h: h.addr))
 
     def new_heap(self, size: int, top_pad: int) -> HeapInfo | None:
         """Map a HEAP_MAX_SIZE-aligned heap whose first `size` + `top_pad` bytes (page-rounded,
-        at least 32 KiB, at most 64 MiB) are usable; None if that cannot be done."""
+        at least 32 KiB, at most HEAP_MAX_SIZE) are usable; None if that cannot be done."""
+        max_size = self.max_size
         if size + top_pad < HEAP_MIN_SIZE:
             size = HEAP_MIN_SIZE
-        elif size + top_pad <= HEAP_MAX_SIZE:
+        elif size + top_pad <= max_size:
             size += top_pad
-        elif size > HEAP_MAX_SIZE:
+        elif size > max_size:
             return None
         else:
-            size = HEAP_MAX_SIZE
+            size = max_size
         size = align_up(size)
-        space = self._space
-        # glibc first tries the aligned half a previous double mapping left (an mmap hint);
-        # the address space places mappings top-down only, so this always maps twice the
-        # size and keeps the aligned half (addresses may differ from glibc's, sizes do not)
-        try:
-            p1 = space.mmap(2 * HEAP_MAX_SIZE)
-        except SyscallError:
-            p1 = 0
+        addr = self._map_aligned()
+        if not addr:
+            return None
+        h = HeapInfo(addr, size, None)
+        self._by_base[addr] = h
+        self._space.touch(addr, self._words)      # the heap_info words
+        return h
+
+    def _map_aligned(self) -> int:
+        """Map HEAP_MAX_SIZE bytes at a multiple of it as glibc does (0 if that fails): at the
+        hint a previous double mapping left, else twice the size keeping the aligned half (its
+        upper half becomes the next hint when the mapping was aligned already), else once,
+        kept only if aligned by chance."""
+        space, max_size = self._space, self.max_size
+        if self._aligned_area:
+            hint, self._aligned_area = self._aligned_area, 0
+            addr = self._try_mmap(max_size, hint)
+            if addr and addr % max_size == 0:
+                return addr
+            if addr:                         # the kernel put it elsewhere, unaligned
+                space.munmap(addr, max_size)
+        p1 = self._try_mmap(2 * max_size)
         if p1:
-            addr = align_up(p1, HEAP_MAX_SIZE)
+            addr = align_up(p1, max_size)
             ul = addr - p1
             if ul:
                 space.munmap(p1, ul)
-            space.munmap(addr + HEAP_MAX_SIZE, HEAP_MAX_SIZE - ul)
-        else:
-            try:
-                addr = space.mmap(HEAP_MAX_SIZE)
-            except SyscallError:
-                return None
-            if addr % HEAP_MAX_SIZE:
-                space.munmap(addr, HEAP_MAX_SIZE)
-                return None
-        h = HeapInfo(addr, size, None)
-        self._by_base[addr] = h
-        space.touch(addr, 5 * SIZE_SZ)            # the heap_info words
-        return h
+            else:
+                self._aligned_area = addr + max_size
+            space.munmap(addr + max_size, max_size - ul)
+            return addr
+        addr = self._try_mmap(max_size)
+        if addr % max_size:
+            space.munmap(addr, max_size)
+            return 0
+        return addr
 
-    @staticmethod
-    def grow_heap(h: HeapInfo, diff: int) -> int:
-        """Make `diff` more bytes (page-rounded) of heap `h` usable: 0, or -1 past 64 MiB."""
+    def _try_mmap(self, length: int, hint: int | None = None) -> int:
+        try:
+            return self._space.mmap(length, hint=hint)
+        except SyscallError:
+            return 0
+
+    def grow_heap(self, h: HeapInfo, diff: int) -> int:
+        """Make `diff` more bytes (page-rounded) of heap `h` usable: 0, or -1 past HEAP_MAX_SIZE."""
         diff = align_up(diff)
         new_size = h.size + diff
-        if new_size > HEAP_MAX_SIZE:
+        if new_size > self.max_size:
             return -1
         if new_size > h.mprotect_size:
             h.mprotect_size = new_size            # mprotect(PROT_READ|PROT_WRITE)
@@ -119,7 +139,7 @@ class Heaps:
     def shrink_heap(self, h: HeapInfo, diff: int) -> int:
         """Give the last `diff` bytes of heap `h` back (MADV_DONTNEED): 0, or -1."""
         new_size = h.size - diff
-        if new_size < HEAP_INFO_BYTES:
+        if new_size < self.info_bytes:
             return -1
         self._space.madvise(h.addr + new_size, diff, MADV_DONTNEED)
         h.size = new_size
@@ -127,8 +147,10 @@ class Heaps:
 
     def delete_heap(self, h: HeapInfo) -> None:
         """Unmap heap `h` whole."""
+        if h.addr + self.max_size == self._aligned_area:
+            self._aligned_area = 0
         del self._by_base[h.addr]
-        self._space.munmap(h.addr, HEAP_MAX_SIZE)
+        self._space.munmap(h.addr, self.max_size)
 
 
 class HeapArena(Malloc):
@@ -148,11 +170,12 @@ class HeapArena(Malloc):
         self._heap = first                        # the heap holding top
         first.arena = self
         self._system_mem = self._max_system_mem = first.size
-        top = first_top(first.addr, self._rel.malloc_state_bytes)
-        self._space.touch(first.addr + HEAP_INFO_BYTES, top - first.addr - HEAP_INFO_BYTES)  # malloc_init_state
+        info = heaps.info_bytes
+        top = first_top(first.addr, self._rel)
+        self._space.touch(first.addr + info, top - first.addr - info)  # malloc_init_state
         self._top = top
         self._top_size = first.addr + first.size - top
-        self._touch(top + SIZE_SZ, SIZE_SZ)
+        self._touch(top + self._sz, self._sz)
 
     @property
     def heaps(self) -> tuple[HeapInfo, ...]:
@@ -179,21 +202,22 @@ class HeapArena(Malloc):
         heaps = self._heaps
         old_top, old_size = self._top, self._top_size
         old_heap = self._heap
-        if MINSIZE + nb - old_size > 0 and heaps.grow_heap(old_heap, MINSIZE + nb - old_size) == 0:
+        minsize, info = self._minsize, heaps.info_bytes
+        if minsize + nb - old_size > 0 and heaps.grow_heap(old_heap, minsize + nb - old_size) == 0:
             self._system_mem = old_heap.addr + old_heap.size - old_top - old_size + self._system_mem
             self._top_size = old_heap.addr + old_heap.size - old_top
             self._path = "grow-heap"
             self._info = f"heap grown to {old_heap.size:,} bytes"
         else:
-            h = heaps.new_heap(nb + MINSIZE + HEAP_INFO_BYTES, self._top_pad)
+            h = heaps.new_heap(nb + minsize + info, self._top_pad)
             if h is not None:
                 h.arena = self
                 h.prev = old_heap
                 self._heap = h
                 self._system_mem += h.size
-                self._top = h.addr + HEAP_INFO_BYTES
-                self._top_size = h.size - HEAP_INFO_BYTES
-                self._touch(self._top + SIZE_SZ, SIZE_SZ)
+                self._top = h.addr + info
+                self._top_size = h.size - info
+                self._touch(self._top + self._sz, self._sz)
                 self._fence_off(old_top, old_size)
                 self._path = "new-heap"
                 self._info = f"new heap of {h.size:,} bytes"
@@ -202,30 +226,35 @@ class HeapArena(Malloc):
                 if c:
                     return c
         self._max_system_mem = max(self._max_system_mem, self._system_mem)
-        if self._top_size >= nb + MINSIZE:
+        if self._top_size >= nb + minsize:
             return self._carve_top(nb)
         return 0
 
     def _fence_off(self, old_top: int, old_size: int) -> None:
-        """Close the old heap: fenceposts at its end, the rest of the old top freed."""
-        s = (old_size - MINSIZE) & ~(ALIGN - 1)
-        fence2 = old_top + s + HDR
-        self._size[fence2] = HDR                  # size 0 in glibc; 16 bytes of the heap's end
+        """Close the old heap: fenceposts at its end, the rest of the old top freed.
+
+        The last fencepost has size 0 in glibc; here it spans the rest of the heap (16 bytes;
+        the top of an i386 heap ends 8 bytes past the alignment, so its own header is 8 more).
+        """
+        hdr, sz, minsize = self._hdr, self._sz, self._minsize
+        s = (old_size - minsize) & ~(self._arch.malloc_alignment - 1)
+        fence2 = old_top + s + hdr
+        self._size[fence2] = old_top + old_size - fence2
         self._state[fence2] = FENCE
-        self._touch(fence2 + SIZE_SZ, SIZE_SZ)
-        if s >= MINSIZE:
+        self._touch(fence2 + sz, sz)
+        if s >= minsize:
             fence1 = old_top + s
-            self._size[fence1] = HDR
+            self._size[fence1] = hdr
             self._state[fence1] = FENCE
-            self._touch(fence1 + SIZE_SZ, SIZE_SZ + SIZE_SZ)   # its head, and its footer
-            self._touch(old_top + SIZE_SZ, SIZE_SZ)
+            self._touch(fence1 + sz, sz + sz)     # its head, and its footer
+            self._touch(old_top + sz, sz)
             self._size[old_top] = s
             self._state[old_top] = INUSE
             self._inner_free(old_top, s)
         else:
-            self._size[old_top] = s + HDR
+            self._size[old_top] = s + hdr
             self._state[old_top] = FENCE
-            self._touch(old_top + SIZE_SZ, SIZE_SZ + SIZE_SZ)
+            self._touch(old_top + sz, sz + sz)
 
     def _trim_top(self) -> None:
         """After a large free: heap_trim always (the top heap might go away)."""
@@ -236,20 +265,21 @@ class HeapArena(Malloc):
         """Unmap whole heaps that hold only top, then shrink the top heap keeping `pad`."""
         heaps = self._heaps
         heap = self._heap
-        while self._top == heap.addr + HEAP_INFO_BYTES and heap.prev is not None:
+        hdr, minsize, max_size = self._hdr, self._minsize, heaps.max_size
+        while self._top == heap.addr + heaps.info_bytes and heap.prev is not None:
             prev = heap.prev
             end = prev.addr + prev.size
-            fence2 = end - HDR
+            fence2 = (end - minsize + hdr) & ~(self._arch.malloc_alignment - 1)
             p = fence2 - self._prev_fence_size(fence2)
-            new_size = self._size[p] + HDR
+            new_size = end - p
             below = self._free_end.get(p)
             if below is not None:
                 new_size += self._size[below]
-            if new_size + (HEAP_MAX_SIZE - prev.size) < pad + MINSIZE + PAGE:
+            if new_size + (max_size - prev.size) < pad + minsize + PAGE:
                 break
             self._system_mem -= heap.size
             heaps.delete_heap(heap)
-            self._stale.forget(heap.addr, heap.addr + HEAP_MAX_SIZE)
+            self._stale.forget(heap.addr, heap.addr + max_size)
             heap = self._heap = prev
             for c in (fence2, p):
                 del self._size[c]
@@ -259,11 +289,11 @@ class HeapArena(Malloc):
                 p = below
             self._top = p
             self._top_size = new_size
-            self._touch(p + SIZE_SZ, SIZE_SZ)
+            self._touch(p + self._sz, self._sz)
         top_size = self._top_size
         if top_size < self._trim_threshold:
             return 0
-        top_area = top_size - MINSIZE - 1
+        top_area = top_size - minsize - 1
         if top_area < 0 or top_area <= pad:
             return 0
         extra = align_down(top_area - pad)
@@ -278,8 +308,10 @@ class HeapArena(Malloc):
         return 1
 
     def _prev_fence_size(self, fence2: int) -> int:
-        """The size of the chunk before the last fencepost of a closed heap (16, or 16/32)."""
-        for s in (HDR, 2 * HDR, 3 * HDR):
+        """The size of the chunk before the last fencepost of a closed heap (a header's size,
+        or on x86-64 also 32)."""
+        hdr = self._hdr
+        for s in (hdr, 2 * hdr, 3 * hdr):
             if self._state.get(fence2 - s) == FENCE and self._size[fence2 - s] == s:
                 return s
         raise AssertionError(f"no fencepost before {fence2:#x}")

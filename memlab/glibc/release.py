@@ -77,8 +77,6 @@ class Release:
     #                                       (else: if the chunk size - 8 >= nb)
     free_checks_size_first: bool = False  # free of an aligned non-chunk: "invalid size"
     #                                       (no wrap-around "invalid pointer" test)
-    malloc_state_bytes: int = 2200        # sizeof(struct malloc_state): a non-main arena's
-    #                                       header in its first heap (2.43: no fastbins, 2112)
 
     @property
     def tcache_max_size(self) -> int:
@@ -90,6 +88,15 @@ class Release:
     def tcache_chunk_size(self) -> int:
         """Chunk size of the tcache bookkeeping block (656 for 640 bytes on x86-64)."""
         return self.arch.request2size(self.tcache_struct_bytes)
+
+    @property
+    def malloc_state_bytes(self) -> int:
+        """sizeof(struct malloc_state): a non-main arena's header in its first heap.
+
+        >>> GLIBC_2_36.malloc_state_bytes, GLIBC_2_43.malloc_state_bytes, GLIBC_2_36_I386.malloc_state_bytes
+        (2200, 2112, 1116)
+        """
+        return self.arch.malloc_state_bytes(self.has_fastbins)
 
     @property
     def default_max_fast(self) -> int:
@@ -132,7 +139,7 @@ GLIBC_2_43 = Release(
     aligned_alloc_strict=True, realloc_keep_slack=16, inner_frees_to_arena=True,
     mmap_fallback="request", mmap_chunk_tail=16, mremap_hblkhd_drift=16,
     mxfast_always_accepted=True, free_checks_size_first=True,
-    mremap_failure_checks_request=True, malloc_state_bytes=2112)
+    mremap_failure_checks_request=True)
 
 #: Releases the model knows, by version string (built for x86-64).
 RELEASES: dict[str, Release] = {"2.36": GLIBC_2_36, "2.41": GLIBC_2_41, "2.43": GLIBC_2_43}

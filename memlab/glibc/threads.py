@@ -15,17 +15,15 @@ import copy
 import os
 
 from ..errors import MemlabError
-from ..space import AddressSpace
-from .arch import X86_64
+from .arch import DEFAULT_ARCH, I386, X86_64, Arch
 from .check import check_heap
-from .chunk import HDR, MASK64, tcache_index
 from .heap import INUSE, TCACHE
-from .heaps import HEAP_INFO_BYTES, HeapArena, Heaps, first_top
+from .heaps import HeapArena, Heaps, first_top
 from .info import Mallinfo2, make_mallinfo2
 from .malloc import NULL, Malloc
 from .mallopt import M_ARENA_MAX, M_ARENA_TEST
 from .release import DEFAULT_RELEASE, Release, release
-from .stacks import DTV_ENTRY_BYTES, STACK_CACHE_MAX, Stack, dtv_entries, machine_stack_block
+from .stacks import STACK_CACHE_MAX, Stack, dtv_entries, machine_stack_block
 
 __all__ = ["Threads", "ArenaView", "ThreadError", "default_cores", "narenas_from_ncores"]
 
@@ -49,13 +47,13 @@ def default_cores() -> int:
     return os.sysconf("SC_NPROCESSORS_ONLN") or os.cpu_count() or 1
 
 
-def narenas_from_ncores(n: int) -> int:
-    """The arena limit glibc derives from `n` cores on a 64-bit system.
+def narenas_from_ncores(n: int, arch: Arch = X86_64) -> int:
+    """The arena limit glibc derives from `n` cores: 8 per core on a 64-bit system, 2 on i386.
 
-    >>> narenas_from_ncores(2)
-    16
+    >>> narenas_from_ncores(2), narenas_from_ncores(2, I386)
+    (16, 4)
     """
-    return 8 * n
+    return arch.arenas_per_core * n
 
 
 class ArenaView:
@@ -112,26 +110,30 @@ class Threads:
     Calls run on the current thread (`switch`). Thread 0 is the main thread, attached to the
     main arena. A thread's first call that needs its tcache (or an arena) runs `arena_get2`:
     an arena from the free list, a new arena while fewer than the limit exist, else
-    `reused_arena`. `cores` sets the limit (8 per core, as on 64-bit glibc); the default is
-    the CPUs this process may use.
+    `reused_arena`. `cores` sets the limit (8 per core on x86-64, 2 on i386); the default is
+    the machine's online CPUs.
 
     >>> t = Threads(cores=1)
     >>> for tid in range(1, 10): t.create(tid); t.switch(tid); _ = t.malloc(10)
     >>> len(t.arenas), t.arena_limit     # M_ARENA_TEST (8) arenas made before the limit counts
     (9, 8)
+    >>> t = Threads(cores=1, arch="i386")   # 2 per core, and M_ARENA_TEST 2
+    >>> for tid in range(1, 6): t.create(tid); t.switch(tid); _ = t.malloc(10)
+    >>> len(t.arenas), t.arena_limit, t.arenas[1].heaps[0].size
+    (3, 2, 135168)
     """
 
     def __init__(self, space=None, glibc: str | Release = DEFAULT_RELEASE,
-                 cores: int | None = None, tls: int = 1, stack_block: int | None = None) -> None:
-        rel = release(glibc)
-        if rel.arch is not X86_64:
-            raise MemlabError(f"threads and arenas are modelled on {X86_64.name} only, not on "
-                              f"{rel.arch.name}; replay --native runs them on the real glibc")
-        if space is None:
-            space = AddressSpace()
+                 cores: int | None = None, tls: int = 1, stack_block: int | None = None,
+                 arch: str | Arch = DEFAULT_ARCH) -> None:
+        rel = release(glibc, arch)
         self._main = Malloc(space, rel)
+        space = self._main.space
         self._rel = rel
-        self._heaps = Heaps(space)
+        arch = self._arch = rel.arch
+        self._hdr, self._sz, self._mask = arch.chunk_header, arch.size_sz, arch.word_mask
+        self._ptrdiff_max = arch.ptrdiff_max
+        self._heaps = Heaps(space, arch)
         self._cores = default_cores() if cores is None else int(cores)
         if self._cores < 1:
             raise ValueError(f"cores must be at least 1, got {cores!r}")
@@ -140,7 +142,7 @@ class Threads:
         self._index = {id(self._main): 0}
         self._narenas = 1
         self._limit = 0                     # narenas_limit: latched once computed
-        self._arena_test = narenas_from_ncores(1)
+        self._arena_test = narenas_from_ncores(1, arch)
         self._arena_max = 0
         self._free_list: list = []          # head last
         self._next_to_use = None
@@ -151,7 +153,7 @@ class Threads:
         self._last = self._main             # the arena the latest call ran in
         self._max_n_mmaps = 0
         self._max_mmapped_mem = 0
-        self._stack_block = machine_stack_block() if stack_block is None else int(stack_block)
+        self._stack_block = machine_stack_block(arch) if stack_block is None else int(stack_block)
         self._dtv_entries = dtv_entries(tls)
         self._stack_cache: list[Stack] = []     # head first
         self._stack_cache_size = 0
@@ -159,6 +161,7 @@ class Threads:
         self._exited: dict[int, Stack] = {}     # exited, not yet joined: their stacks
         self._pending_joins: list[Stack] = []   # joins waiting for a running thread
         self._stacks_unmapped = 0
+        self._fast_ceiling = self._main._max_fast   # the largest max_fast set so far (check)
 
     # --- views -------------------------------------------------------------------------------
     @property
@@ -229,7 +232,7 @@ class Threads:
 
     def arena_of(self, p: int) -> int:
         """The number of the arena a heap block belongs to (arena_for_chunk)."""
-        return self._index[id(self._owner(p - HDR))]
+        return self._index[id(self._owner(p - self._hdr))]
 
     # --- threads -----------------------------------------------------------------------------
     def switch(self, tid: int) -> None:
@@ -260,7 +263,7 @@ class Threads:
             stack = stack[1]
         else:
             addr = self.space.mmap(size)
-            dtv = self.calloc(self._dtv_entries, DTV_ENTRY_BYTES)
+            dtv = self.calloc(self._dtv_entries, self._arch.dtv_entry_bytes)
             stack = Stack(addr, size, dtv)
         self._threads[tid] = _Thread(None, self._rel.has_tcache and self._rel.tcache_lazy, stack)
         self._multi = True
@@ -329,9 +332,9 @@ class Threads:
             while b:
                 c = b.pop()                   # each bin from its head; the chunk looks in use
                 state[c] = INUSE
-                self.free(c + HDR)
+                self.free(c + self._hdr)
         if tc.addr:
-            self.free(tc.addr + HDR)
+            self.free(tc.addr + self._hdr)
 
     # --- arenas ------------------------------------------------------------------------------
     def _owner(self, c: int) -> Malloc:
@@ -353,8 +356,8 @@ class Threads:
             if self._arena_max:
                 self._limit = self._arena_max
             elif self._narenas > self._arena_test:
-                self._limit = narenas_from_ncores(self._cores)
-        if self._narenas <= (self._limit - 1) & MASK64:
+                self._limit = narenas_from_ncores(self._cores, self._arch)
+        if self._narenas <= (self._limit - 1) & self._mask:
             self._narenas += 1
             a = self._int_new_arena(size)
             if a is None:
@@ -379,8 +382,9 @@ class Threads:
 
     def _int_new_arena(self, size: int) -> Malloc | None:
         pad = self._main._top_pad
-        header = HEAP_INFO_BYTES + self._rel.malloc_state_bytes + 16
-        h = self._heaps.new_heap(size + header, pad)
+        arch = self._arch
+        header = arch.heap_info_bytes + self._rel.malloc_state_bytes + arch.malloc_alignment
+        h = self._heaps.new_heap((size + header) & self._mask, pad)
         if h is None:
             h = self._heaps.new_heap(header, pad)
             if h is None:
@@ -475,23 +479,25 @@ class Threads:
                     a._clear_all = False
         return r
 
-    @staticmethod
-    def _retryable(size: int) -> bool:
-        return size <= (1 << 63) - 1          # else checked_request2size fails first: no retry
+    def _retryable(self, size: int) -> bool:
+        return size <= self._ptrdiff_max      # else checked_request2size fails first: no retry
 
     def malloc(self, n: int) -> int:
         """malloc(n) on the current thread."""
         th = self._threads[self._cur]
+        n = self._main._fit("n", n)
+        if n > self._ptrdiff_max:            # refused before any tcache or arena is sought
+            return self._call(self._main, th, "malloc", n)
         self._maybe_init_tcache(th)
         return self._with_retry(th, self._arena_get(th, n), n, "malloc", n)
 
     def free(self, p: int) -> None:
         """free(p) on the current thread: the chunk goes back to the arena that owns it."""
         th = self._threads[self._cur]
-        c = p - HDR
+        c = p - self._hdr
         if p and c not in self._main._mmapped:
             self._maybe_init_tcache(th)
-            if th.tcache is None and th.pending and self._main._size.get(c, MASK64) <= self._tmax:
+            if th.tcache is None and th.pending and self._main._size.get(c, self._tmax + 1) <= self._tmax:
                 self._lazy_tcache(th)
         self._call(self._owner(c) if p else self._main, th, "free", p)
 
@@ -512,7 +518,7 @@ class Threads:
         if n == 0:                          # realloc(p, 0) is free(p)
             self.free(p)
             return NULL
-        c = p - HDR
+        c = p - self._hdr
         if c in self._main._mmapped:
             a = th.arena or self._main     # a move that mallocs uses the thread's arena
             return self._call(a, th, "realloc", p, n)
@@ -523,7 +529,7 @@ class Threads:
                 and self._main._state.get(c) == INUSE:
             r = self.malloc(n)
             if r:
-                old = self._main._size[c] - 8
+                old = self._main._size[c] - self._sz
                 self.space.touch(r, old)
                 self._call(a, th, "free", p)
         return r
@@ -531,30 +537,34 @@ class Threads:
     def calloc(self, nmemb: int, size: int) -> int:
         """calloc(nmemb, size) on the current thread."""
         th = self._threads[self._cur]
-        self._maybe_init_tcache(th)
-        n = (nmemb * size) & MASK64
-        if nmemb * size > MASK64:
+        fit = self._main._fit
+        n = fit("nmemb", nmemb) * fit("size", size)
+        if n > self._ptrdiff_max:            # the product overflows ptrdiff_t: refused at once
             return self._call(self._main, th, "calloc", nmemb, size)
+        self._maybe_init_tcache(th)
         return self._with_retry(th, self._arena_get(th, n), n, "calloc", nmemb, size, always=True)
 
     def memalign(self, align: int, n: int) -> int:
         """memalign(align, n) on the current thread."""
         th = self._threads[self._cur]
-        if align <= 16:
+        fit = self._main._fit
+        align, n = fit("align", align), fit("n", n)
+        arch = self._arch
+        if align <= arch.malloc_alignment:
             return self.malloc(n)
-        a = max(align, 32)
+        a = max(align, arch.minsize)
         if a & (a - 1):
-            a = 32
+            a = 2 * arch.malloc_alignment
             while a < align:
                 a <<= 1
-        if align > (1 << 63):
+        if align > self._mask // 2 + 1:
             return self._call(self._main, th, "memalign", align, n)
-        return self._with_retry(th, self._arena_get(th, (n + a + 32) & MASK64), n,
+        return self._with_retry(th, self._arena_get(th, (n + a + arch.minsize) & self._mask), n,
                                 "memalign", align, n, always=True)
 
     def malloc_usable_size(self, p: int) -> int:
         """malloc_usable_size(p)."""
-        return self._owner(p - HDR).malloc_usable_size(p) if p else 0
+        return self._owner(p - self._hdr).malloc_usable_size(p) if p else 0
 
     def malloc_trim(self, pad: int) -> int:
         """malloc_trim(pad): every arena in glibc's list order; 1 if any gave memory back."""
@@ -568,6 +578,7 @@ class Threads:
         """mallopt(param, value): consolidates the main arena, sets the process's parameter."""
         m = self._main
         res = m.mallopt(param, value)
+        self._fast_ceiling = max(self._fast_ceiling, m._max_fast)
         if param == M_ARENA_TEST and value > 0:
             self._arena_test = value
         elif param == M_ARENA_MAX and value > 0:
@@ -649,7 +660,7 @@ class Threads:
                 if len(lst) > tc.limit:
                     fail(f"thread {tid}: tcache bin {i} holds {len(lst)} > {tc.limit}")
                 for c in lst:
-                    if state.get(c) != TCACHE or tcache_index(size[c]) != i:
+                    if state.get(c) != TCACHE or self._arch.tcache_index(size[c]) != i:
                         fail(f"thread {tid}: tcache bin {i} holds {c:#x} of wrong size or state")
                 cached += len(lst)
         if cached != sum(1 for st in state.values() if st == TCACHE):
@@ -664,6 +675,8 @@ class Threads:
             v._state = {c: INUSE if state[c] == TCACHE else state[c] for c in mine}
             v._free_end = {e: c for e, c in a._free_end.items() if self._owner(c) is a}
             v._tcache = None
+            if a is not main:                # mallopt consolidates the main arena only: the
+                v._max_fast = self._fast_ceiling   # others keep chunks a lower M_MXFAST refuses
             v._mmapped = {}
             v._mmapped_mem = v._mmapped_drift = 0
             try:
@@ -677,8 +690,8 @@ class Threads:
                 h = a._heap
                 if not h.addr < a._top < h.addr + h.size or a._top + a._top_size != h.addr + h.size:
                     fail(f"arena {self._index[id(a)]}: top does not end its last heap")
-                overhead = HEAP_INFO_BYTES * (len(heaps) - 1) + first_top(
-                    heaps[0].addr, self._rel.malloc_state_bytes) - heaps[0].addr
+                overhead = self._heaps.info_bytes * (len(heaps) - 1) + first_top(
+                    heaps[0].addr, self._rel) - heaps[0].addr
                 if sum(size[c] for c in mine) + a._top_size + overhead != a._system_mem:
                     fail(f"arena {self._index[id(a)]}: chunks + top + headers != system_mem")
         mm = sum(x._mmapped_mem - x._mmapped_drift for x in self._created)

@@ -29,6 +29,7 @@
  * is run; the line number, reason and line go to stderr), 1 other failures.
  */
 #define _GNU_SOURCE
+#include <alloca.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gnu/libc-version.h>
@@ -39,6 +40,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <link.h>
 #include <linux/futex.h>
@@ -971,9 +973,24 @@ static int take_turn(unsigned me)
     return 1;
 }
 
+/* A stack page a thread reads before it writes it is the kernel's zero page: resident to
+ * mincore, yet not in smaps' Anonymous count, so that stack_bytes would take a page too many
+ * out of rss (seen on i386, whose frames read a fresh page first).  A new thread first writes
+ * the part of its stack the replay will use (64 KiB, or half the stack if that is less). */
+static void __attribute__((noinline)) warm_stack(void)
+{
+    size_t n = (stack_block - stack_guard) / 2;
+    if (n > 65536)
+        n = 65536;
+    volatile char *pad = alloca(n);
+    for (size_t i = 0; i < n; i += 4096)
+        pad[i] = 0;
+}
+
 static void *thread_main(void *arg)
 {
     unsigned me = (unsigned)(uintptr_t)arg;
+    warm_stack();
     threads[me].ktid = (pid_t)syscall(SYS_gettid);
     note_stack();
     raise_flag(&threads[me].ready);
@@ -1207,6 +1224,15 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
+#if UINTPTR_MAX == 0xffffffffu
+    /* A 32-bit process runs out of addresses: where the kernel puts the break and the
+     * mappings then decides what fits.  The model starts from the layout without
+     * randomisation (memlab.space.layout32), so the replayer runs that way too, as setarch -R
+     * would: the personality is read at exec, hence the second exec. */
+    int persona = personality(0xffffffff);
+    if (persona != -1 && !(persona & ADDR_NO_RANDOMIZE) && personality(persona | ADDR_NO_RANDOMIZE) != -1)
+        execv("/proc/self/exe", argv);
+#endif
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--version") == 0) {
@@ -1333,9 +1359,9 @@ int main(int argc, char **argv)
         }
     }
     if (trace_cpus && !rival && trace_cpus != get_nprocs()) {
-        /* glibc counts the CPUs once, when more arenas than M_ARENA_TEST exist, and then allows
-         * K per CPU: K is 8 in a 64-bit program, 2 in a 32-bit one, and M_ARENA_TEST is K too
-         * (NARENAS_FROM_NCORES (1)). A limit of max(K N, K + 1) set now gives the same arenas. */
+        /* glibc counts the CPUs once, when more arenas than M_ARENA_TEST exist (8, or 2 where a
+         * long has 4 bytes), and then allows that many per CPU: with k of 8 or 2, a limit of
+         * max(k N, k + 1) set now gives the same arenas. */
         if (sets_arena_params) {
             err_str("replay: the trace was recorded with a number of CPUs other than this machine's and sets "
                     "M_ARENA_TEST or M_ARENA_MAX: it can only be replayed on a machine with that many CPUs\n");

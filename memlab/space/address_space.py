@@ -108,8 +108,10 @@ class AddressSpace(SpaceViews):
       mmap(length) -> address. length 0: EINVAL; rounded up to pages (more than
           TASK_SIZE: ENOMEM); placed top-down: the highest gap below mmap_base (and above
           the heap end) that fits, else, given `mmap_below=(low, high)` (a 32-bit process:
-          the room below its program), the highest gap there. ENOMEM: no gap, or refused by
-          the overcommit policy.
+          the room below its program), the highest gap there. With a `hint` (an address the
+          caller would like, no MAP_FIXED), the mapping starts there if the page-rounded range
+          is free and inside one of those two areas. ENOMEM: no gap, or refused by the
+          overcommit policy.
       munmap(addr, length): EINVAL unless addr is page aligned, 0 < length and
           addr + length <= TASK_SIZE; unmaps whatever is mapped in the page-rounded range,
           splitting mappings; unmapped parts are no error. The heap is shrunk with sbrk
@@ -220,14 +222,19 @@ class AddressSpace(SpaceViews):
         self._log("sbrk", args, old)
         return old
 
-    def mmap(self, length: int) -> int:
-        """Map length bytes (page-rounded) of zeroed private memory; return its address.
+    def mmap(self, length: int, hint: int | None = None) -> int:
+        """Map length bytes (page-rounded) of zeroed private memory; return its address
+        (`hint`'s, page-rounded, when that range is free: the kernel's rule for an address hint).
 
         >>> s = AddressSpace(heap_start=0x10000, mmap_base=0x100000)
         >>> hex(s.mmap(1)), hex(s.mmap(8192)), s.vsz
         ('0xff000', '0xfd000', 12288)
+        >>> hex(s.mmap(4096, hint=0x20000)), hex(s.mmap(4096, hint=0xfd000))   # taken: placed
+        ('0x20000', '0xfc000')
         """
         length = _word("mmap", "length", length)
+        if hint is not None:
+            hint = _word("mmap", "hint", hint)
         self._calls["mmap"] += 1
         args = (length,)
         if length == 0:
@@ -235,7 +242,9 @@ class AddressSpace(SpaceViews):
         size = align_up(length)
         if size > TASK_SIZE:
             self._fail("mmap", args, errno.ENOMEM, f"mmap({length}): more than the user address space")
-        addr = self._place(size)
+        addr = self._hinted(hint, size) if hint is not None else None
+        if addr is None:
+            addr = self._place(size)
         if addr is None:
             self._fail("mmap", args, errno.ENOMEM, f"mmap({length}): no free gap of {size:,} bytes")
         self._commit("mmap", args, size)
@@ -325,6 +334,15 @@ class AddressSpace(SpaceViews):
         self._hot_lo = self._hot_hi = 0
         self._log("mremap", args, new)
         return new
+
+    def _hinted(self, hint: int, size: int) -> int | None:
+        """`hint` page-rounded, if [hint, hint + size) is free and where `_place` may map."""
+        hint = align_up(hint)
+        end = hint + size
+        areas = [(self._heap_end, self._mmap_base)] + ([self._below] if self._below else [])
+        if any(lo <= hint and end <= hi for lo, hi in areas) and self._maps.is_free(hint, end):
+            return hint
+        return None
 
     def _place(self, size: int) -> int | None:
         """Where a new mapping of `size` bytes goes: the top of the highest gap above the heap
