@@ -15,14 +15,14 @@ snapshot by snapshot, and stops at the first snapshot and field where they diffe
 --arenas adds glibc's per-arena detail to each snapshot, on both sides: (system bytes, in-use
 bytes) of each arena, the main arena first, then the newest (JSON: an "arenas" key after the
 others, as the real replayer prints it; table: an arenas column, SYSTEM/IN_USE per arena), and
-compare compares it too, naming the arena that differs; it needs glibc on x86-64 (no rival
---allocator, no --arch i386).
+compare compares it too, naming the arena that differs; it needs glibc (no rival
+--allocator).
 --glibc picks the release (2.36, the default, 2.41 or 2.43): the real 2.41 and 2.43 are Debian's libc6 packages,
 fetched once into memlab's cache and run through their own loader; --allocator runs a native
 replay on jemalloc, tcmalloc or mimalloc instead, preloaded (only the break and resident
 bytes mean something there); --arch i386 runs a native replay on the machine's 32-bit glibc
-(the replayer built with -m32) and, without --native, on the model built for i386 (glibc 2.36,
-no --arenas), so compare and scenario take it too; `record` writes the
+(the replayer built with -m32) and, without --native, on the model built for i386 (glibc
+2.36), so compare and scenario take it too; `record` writes the
 malloc-family calls of a real program as a trace (of an x86-64 or an i386 program; its `# arch`
 line makes that architecture the default of replay and compare); `scenario` prints one of the
 lessons' traces (to replay or compare), or with --n runs it on the model and
@@ -298,8 +298,6 @@ def _arenas_refused(command: str, args: argparse.Namespace) -> None:
     if args.allocator not in (None, "glibc"):
         raise UsageError(f"{command} --arenas lists glibc's arenas; {args.allocator} has none of them "
                          f"(drop --arenas or --allocator {args.allocator})")
-    if args.arch != DEFAULT_ARCH:
-        raise UsageError(f"{command} --arenas runs on {DEFAULT_ARCH} only, not with --arch {args.arch}")
 
 
 def _asked(args: argparse.Namespace) -> dict[str, bool]:
@@ -743,7 +741,7 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--arch", choices=tuple(ARCHES), default=None, metavar="ARCH",
                        help=f"the architecture glibc is built for ({', '.join(ARCHES)}; default: the "
                             f"trace's own, from its `# arch` line, else {DEFAULT_ARCH}); i386: glibc "
-                            f"2.36 only, no --arenas")
+                            f"2.36 only")
 
     def arenas_option(q: argparse.ArgumentParser) -> None:
         q.add_argument("--arenas", action="store_true",

@@ -109,14 +109,21 @@ def test_without_arenas_nothing_changes(threaded, real_glibc):
 
 @pytest.mark.parametrize("args, words", [
     (("replay", "--native", "--allocator", "jemalloc"), "replay --arenas lists glibc's arenas; jemalloc"),
-    (("replay", "--native", "--arch", "i386"), "replay --arenas runs on x86-64 only, not with --arch i386"),
-    (("compare", "--arch", "i386"), "compare --arenas runs on x86-64 only, not with --arch i386"),
     (("compare", "--allocator", "mimalloc"), "compare holds memlab's model of glibc against the real glibc"),
 ])
 def test_refused_in_one_line(threaded, capsys, args, words):
     assert run(*args, threaded, "--arenas") == (2, "")
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"memlab: {words}")
+
+
+def test_i386_model_json_is_the_real_i386_replayers_and_compare_agrees(threaded, glibc_i386):
+    """Both sides list the arenas of glibc 2.36 for i386 too: the same lines, and AGREE."""
+    status, real = run("replay", threaded, "--native", "--arch", "i386", "--arenas", "--json")
+    assert status == 0 and '"arenas": [[' in real
+    assert run("replay", threaded, "--arch", "i386", "--arenas", "--json") == (0, real)
+    status, out = run("compare", threaded, "--arch", "i386", "--arenas")
+    assert status == 0 and "AGREE" in out
 
 
 def test_the_documented_pairs_are_the_real_glibcs(tmp_path, glibc_236):
