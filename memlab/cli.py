@@ -23,7 +23,8 @@ replay on jemalloc, tcmalloc or mimalloc instead, preloaded (only the break and 
 bytes mean something there); --arch i386 runs a native replay on the machine's 32-bit glibc
 (the replayer built with -m32) and, without --native, on the model built for i386 (glibc
 2.36), so compare and scenario take it too; `record` writes the
-malloc-family calls of a real program as a trace; `scenario` prints one of the
+malloc-family calls of a real program as a trace (of an x86-64 or an i386 program; its `# arch`
+line makes that architecture the default of replay and compare); `scenario` prints one of the
 lessons' traces (to replay or compare), or with --n runs it on the model and
 prints its snapshots (vecvec: with bulk steps, so N may be 1e8); `score` replays traces (by
 default the lessons' own) on an allocator written in Python (a `memlab.allocators.Allocator`
@@ -38,6 +39,7 @@ import io
 import json
 import os
 import signal
+import stat
 import sys
 import traceback
 from collections import deque
@@ -51,7 +53,7 @@ from memlab.glibc.release import DEFAULT_RELEASE, RELEASES
 from memlab.leaks import LeakSummary, PointerGraph, classify
 from memlab.native.allocators import NAMES
 from memlab.native.valgrind import valgrind_leaks, valgrind_version
-from memlab.native.runner import NativeError
+from memlab.native.runner import NativeError, recorded_arch, replay_arch
 from memlab.progress import AUTO, auto, shown
 from memlab.snapshot import ARENAS, FIELDS, Snapshot
 from memlab.units import PAGE
@@ -192,8 +194,14 @@ def _model_factory(glibc: str, arch: str = DEFAULT_ARCH):
     return lambda: Malloc(glibc=glibc, arch=arch)
 
 
+#: Traces read before their command ran (a pipe's, to find its `# arch` line): path -> bytes.
+_read_ahead: dict[str, bytes] = {}
+
+
 def _read_bytes(path: str) -> bytes:
     """The trace's bytes, read once: a file, a pipe, /dev/stdin, or `-` (standard input)."""
+    if path in _read_ahead:
+        return _read_ahead.pop(path)
     if path == STDIN:
         stream = getattr(sys.stdin, "buffer", None)
         if stream is None:
@@ -204,6 +212,21 @@ def _read_bytes(path: str) -> bytes:
             return f.read()
     except OSError as e:
         raise UsageError(f"cannot read trace {cut(path)!r}: {e.strerror}") from None
+
+
+def _trace_arch(path: str | None) -> str | None:
+    """The `# arch` a trace says it was recorded on (None if it says none): read from the start of
+    a regular file; any other (standard input, a pipe) is read whole now, once, and kept for the
+    command (`_read_bytes`)."""
+    if path is None:
+        return None
+    try:
+        if path != STDIN and stat.S_ISREG(os.stat(path).st_mode):
+            return recorded_arch(path)
+    except OSError:
+        return None         # the command says why it cannot read the trace
+    _read_ahead[path] = _read_bytes(path)
+    return recorded_arch(_read_ahead[path])
 
 
 def _model_run(ops: Trace | Sequence[Op], every: int | None, glibc: str, sink: Callable[[Snapshot], Any],
@@ -715,9 +738,10 @@ def _parser() -> argparse.ArgumentParser:
                             f"preloaded and report only the break and resident bytes")
 
     def arch_option(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--arch", choices=tuple(ARCHES), default=DEFAULT_ARCH, metavar="ARCH",
-                       help=f"the architecture glibc is built for ({', '.join(ARCHES)}; default "
-                            f"{DEFAULT_ARCH}); i386: glibc 2.36 only")
+        q.add_argument("--arch", choices=tuple(ARCHES), default=None, metavar="ARCH",
+                       help=f"the architecture glibc is built for ({', '.join(ARCHES)}; default: the "
+                            f"trace's own, from its `# arch` line, else {DEFAULT_ARCH}); i386: glibc "
+                            f"2.36 only")
 
     def arenas_option(q: argparse.ArgumentParser) -> None:
         q.add_argument("--arenas", action="store_true",
@@ -798,10 +822,14 @@ def _run(argv: Sequence[str] | None, out: TextIO) -> int:
     if hasattr(args, "glibc") and args.glibc is None and args.run not in (_cmd_replay, _cmd_compare):
         args.glibc = DEFAULT_GLIBC
     try:
+        if hasattr(args, "arch"):
+            args.arch = replay_arch(_trace_arch(getattr(args, "trace", None)), args.arch)
         return args.run(args, out)
     except TraceError as e:
         raise UsageError(f"{cut(args.trace)}: line {e.lineno}: {e.reason}: {cut(repr(e.line))}; "
                          "nothing was replayed") from None
+    finally:
+        _read_ahead.clear()
 
 
 def _quiet_stdout() -> None:

@@ -33,10 +33,12 @@ _PROGRESS_STEP = 1 << 16      # operations between two progress reports of a rep
 _TIMELINE_STEP = 1 << 12      # ... of a timeline (each operation costs more there)
 
 
-def _default_factory() -> Any:
+def _default_factory(trace: Trace) -> Callable[[], Any]:
+    """The model of glibc for the architecture the trace was recorded on (`# arch`, else x86-64)."""
     from memlab.glibc import Malloc
+    from memlab.glibc.arch import DEFAULT_ARCH
 
-    return Malloc()
+    return lambda: Malloc(arch=trace.arch or DEFAULT_ARCH)
 
 
 def _threads_for(trace: Trace, malloc: Any) -> Any:
@@ -353,7 +355,8 @@ class Replayer:
 def replay(ops: Sequence[Op] | Trace | str, malloc_factory: Callable[[], Any] | None = None,
            every: int | None = None, progress: Callable[[int, int], None] | str | None = AUTO
            ) -> list[Snapshot]:
-    """Replay a whole trace on a fresh model; return its snapshots.
+    """Replay a whole trace on a fresh model (by default glibc's, for the architecture of the
+    trace's `# arch` line); return its snapshots.
 
     `progress` is passed to `Replayer.run`; by default (`memlab.progress.AUTO`) a long replay
     shows a bar in a notebook, or on stderr when it is a terminal.
@@ -361,7 +364,8 @@ def replay(ops: Sequence[Op] | Trace | str, malloc_factory: Callable[[], Any] | 
     >>> [(s.op, s.label) for s in replay("a 0 1\\na 1 2\\ns two\\nf 0", _Fake, every=1)]
     [(1, ''), (2, 'two'), (3, '')]
     """
-    r = Replayer(ops, (malloc_factory or _default_factory)(), every)
+    ops = _as_trace(ops)
+    r = Replayer(ops, (malloc_factory or _default_factory(ops))(), every)
     with shown(progress, "replay") as display:
         r.run(progress=display)
     return list(r.snapshots)
@@ -411,7 +415,8 @@ def timeline(ops: Sequence[Op] | Trace | str, malloc_factory: Callable[[], Any] 
 
     `progress` as for `replay` (called every 4,096 operations).
     """
-    r = Replayer(ops, (malloc_factory or _default_factory)())
+    ops = _as_trace(ops)
+    r = Replayer(ops, (malloc_factory or _default_factory(ops))())
     malloc = r.malloc                  # the threaded model when the trace has thread lines
     series: dict[str, list] = {f.name: [] for f in fields(Timeline)}
     (add_op, add_held, add_arena, add_hblkhd, add_uordblks, add_fordblks, add_rss, add_trimmed,

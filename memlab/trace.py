@@ -23,8 +23,9 @@ same way by the C replayer in ``memlab/native/replay.c``:
 Numbers are decimal or ``0x`` hex; only a mallopt VALUE may be negative (it is
 a C ``int``). Fields are separated by blanks (space, tab, CR, VT, FF). Thread 0,
 the main thread, runs at the start. Comments before the first operation may give the
-number of CPUs the arena limit is computed from (``# cpus N``) and the number of modules
-with thread-local storage, which sizes each thread's DTV (``# tls M``).
+number of CPUs the arena limit is computed from (``# cpus N``), the number of modules
+with thread-local storage, which sizes each thread's DTV (``# tls M``), and the architecture
+the trace was recorded on (``# arch i386``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from typing import Callable, Iterable
 
 from memlab.errors import TraceError
 from memlab.glibc import mallopt
+from memlab.glibc.arch import ARCHES
 
 __all__ = [
     "Op",
@@ -103,6 +105,8 @@ MAX_TLS = 2**16 - 1
 # the settings a header comment may give: word -> (what it is, largest value)
 _SETTINGS = {"cpus": ("the number of CPUs", MAX_CPUS),
              "tls": ("the number of modules with thread-local storage", MAX_TLS)}
+#: What an ``# arch NAME`` line is called in errors (NAME is one of memlab.glibc.arch.ARCHES).
+_ARCH_SETTING = "the architecture"
 _SIZE_LIMIT = 2**64  # SIZE, NMEMB, ALIGN and PAD are size_t
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 _BLANKS = " \t\r\x0b\x0c"
@@ -446,8 +450,8 @@ class Trace(Sequence):
     ``kinds`` holds one trace letter per entry; ``ids``, ``sizes`` and ``args`` (NMEMB of
     calloc, ALIGN of memalign) are integer arrays, 0 where the kind has no such field; the
     entries of the rare kinds (p, t, o, s and the thread lines T, n, x, j) keep their `Op` in ``rare``;
-    ``cpus`` and ``tls`` are what ``# cpus N`` and ``# tls M`` lines gave, else None. Indexing gives `Op`
-    records, so a Trace stands wherever a sequence of them is expected.
+    ``cpus``, ``tls`` and ``arch`` are what ``# cpus N``, ``# tls M`` and ``# arch NAME`` lines gave,
+    else None. Indexing gives `Op` records, so a Trace stands wherever a sequence of them is expected.
 
     >>> t = read_trace("a 0 16\\nc 1 4 10\\ns half\\nf 0")
     >>> t.kinds, list(t.ids), list(t.sizes), list(t.args), len(t), t.count
@@ -456,11 +460,11 @@ class Trace(Sequence):
     ('c 1 4 10', 'half', ['s half', 'f 0'])
     """
 
-    __slots__ = ("kinds", "ids", "sizes", "args", "rare", "cpus", "tls", "_ops")
+    __slots__ = ("kinds", "ids", "sizes", "args", "rare", "cpus", "tls", "arch", "_ops")
 
     def __init__(self, kinds: str = "", ids: array | None = None, sizes: array | None = None,
                  args: array | None = None, rare: dict[int, Op] | None = None, cpus: int | None = None,
-                 tls: int | None = None) -> None:
+                 tls: int | None = None, arch: str | None = None) -> None:
         self.kinds = kinds
         self.ids = array("I") if ids is None else ids
         self.sizes = array("Q") if sizes is None else sizes
@@ -468,10 +472,12 @@ class Trace(Sequence):
         self.rare = {} if rare is None else rare
         self.cpus = cpus
         self.tls = tls
+        self.arch = arch
         self._ops: tuple[Op, ...] | None = None
 
     @classmethod
-    def from_ops(cls, ops: Iterable[Op], cpus: int | None = None, tls: int | None = None) -> Trace:
+    def from_ops(cls, ops: Iterable[Op], cpus: int | None = None, tls: int | None = None,
+                 arch: str | None = None) -> Trace:
         """The columns of a sequence of Op records (entry k checked as line k + 1 would be).
 
         >>> Trace.from_ops([Op("malloc", id=3, size=8), Op("trim", pad=0)]).kinds
@@ -485,6 +491,8 @@ class Trace(Sequence):
             raise ValueError(f"cpus must be an integer in 1..{MAX_CPUS} (got {cpus!r})")
         if tls is not None and (type(tls) is not int or not 1 <= tls <= MAX_TLS):
             raise ValueError(f"tls must be an integer in 1..{MAX_TLS} (got {tls!r})")
+        if arch is not None and arch not in ARCHES:
+            raise ValueError(f"arch must be one of {', '.join(ARCHES)} (got {arch!r})")
         kinds, ids, sizes, args, rare = [], array("I"), array("Q"), array("Q"), {}
         threads = None
         for k, op in enumerate(ops):
@@ -505,7 +513,7 @@ class Trace(Sequence):
                 sizes.append(0)
                 args.append(0)
                 rare[k] = op
-        trace = cls("".join(kinds), ids, sizes, args, rare, cpus, tls)
+        trace = cls("".join(kinds), ids, sizes, args, rare, cpus, tls, arch)
         trace._ops = tuple(ops) if isinstance(ops, tuple) else None
         return trace
 
@@ -524,7 +532,8 @@ class Trace(Sequence):
                 return tuple(self.op(k) for k in range(start, stop, step))
             return Trace(self.kinds[start:stop], self.ids[start:stop], self.sizes[start:stop],
                          self.args[start:stop],
-                         {k - start: op for k, op in self.rare.items() if start <= k < stop}, self.cpus, self.tls)
+                         {k - start: op for k, op in self.rare.items() if start <= k < stop}, self.cpus, self.tls,
+                         self.arch)
         n = len(self.kinds)
         if not -n <= i < n:
             raise IndexError("trace index out of range")
@@ -535,8 +544,8 @@ class Trace(Sequence):
 
     def __eq__(self, other) -> bool:
         if isinstance(other, Trace):
-            return (self.kinds, self.ids, self.sizes, self.args, self.rare, self.cpus, self.tls) == \
-                   (other.kinds, other.ids, other.sizes, other.args, other.rare, other.cpus, other.tls)
+            return (self.kinds, self.ids, self.sizes, self.args, self.rare, self.cpus, self.tls, self.arch) == \
+                   (other.kinds, other.ids, other.sizes, other.args, other.rare, other.cpus, other.tls, other.arch)
         return isinstance(other, Sequence) and self.ops() == tuple(other)
 
     __hash__ = None
@@ -621,7 +630,7 @@ class _Reader:
         self.header_line = (0, "")
         self.in_header = True
         self.threads: _Threads | None = None     # made at the first thread line
-        self.settings: dict[str, tuple[int, int]] = {}   # word -> (value, line number)
+        self.settings: dict[str, tuple[int | str, int]] = {}   # word -> (value, line number)
         self.shared: dict[tuple[str, int], Op] = {}    # one Op per thread line spelling
 
     def chunk(self, text: str) -> None:
@@ -743,19 +752,32 @@ class _Reader:
         return op
 
     def comment(self, body: str, lineno: int, line: str) -> None:
-        """A comment; ``# cpus N`` and ``# tls M`` give settings (each once, before the first operation)."""
+        """A comment; ``# cpus N``, ``# tls M`` and ``# arch NAME`` give settings (each once, before the
+        first operation)."""
         words = _BLANK_RUNS.split(body[1:].strip(_BLANKS))
-        if len(words) != 2 or words[0] not in _SETTINGS or not words[1].isascii() or not words[1].isdigit():
+        if len(words) != 2:
+            return
+        if words[0] == "arch":
+            self.setting("arch", _ARCH_SETTING, lineno, line)
+            if words[1] not in ARCHES:
+                raise TraceError(lineno, line, f"{_ARCH_SETTING} must be one of {', '.join(ARCHES)}")
+            self.settings["arch"] = (words[1], lineno)
+            return
+        if words[0] not in _SETTINGS or not words[1].isascii() or not words[1].isdigit():
             return
         what, largest = _SETTINGS[words[0]]
-        if words[0] in self.settings:
-            raise TraceError(lineno, line, f"{what} is given twice (first on line {self.settings[words[0]][1]})")
-        if self.kinds:
-            raise TraceError(lineno, line, f"{what} must be given before the first operation")
+        self.setting(words[0], what, lineno, line)
         n = int(words[1]) if len(words[1]) <= _DIGITS else _TOO_BIG
         if not 1 <= n <= largest:
             raise TraceError(lineno, line, f"{what} must be 1 to {largest}")
         self.settings[words[0]] = (n, lineno)
+
+    def setting(self, word: str, what: str, lineno: int, line: str) -> None:
+        """Refuse a setting given twice, or after the first operation."""
+        if word in self.settings:
+            raise TraceError(lineno, line, f"{what} is given twice (first on line {self.settings[word][1]})")
+        if self.kinds:
+            raise TraceError(lineno, line, f"{what} must be given before the first operation")
 
     def end_header(self) -> None:
         """An entry follows: a .rep header before it must have been whole."""
@@ -767,8 +789,8 @@ class _Reader:
     def trace(self) -> Trace:
         if self.in_header and self.header not in (0, 4):
             raise TraceError(*self.header_line, f"a .rep header has exactly four integers, found {self.header}")
-        cpus, tls = (self.settings.get(word, (None,))[0] for word in ("cpus", "tls"))
-        return Trace("".join(self.kinds), self.ids, self.sizes, self.args, self.rare, cpus, tls)
+        cpus, tls, arch = (self.settings.get(word, (None,))[0] for word in ("cpus", "tls", "arch"))
+        return Trace("".join(self.kinds), self.ids, self.sizes, self.args, self.rare, cpus, tls, arch)
 
 
 def read_trace(text: str | bytes, progress: Callable[[int, int], None] | None = None) -> Trace:
@@ -842,11 +864,11 @@ def format_trace(ops: Iterable[Op]) -> str:
     'a 0 1\\ns first\\n'
     >>> parse_trace(format_trace(parse_trace("o MMAP_MAX -1"))) == parse_trace("o -4 -1")
     True
-    >>> format_trace(read_trace("# cpus 4\\n# tls 2\\nn 1"))       # a Trace keeps its settings
-    '# cpus 4\\n# tls 2\\nn 1\\n'
+    >>> format_trace(read_trace("# arch i386\\n# cpus 4\\n# tls 2\\nn 1"))  # a Trace keeps its settings
+    '# arch i386\\n# cpus 4\\n# tls 2\\nn 1\\n'
     """
     head = ""
     if isinstance(ops, Trace):
-        head = "".join(f"# {word} {value}\n" for word, value in (("cpus", ops.cpus), ("tls", ops.tls))
-                       if value is not None)
+        head = "".join(f"# {word} {value}\n" for word, value in
+                       (("arch", ops.arch), ("cpus", ops.cpus), ("tls", ops.tls)) if value is not None)
     return head + "".join(f"{op}\n" for op in ops)

@@ -225,7 +225,8 @@ class TestRefusals:
                                      "M_TOP_PAD", "MXFAST", " ", "\t", "\r", "9" * 21, "4294967296", "é",
                                      "2147483648", "-2147483649", "\n", "0X1F", "\x1c", "00",
                                      "p", "p", "g", "8", "32768", "32760", "18446744073709551616", "T", "n",
-                                     "65536", "ARENA_MAX", "-8", "cpus", "j", "tls"]), max_size=8),
+                                     "65536", "ARENA_MAX", "-8", "cpus", "j", "tls", "arch", "i386",
+                                     "x86-64"]), max_size=8),
            st.integers(0, 3))
     @example(["\x1c", "é"], 0)           # both faults on one line: the ASCII one is named
     @example(["a", "\t"], 0)
@@ -253,16 +254,19 @@ class TestRefusals:
 
     @given(st.lists(st.sampled_from(["n 1", "n 2", "T 0", "T 1", "T 2", "x 0", "x 1", "x 2", "a 0 24", "f 0", "j 1", "j 2",
                                      "s", f"# cpus {os.cpu_count()}", "# cpus 0", "#cpus 3", "o ARENA_TEST 1", "T 0x1",
-                                     "# tls 1", "# tls 0", "# tls 70000"]),
+                                     "# tls 1", "# tls 0", "# tls 70000", "# arch i386", "#arch x86-64",
+                                     "# arch i386 x", "# arch arm"]),
                     max_size=12))
     @example(["n 1", "T 1", "x 1", "a 0 24"])          # an operation on an exited thread
     @example(["n 1", "T 1", "x 1", "s", "x 1"])
     @example(["n 1", "T 1", "x 1", "T 0", "j 1", "n 1", "n 1"])  # created again after its join, then twice
     @example(["n 1", "T 1", "a 0 24", "x 1", "j 1", "s", "T 0", "n 1", "T 1", "f 0", "x 1", "j 1", "s"])
     @example(["s", f"# cpus {os.cpu_count()}"])
+    @example(["# arch i386", "a 0 24", "# arch i386"])
+    @example(["# arch i386", "#arch x86-64"])
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     def test_thread_lines_are_checked_alike(self, tmp_path, lines):
-        """Thread lines and `# cpus` comments: the replayer refuses exactly what read_trace refuses,
+        """Thread lines and `# cpus`, `# tls` and `# arch` comments: the replayer refuses exactly what read_trace refuses,
         in the same words, and runs what it accepts to the end."""
         text = "\n".join(lines) + "\n"
         path = write(tmp_path, text)

@@ -166,3 +166,16 @@ def test_a_program_set_id_to_its_runner_is_recorded(nosuid_checked, programs, re
     assert preloaded_run(copy, recorder, out)
     proc = record(out / "out.trace", copy, out / "ran")
     assert proc.returncode == 0 and ALLOCATION.search((out / "out.trace").read_text()), proc.stderr
+
+
+def test_a_program_for_another_machine_is_refused(tmp_path, programs):
+    """The recorder is built for x86-64 and i386 programs: one for another ELF machine (here the
+    dynamic program marked AArch64, 183) is refused in one line before it runs."""
+    other = tmp_path / "aarch64"
+    data = bytearray(programs["dynamic"].read_bytes())
+    data[18:20] = (183).to_bytes(2, "little")          # e_machine
+    other.write_bytes(bytes(data))
+    other.chmod(0o755)
+    proc = record(tmp_path / "out.trace", other, tmp_path / "ran")
+    refused(proc, "64-bit program for ELF machine 183", "i386 and x86-64 programs only")
+    assert not (tmp_path / "out.trace").exists() and not (tmp_path / "ran").exists()

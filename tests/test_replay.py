@@ -219,6 +219,15 @@ class TestOnTheModel:
         assert (s["from-brk"].brk, s["from-brk"].uordblks) == (1183744, 1049248)
 
 
+def test_the_default_model_is_of_the_traces_architecture():
+    """`replay` and `timeline` without a factory model glibc for the trace's `# arch` (x86-64
+    without the line); a factory given is used as it is."""
+    text = "# arch i386\na 0 1\ns\n"
+    first_i386 = replay("a 0 1\ns\n", lambda: Malloc(arch="i386"))[0].arena
+    assert replay(text)[0].arena == timeline(text).arena[-1] == first_i386
+    assert replay("a 0 1\ns\n")[0].arena == replay(text, Malloc)[0].arena != first_i386
+
+
 def test_write_has_its_own_note_and_stale_notes_are_not_repeated():
     """`w` gets the replayer's note; a call that leaves the model's note unchanged gets none."""
     t = timeline("a 0 100\nw 0\nw 9\nf 0", Fake)

@@ -77,6 +77,9 @@ BAD = [
     ("# cpus 2\n# cpus 3", 2, "the number of CPUs is given twice (first on line 1)"),
     ("# tls 2\n# cpus 2\n# tls 2", 3, "the number of modules with thread-local storage is given twice (first on line 1)"),
     ("# tls 65536", 1, "the number of modules with thread-local storage must be 1 to 65535"),
+    ("# arch i386\n# cpus 2\n#arch i386", 3, "the architecture is given twice (first on line 1)"),
+    ("s\n# arch i386", 2, "the architecture must be given before the first operation"),
+    ("# arch amd64", 1, "the architecture must be one of x86-64, i386"),
     ("alloc 0 1", 1, "unknown operation"),
     ("a -1 5", 1, "ID must be a non-negative integer"),
     ("a 0 -5", 1, "SIZE must be a non-negative integer"),
@@ -255,3 +258,14 @@ class TestThreadLines:
         trace = read_trace("# memlab record\n# cpus 4\n# tls 2\nn 1\n")
         assert (trace.cpus, trace.tls, trace.threaded) == (4, 2, True)
         assert (read_trace("a 0 1").cpus, read_trace("a 0 1").threaded) == (None, False)
+
+    def test_the_architecture_a_trace_was_recorded_on(self):
+        """`# arch NAME` is kept (and written back first); other comments about arch mean nothing."""
+        trace = read_trace("# memlab record\n# arch i386\n# cpus 2\na 0 1\n# arch of the heap\n")
+        assert (trace.arch, read_trace("a 0 1").arch) == ("i386", None)
+        assert format_trace(trace).startswith("# arch i386\n# cpus 2\n")
+        assert read_trace(format_trace(trace)) == trace != read_trace("# cpus 2\na 0 1")
+        assert trace[0:1].arch == "i386"
+        assert Trace.from_ops(trace, arch="x86-64").arch == "x86-64"
+        with pytest.raises(ValueError, match="arch must be one of x86-64, i386"):
+            Trace.from_ops([], arch="arm")

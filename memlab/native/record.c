@@ -38,8 +38,10 @@
  * the `n` line is written at the first of them, so it stands where they ran.
  * The recorder keeps no thread-local storage of its own (that would make
  * every thread's DTV larger than in the replayer): threads are told apart by
- * their kernel thread ID.  The first line after the header is `# cpus N`;
- * at the end a comment gives the program's own mallinfo2, summed over arenas.
+ * their kernel thread ID.  The lines after the first are `# arch NAME` (the
+ * architecture this library, and so the program, was built for: x86-64 or
+ * i386), `# cpus N` and `# tls M`; at the end a comment gives the program's
+ * own mallinfo2, summed over arenas.
  *
  * A program can mark stages of its run with `s LABEL` lines: see memlab_snapshot.
  */
@@ -970,6 +972,15 @@ int pthread_detach(pthread_t th)
 
 /* ---------- start, end, fork and exec ---------- */
 
+/* The `# arch NAME` of the trace: what this library was compiled for (memlab.glibc.arch.ARCHES). */
+#if defined(__x86_64__) && defined(__LP64__)
+#define ARCH_NAME "x86-64"
+#elif defined(__i386__)
+#define ARCH_NAME "i386"
+#else
+#error "the recorder is built for x86-64 or i386 only"
+#endif
+
 static void header(void)
 {
     char line[300], *p = line;
@@ -980,6 +991,7 @@ static void header(void)
     if (n > 0)
         p += n;
     *p++ = '\n';
+    p += put_s(p, "# arch " ARCH_NAME "\n");
     p += put_s(p, "# cpus ");
     p += put_u(p, (unsigned long long)get_nprocs());
     *p++ = '\n';

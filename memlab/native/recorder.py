@@ -13,28 +13,26 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from memlab.errors import MemlabError, UsageError
+from memlab.glibc.arch import DEFAULT_ARCH
 from memlab.native.build import build
 from memlab.native.runner import clean_environment
 
-__all__ = ["record", "needs_loader", "check_preloadable", "death_note"]
+__all__ = ["record", "needs_loader", "elf_arch", "check_preloadable", "program_arch", "death_note"]
 
 _ELF = b"\x7fELF"
 _PT_INTERP = 3
-_ELF_CLASS64 = 2
+_ELF_CLASS32, _ELF_CLASS64 = 1, 2
 _LITTLE = 1
+#: (ELF class, e_machine) of the programs the recorder can be built for, by memlab's name of
+#: the architecture (memlab.glibc.arch.ARCHES).
+_ELF_ARCHES = {(_ELF_CLASS64, 62): "x86-64", (_ELF_CLASS32, 3): "i386"}
 _EXECUTABLE = stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
 #: Scripts whose interpreter is itself a script: as deep as the kernel follows them.
 _NESTING = 4
 
 
-def needs_loader(program: str | Path) -> bool | None:
-    """True if the ELF file asks for a dynamic loader (PT_INTERP), False if it is static; None if not ELF.
-
-    Only a program started by the loader can have the recorder preloaded.
-
-    >>> import sys; needs_loader(sys.executable)
-    True
-    """
+def _elf(program: str | Path) -> tuple[int, int, bool] | None:
+    """(ELF class, e_machine, whether it asks for a dynamic loader) of an ELF file; None if not ELF."""
     try:
         with open(program, "rb") as f:
             head = f.read(64)
@@ -42,6 +40,7 @@ def needs_loader(program: str | Path) -> bool | None:
                 return None
             cls, data = head[4], head[5]
             order = "<" if data == _LITTLE else ">"
+            machine, = struct.unpack_from(order + "H", head, 18)
             if cls == _ELF_CLASS64:
                 phoff, = struct.unpack_from(order + "Q", head, 32)
                 phentsize, phnum = struct.unpack_from(order + "HH", head, 54)
@@ -52,11 +51,32 @@ def needs_loader(program: str | Path) -> bool | None:
             table = f.read(phentsize * phnum)
     except OSError:
         return None
-    for k in range(phnum):
-        entry = table[k * phentsize:(k + 1) * phentsize]
-        if len(entry) >= 4 and struct.unpack_from(order + "I", entry, 0)[0] == _PT_INTERP:
-            return True
-    return False
+    interp = any(struct.unpack_from(order + "I", entry, 0)[0] == _PT_INTERP
+                 for entry in (table[k * phentsize:(k + 1) * phentsize] for k in range(phnum)) if len(entry) >= 4)
+    return cls, machine, interp
+
+
+def needs_loader(program: str | Path) -> bool | None:
+    """True if the ELF file asks for a dynamic loader (PT_INTERP), False if it is static; None if not ELF.
+
+    Only a program started by the loader can have the recorder preloaded.
+
+    >>> import sys; needs_loader(sys.executable)
+    True
+    """
+    elf = _elf(program)
+    return None if elf is None else elf[2]
+
+
+def elf_arch(program: str | Path) -> str | None:
+    """The architecture an ELF program is built for, as memlab names it ("x86-64", "i386"); "" for
+    any other (an x32 or ARM program); None if the file is not ELF.
+
+    >>> import sys; elf_arch(sys.executable)
+    'x86-64'
+    """
+    elf = _elf(program)
+    return None if elf is None else _ELF_ARCHES.get(elf[:2], "")
 
 
 def death_note(signo: int) -> str:
@@ -121,6 +141,30 @@ def _started_by(program: Path, env: dict[str, str]) -> list[Path]:
     return chain
 
 
+def _describe(program: Path, name: str, runs: Path) -> str:
+    """How refusals name the program: `name`, or `name` and the interpreter that runs it."""
+    return f"{name!r}" if runs == program else f"{name!r} (a script run by {str(runs)!r})"
+
+
+def program_arch(program: Path, name: str, env: dict[str, str]) -> str:
+    """The architecture of the program that finally runs (a script's interpreter): the recorder is
+    built for it. A program built for another than x86-64 or i386 is refused (UsageError); a file
+    that is not ELF is taken as x86-64 (starting it fails as it would without the recorder).
+
+    >>> import sys; program_arch(Path(sys.executable), "python", {})
+    'x86-64'
+    """
+    runs = _started_by(program, env)[-1]
+    arch = elf_arch(runs)
+    if arch == "":
+        cls, machine, _ = _elf(runs)
+        bits = {_ELF_CLASS32: "32-bit", _ELF_CLASS64: "64-bit"}.get(cls, "ELF")
+        raise UsageError(f"{_describe(program, name, runs)} is a {bits} program for ELF machine {machine}: "
+                         f"the recorder is built for {' and '.join(sorted(set(_ELF_ARCHES.values())))} "
+                         "programs only")
+    return arch or DEFAULT_ARCH
+
+
 def check_preloadable(program: Path, name: str, env: dict[str, str]) -> None:
     """Refuse (UsageError) a program the recorder cannot be preloaded into, before it runs.
 
@@ -130,9 +174,8 @@ def check_preloadable(program: Path, name: str, env: dict[str, str]) -> None:
 
     >>> import sys; check_preloadable(Path(sys.executable), "python", {})
     """
-    chain = _started_by(program, env)
-    runs = chain[-1]
-    by = f"{name!r}" if runs == program else f"{name!r} (a script run by {str(runs)!r})"
+    runs = _started_by(program, env)[-1]
+    by = _describe(program, name, runs)
     if needs_loader(runs) is False:
         raise UsageError(f"{by} is statically linked: it starts without the dynamic loader, so the "
                          "recorder cannot be preloaded into it (link it dynamically to record it)")
@@ -180,7 +223,9 @@ def record(command: Sequence[str], output: str, say: Callable[[str], None]) -> i
     """Run `command` with the recorder preloaded, writing the trace to `output`; return the exit status.
 
     The status is the program's own, or 128 + the signal number if a signal ended it
-    (then the trace ends with `death_note`). Bad paths, and programs the recorder cannot be
+    (then the trace ends with `death_note`). The recorder is built for the program's
+    architecture (`program_arch`: an i386 program gets it built with -m32), which the trace's
+    `# arch` line names. Bad paths, and programs the recorder cannot be
     preloaded into (`check_preloadable`), are refused before anything runs (UsageError); a
     program that cannot be started is a MemlabError.
     """
@@ -188,7 +233,7 @@ def record(command: Sequence[str], output: str, say: Callable[[str], None]) -> i
     program = _program_file(command[0], env)
     target = _check_output(output, program)
     check_preloadable(program, command[0], env)
-    library = build("record")
+    library = build("record", program_arch(program, command[0], env))
     if target.exists():
         target.unlink()
     env.update({"LD_PRELOAD": str(library), "MEMLAB_RECORD": str(target)})

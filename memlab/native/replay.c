@@ -100,12 +100,13 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 
 enum kind { K_SKIP, K_HEADER, K_SNAP, K_MALLOC, K_FREE, K_REALLOC, K_CALLOC,
             K_MEMALIGN, K_WRITE, K_TRIM, K_MALLOPT, K_STORE, K_SWITCH, K_CREATE, K_EXIT, K_JOIN, K_CPUS,
-            K_TLS };
+            K_TLS, K_ARCH };
 
 struct op {
     enum kind kind;
     uint64_t id, a, b;     /* id: ID or TID; a, b: the numeric fields after the ID (or PAD; PARAM, VALUE;
-                              the CPUs of a `# cpus N` comment); K_STORE: a is OFFSET, b is DST_OFFSET */
+                              the CPUs of a `# cpus N` comment; K_ARCH: 1 if its NAME is known, else 0);
+                              K_STORE: a is OFFSET, b is DST_OFFSET */
     uint64_t dst;          /* K_STORE: DST */
     int root, has_dst;     /* K_STORE: SRC is g; a DST was given */
     int header_ints;       /* K_HEADER: how many integers on the line */
@@ -259,9 +260,14 @@ static int parse_store(const char **tok, const size_t *tlen, int nt, struct op *
     return 0;
 }
 
+/* The architectures a `# arch NAME` comment may name (memlab.glibc.arch.ARCHES), in its order. */
+static const char *ARCH_NAMES[] = {"x86-64", "i386"};
+#define N_ARCHES 2
+
 /* A comment whose words are exactly `cpus` (or `tls`) and a decimal number gives the number of
  * CPUs (of modules with thread-local storage): op->kind becomes K_CPUS (K_TLS) and op->a the
- * number (above MAX_CPUS when it does not fit). */
+ * number (above MAX_CPUS when it does not fit). One whose words are `arch` and one more word
+ * names the architecture the trace was recorded on: K_ARCH, op->a 1 if the name is known. */
 static void parse_cpus(const char *b, const char *e, struct op *op)
 {
     const char *w[3];
@@ -280,6 +286,13 @@ static void parse_cpus(const char *b, const char *e, struct op *op)
             wl[nw] = (size_t)(p - s);
         }
         nw++;
+    }
+    if (nw == 2 && token_is(w[0], wl[0], "arch")) {
+        op->kind = K_ARCH;
+        for (int i = 0; i < N_ARCHES; i++)
+            if (token_is(w[1], wl[1], ARCH_NAMES[i]))
+                op->a = 1;
+        return;
     }
     if (nw != 2 || !(token_is(w[0], wl[0], "cpus") || token_is(w[0], wl[0], "tls")))
         return;
@@ -565,7 +578,7 @@ static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
     lineno = 0;
     const char *p = trace, *end = trace + trace_len;
     int any_entry = 0, running = 1;
-    unsigned long cpus_line = 0, tls_line = 0, current = 0;
+    unsigned long cpus_line = 0, tls_line = 0, arch_line = 0, current = 0;
     tstate[0] = 1;
     for (;;) {
         lineno++;
@@ -606,6 +619,18 @@ static void validate(uint64_t *max_id, int *any_id, uint64_t *id_lines)
                 refuse(lineno, p, len, "the number of modules with thread-local storage must be 1 to 65535");
             tls_line = lineno;
             trace_tls = (int)op.a;
+        } else if (op.kind == K_ARCH) {
+            if (arch_line) {
+                strcpy(reason_buf, "the architecture is given twice (first on line ");
+                out_num(reason_buf, arch_line);
+                strcat(reason_buf, ")");
+                refuse(lineno, p, len, reason_buf);
+            }
+            if (any_entry)
+                refuse(lineno, p, len, "the architecture must be given before the first operation");
+            if (!op.a)
+                refuse(lineno, p, len, "the architecture must be one of x86-64, i386");
+            arch_line = lineno;
         } else if (op.kind == K_HEADER && in_header) {
             header += op.header_ints;
             header_lineno = lineno;
@@ -1025,7 +1050,7 @@ static int interpret(unsigned me)
             pending = 0;
             continue;
         }
-        if (op.kind == K_SKIP || op.kind == K_HEADER || op.kind == K_CPUS || op.kind == K_TLS)
+        if (op.kind == K_SKIP || op.kind == K_HEADER || op.kind == K_CPUS || op.kind == K_TLS || op.kind == K_ARCH)
             continue;
         if (pending) {
             snapshot(ops, "", 0);

@@ -14,19 +14,21 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from memlab.errors import MemlabError, TraceError
+from memlab.errors import MemlabError, TraceError, UsageError
+from memlab.glibc.arch import ARCHES, DEFAULT_ARCH
 from memlab.native.allocators import allocator as _allocator, check_settings, preload_prefix
 from memlab.native.build import build
 from memlab.trace import Op, format_trace
 
 __all__ = ["NativeError", "ended_by", "replay_native", "replay_native_raw", "iter_native", "glibc_version",
-           "clean_environment", "tls_preload"]
+           "clean_environment", "tls_preload", "recorded_arch", "replay_arch"]
 
 _LIBDIR = Path("usr/lib/x86_64-linux-gnu")
 _LOADER = "ld-linux-x86-64.so.2"
 _REFUSAL = re.compile(r"line (\d+): ")
-_TLS = re.compile(rb"^[ \t\r\x0b\x0c]*#[ \t\r\x0b\x0c]*tls[ \t\r\x0b\x0c]+([0-9]+)[ \t\r\x0b\x0c]*$")
-_HEAD = 1 << 16      # a `# tls M` line stands before the first operation: near the start
+_SETTING = re.compile(rb"^[ \t\r\x0b\x0c]*#[ \t\r\x0b\x0c]*(tls|arch)[ \t\r\x0b\x0c]+"
+                      rb"([^ \t\r\x0b\x0c]+)[ \t\r\x0b\x0c]*$")
+_HEAD = 1 << 16      # `# tls M` and `# arch NAME` stand before the first operation: near the start
 
 
 class NativeError(MemlabError):
@@ -154,17 +156,8 @@ def tls_preload(path: Path, arch: str = "x86-64") -> dict[str, str]:
     >>> len(tls_preload(path)["LD_PRELOAD"].split())
     2
     """
-    with open(path, "rb") as f:
-        head = f.read(_HEAD)
-    modules = 1
-    for line in head.split(b"\n")[:-1] if len(head) == _HEAD else head.split(b"\n"):
-        body = line.strip(b" \t\r\x0b\x0c")
-        if body and not body.startswith(b"#"):
-            break
-        match = _TLS.match(line)
-        if match:
-            modules = int(match.group(1))
-            break
+    found = _header(path).get("tls", "1")
+    modules = int(found) if found.isdigit() else 1
     if modules <= 1 or not _creates_threads(path):
         return {}
     first = build("tls_module", arch)
@@ -177,6 +170,62 @@ def tls_preload(path: Path, arch: str = "x86-64") -> dict[str, str]:
             os.replace(tmp, copy)
         copies.append(str(copy))
     return {"LD_PRELOAD": " ".join(copies)}
+
+
+def _header(trace: Path | bytes) -> dict[str, str]:
+    """The words of the `# tls M` and `# arch NAME` lines among the comments before the first
+    operation of a trace file (or of the bytes it starts with); the replayer refuses a trace
+    whose words are wrong, or given late or twice."""
+    if isinstance(trace, bytes):
+        head = trace[:_HEAD]
+    else:
+        with open(trace, "rb") as f:
+            head = f.read(_HEAD)
+    found: dict[str, str] = {}
+    for line in head.split(b"\n")[:-1] if len(head) == _HEAD else head.split(b"\n"):
+        body = line.strip(b" \t\r\x0b\x0c")
+        if body and not body.startswith(b"#"):
+            break
+        match = _SETTING.match(line)
+        if match:
+            found.setdefault(match.group(1).decode(), match.group(2).decode("utf-8", "replace"))
+    return found
+
+
+def recorded_arch(trace: str | Path | bytes) -> str | None:
+    """The architecture a trace file (or the bytes it starts with) says it was recorded on (its
+    `# arch NAME` line), or None (also for a NAME memlab does not know: the parsers refuse it).
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.trace"
+    >>> _ = path.write_text("# memlab record\\n# arch i386\\na 0 1\\n")
+    >>> recorded_arch(path)
+    'i386'
+    """
+    found = _header(trace if isinstance(trace, bytes) else Path(trace)).get("arch")
+    return found if found in ARCHES else None
+
+
+def replay_arch(recorded: str | None, asked: str | None) -> str:
+    """The architecture the command line replays on: the one asked for (`--arch`), else the
+    trace's own, else x86-64.
+
+    Asking for another architecture than the trace was recorded on is a UsageError: the sizes,
+    and the calls glibc made, are those of a program built for the trace's own.
+
+    >>> replay_arch("i386", None), replay_arch(None, None), replay_arch(None, "i386")
+    ('i386', 'x86-64', 'i386')
+    >>> replay_arch("i386", "x86-64")
+    Traceback (most recent call last):
+    ...
+    memlab.errors.UsageError: the trace was recorded on i386 (its # arch line), not on x86-64: replay it with --arch i386, or with no --arch
+    """
+    if asked is None:
+        return recorded or DEFAULT_ARCH
+    if recorded is not None and recorded != asked:
+        raise UsageError(f"the trace was recorded on {recorded} (its # arch line), not on {asked}: "
+                         f"replay it with --arch {recorded}, or with no --arch")
+    return asked
 
 
 def _check_every(every: int | None) -> None:
@@ -195,7 +244,7 @@ def _failure(path: Path, status: int, stderr: bytes) -> Exception:
 
 def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
                       libc_dir: str | Path | None = None, allocator: str = "glibc",
-                      settings: dict[str, str] | None = None, arch: str = "x86-64",
+                      settings: dict[str, str] | None = None, arch: str | None = None,
                       arenas: bool = False) -> str:
     """Replay a trace file (or its bytes, or a sequence of Ops) on real glibc; return the JSON lines printed.
 
@@ -204,7 +253,9 @@ def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | Non
     op, label, brk and rss, and its `t` and `o` lines, glibc's own calls, are skipped.
     `settings` are environment variables for that allocator (jemalloc: MALLOC_CONF; tcmalloc:
     TCMALLOC_*; mimalloc: MIMALLOC_*); no other variable reaches the replayer. `arch` "i386"
-    replays on the machine's 32-bit glibc (the replayer built with -m32). With `arenas`,
+    replays on the machine's 32-bit glibc (the replayer built with -m32); None replays on the
+    trace's own (its `# arch NAME` line, else x86-64). An `arch` given is taken as asked, also
+    for a trace recorded on the other (the command line refuses that: `replay_arch`). With `arenas`,
     each glibc snapshot also has "arenas": [[system bytes, bytes in use], ...], one pair per arena
     as malloc_stats() lists them (main first, then the newest).
 
@@ -218,6 +269,7 @@ def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | Non
     settings = check_settings(allocator, settings)
     with tempfile.TemporaryDirectory(prefix="memlab-") as tmp:
         path = _trace_file(trace, tmp)
+        arch = arch or recorded_arch(path) or DEFAULT_ARCH
         args = (_command(libc_dir, allocator, arch) + (["--every", str(every)] if every else [])
                 + (["--arenas"] if arenas else []) + [str(path)])
         result = _run(args, settings if _allocator(allocator).rival else tls_preload(path, arch))
@@ -228,7 +280,7 @@ def replay_native_raw(trace: str | Path | bytes | Sequence[Op], every: int | Non
 
 def iter_native(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
                 libc_dir: str | Path | None = None, allocator: str = "glibc",
-                arch: str = "x86-64", arenas: bool = False) -> Iterator[dict]:
+                arch: str | None = None, arenas: bool = False) -> Iterator[dict]:
     """replay_native's snapshots one at a time, as the replayer prints them (memory stays flat);
     with `arenas`, each has the per-arena pairs as in replay_native_raw.
 
@@ -241,6 +293,7 @@ def iter_native(trace: str | Path | bytes | Sequence[Op], every: int | None = No
     _check_every(every)
     with tempfile.TemporaryDirectory(prefix="memlab-") as tmp, tempfile.TemporaryFile() as errors:
         path = _trace_file(trace, tmp)
+        arch = arch or recorded_arch(path) or DEFAULT_ARCH
         args = (_command(libc_dir, allocator, arch) + (["--every", str(every)] if every else [])
                 + (["--arenas"] if arenas else []) + [str(path)])
         extra = None if _allocator(allocator).rival else tls_preload(path, arch)
@@ -279,7 +332,7 @@ def _trace_error(path: Path, stderr: str) -> Exception:
 
 def replay_native(trace: str | Path | bytes | Sequence[Op], every: int | None = None,
                   libc_dir: str | Path | None = None, allocator: str = "glibc",
-                  settings: dict[str, str] | None = None, arch: str = "x86-64",
+                  settings: dict[str, str] | None = None, arch: str | None = None,
                   arenas: bool = False) -> list[dict]:
     """Replay a trace on real glibc (or on a preloaded `allocator`: "jemalloc", "tcmalloc",
     "mimalloc"); one dict per snapshot, keys as in docs/trace-format.md (a rival's: op, label, brk, rss).
