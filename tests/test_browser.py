@@ -56,6 +56,22 @@ def reveal_texts(page):
         .map(c => (c.querySelector('.jp-OutputArea') || {}).textContent || '')""")
 
 
+def commit_first(page, prediction, choice, timeout: int = 10_000) -> list[str]:
+    """Choose `choice` (a label's text, or None: the first) in a Prediction, commit it, wait until
+    the first reveal cell no longer holds its answer back; the reveals' texts."""
+    prediction.scroll_into_view_if_needed()
+    labels = prediction.locator(".widget-radio-box label", has_text=choice)
+    labels.first.click()
+    prediction.locator("button", has_text="Commit").click()
+    page.wait_for_function(
+        "([hidden]) => { const c = [...document.querySelectorAll('.jp-CodeCell')]"
+        ".filter(c => (c.querySelector('.jp-InputArea-editor') || {}).textContent"
+        "?.trimStart().startsWith('# Reveal'))[0];"
+        "return c && !c.querySelector('.jp-OutputArea').innerText.includes(hidden); }",
+        arg=[HIDDEN], timeout=timeout)
+    return reveal_texts(page)
+
+
 def outputs_text(page):
     """The text of every cell's outputs."""
     return page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea')]
@@ -125,17 +141,7 @@ def test_lesson_as_a_student_meets_it(lab):
         assert menu.input_value() == "2.36"
 
         # commit the first prediction: its answer and its reveal show at once, no others
-        first = predictions.first
-        first.scroll_into_view_if_needed()
-        first.locator(".widget-radio-box label", has_text="brk heap").click()
-        first.locator("button", has_text="Commit").click()
-        page.wait_for_function(
-            "([hidden]) => { const c = [...document.querySelectorAll('.jp-CodeCell')]"
-            ".filter(c => (c.querySelector('.jp-InputArea-editor') || {}).textContent"
-            "?.trimStart().startsWith('# Reveal'))[0];"
-            "return c && !c.querySelector('.jp-OutputArea').innerText.includes(hidden); }",
-            arg=[HIDDEN], timeout=10_000)
-        shown = reveal_texts(page)
+        shown = commit_first(page, predictions.first, "brk heap")
         assert "1 block(s), 200,704 bytes" in shown[0] and HIDDEN not in shown[0]
         assert all(t.strip() == HIDDEN for t in shown[1:])
         record = page.locator(".jp-CodeCell").nth(
@@ -231,17 +237,7 @@ def test_later_lesson_as_a_student_meets_it(later_lab, name, tmp_path):
             cell.screenshot(path=str(tmp_path / f"{name}-{b}.png"))
 
         # commit the first prediction (its first choice): its reveal shows, no other
-        first = predictions.first
-        first.scroll_into_view_if_needed()
-        first.locator(".widget-radio-box label").first.click()
-        first.locator("button", has_text="Commit").click()
-        page.wait_for_function(
-            "([hidden]) => { const c = [...document.querySelectorAll('.jp-CodeCell')]"
-            ".filter(c => (c.querySelector('.jp-InputArea-editor') || {}).textContent"
-            "?.trimStart().startsWith('# Reveal'))[0];"
-            "return c && !c.querySelector('.jp-OutputArea').innerText.includes(hidden); }",
-            arg=[HIDDEN], timeout=60_000)
-        shown = reveal_texts(page)
+        shown = commit_first(page, predictions.first, None, timeout=60_000)
         assert shown[0].strip() and HIDDEN not in shown[0]
         assert all(t.strip() == HIDDEN for t in shown[1:])
         assert "You predicted" in page.inner_text(".jp-Notebook")
@@ -295,15 +291,6 @@ def test_lesson_08_scores_the_students_allocator_in_the_browser(lab08):
         assert "LEAK SUMMARY" not in shown and "rounds  Pool" not in shown
         first = page.locator(".jp-CodeCell").filter(
             has=page.locator(".widget-radio-box")).first
-        first.scroll_into_view_if_needed()
-        first.locator(".widget-radio-box label", has_text="several times more").click()
-        first.locator("button", has_text="Commit").click()
-        page.wait_for_function(
-            "([hidden]) => { const c = [...document.querySelectorAll('.jp-CodeCell')]"
-            ".filter(c => (c.querySelector('.jp-InputArea-editor') || {}).textContent"
-            "?.trimStart().startsWith('# Reveal'))[0];"
-            "return c && !c.querySelector('.jp-OutputArea').innerText.includes(hidden); }",
-            arg=[HIDDEN], timeout=10_000)
-        shown = reveal_texts(page)
+        shown = commit_first(page, first, "several times more")
         assert "Pool" in shown[0] and "1,056,768" in shown[0]
         assert shown[1].strip() == HIDDEN
