@@ -35,7 +35,10 @@ def test_pages_granules_and_the_user_space(info):
     (facts, _), (laa, _) = info["2 GiB"], info["4 GiB"]
     assert (facts["page"], facts["granularity"]) == (PAGE, GRANULARITY)
     assert facts["low"] == Space(2 << 30).low and facts["high"] + 1 == Space(2 << 30).high
-    assert laa["high"] + 1 == Space(4 << 30).high
+    # Large-address-aware: the model's top (64 KiB below 4 GiB, as 64-bit Windows documents it).
+    # Wine lowers its own top by a few pages when the kernel's randomised 32-bit vDSO sits there
+    # (measured: 0xFFFBFFFF in one CI run, 0xFFFEFFFF otherwise), so only a bound is checked.
+    assert Space(4 << 30).high - MiB < laa["high"] + 1 <= Space(4 << 30).high
 
 
 def test_reservations_are_placed_bottom_up_in_whole_granules(info):
