@@ -72,6 +72,23 @@ def commit_first(page, prediction, choice, timeout: int = 10_000) -> list[str]:
     return reveal_texts(page)
 
 
+def save_and_reopen(page, base, copy, shown: str) -> str:
+    """Save the open notebook `copy` (its widget state with it), close everything, open it again
+    and wait for `shown` and the widget views; the notebook's text."""
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "widgets" not in json.loads(
+            copy.read_text()).get("metadata", {}):
+        time.sleep(0.5)
+    assert "widgets" in json.loads(copy.read_text())["metadata"], "widget state is saved"
+    page.evaluate("() => window.jupyterapp.commands.execute('application:close-all')")
+    page.wait_for_function("() => !document.querySelector('.jp-Notebook')", timeout=30_000)
+    open_notebook(page, base, f"notebooks/{copy.name}")
+    page.wait_for_selector(shown, timeout=60_000)
+    time.sleep(3)  # widget views render from the saved state
+    return page.inner_text(".jp-Notebook")
+
+
 def outputs_text(page):
     """The text of every cell's outputs."""
     return page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea')]
@@ -150,20 +167,7 @@ def test_lesson_as_a_student_meets_it(lab):
         assert "Not this time" in record and "200,704" in record
 
         # save, close, reopen: readable, no widget error
-        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and "widgets" not in json.loads(
-                copy.read_text()).get("metadata", {}):
-            time.sleep(0.5)
-        saved = json.loads(copy.read_text())
-        assert "widgets" in saved["metadata"], "widget state is saved with the notebook"
-        page.evaluate("() => window.jupyterapp.commands.execute('application:close-all')")
-        page.wait_for_function("() => !document.querySelector('.jp-Notebook')",
-                               timeout=30_000)
-        open_notebook(page, base, f"notebooks/{copy.name}")
-        page.wait_for_selector(".jp-OutputArea-output img", timeout=60_000)
-        time.sleep(3)  # widget views render from the saved state
-        text = page.inner_text(".jp-Notebook")
+        text = save_and_reopen(page, base, copy, ".jp-OutputArea-output img")
         assert "Error displaying widget" not in text
         assert "Not this time" in text
         assert "1 block(s), 200,704 bytes" in outputs_text(page)
@@ -244,19 +248,7 @@ def test_later_lesson_as_a_student_meets_it(later_lab, name, tmp_path):
         page.screenshot(path=str(tmp_path / f"{name}-page.png"), full_page=True)
 
         # save, close, reopen: readable, no widget error
-        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and "widgets" not in json.loads(
-                copy.read_text()).get("metadata", {}):
-            time.sleep(0.5)
-        assert "widgets" in json.loads(copy.read_text())["metadata"]
-        page.evaluate("() => window.jupyterapp.commands.execute('application:close-all')")
-        page.wait_for_function("() => !document.querySelector('.jp-Notebook')",
-                               timeout=30_000)
-        open_notebook(page, base, f"notebooks/{copy.name}")
-        page.wait_for_selector(".jp-OutputArea-output", timeout=60_000)
-        time.sleep(3)  # widget views render from the saved state
-        text = page.inner_text(".jp-Notebook")
+        text = save_and_reopen(page, base, copy, ".jp-OutputArea-output")
         assert "Error displaying widget" not in text
         assert "You predicted" in text
         assert text.count(HIDDEN) == len(held) - 1
