@@ -90,6 +90,47 @@ with ThreadPoolExecutor(max_workers=3) as ex:
 """
 
 
+# A detached thread frees the main thread's blocks of 60 sizes into its own tcache, filling it,
+# and returns; glibc's exit work empties that tcache into the main arena while the main thread,
+# told the thread is leaving, goes on taking blocks of those sizes from that arena. The program
+# prints its own end figures.
+EXIT_RACE = r"""
+#include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+enum { BINS = 60, N = 7 * BINS, M = 600, ROUNDS = 10 };
+static void *blocks[N], *kept[ROUNDS][M];
+static volatile int leaving;
+static size_t size_of(int i) { return 8 + 16 * (i % BINS); }
+static void *work(void *arg) {
+    (void)arg;
+    for (int i = 0; i < N; i++) free(blocks[i]);   /* into this thread's tcache, full */
+    __atomic_store_n(&leaving, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+int main(void) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < N; i++) blocks[i] = malloc(size_of(i));
+        pthread_t t;
+        leaving = 0;
+        pthread_create(&t, &attr, work, NULL);
+        while (!__atomic_load_n(&leaving, __ATOMIC_ACQUIRE))
+            ;
+        for (int i = 0; i < M; i++) kept[round][i] = malloc(size_of(i * 7));
+        for (int i = 0; i < M; i += 2) free(kept[round][i]);
+    }
+    struct mallinfo2 m = mallinfo2();
+    char line[96];     /* printf would allocate its buffer first */
+    write(1, line, snprintf(line, sizeof line, "%zu %zu %zu %zu\n", m.arena, m.ordblks, m.smblks, m.fordblks));
+    return 0;
+}
+"""
+
 def record(out: Path, *command) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, "-m", "memlab", "record", "-o", out, "--", *map(str, command)],
                           capture_output=True, text=True, cwd=ROOT)
@@ -157,6 +198,24 @@ class TestRecordedThreads:
         assert read_trace(trace.read_bytes()).kinds.count("n") == 2
         end, own = replay_end(trace), own_end(trace)
         assert {k: end[k] for k in COUNTERS} == {k: own[k] for k in COUNTERS}
+
+
+@pytest.mark.usefixtures("recorder")
+@pytest.mark.parametrize("arch", ["x86-64", "i386"])
+def test_a_threads_exit_is_recorded_before_the_next_call(tmp_path, arch):
+    """The next thread's call waits until an exiting thread is gone: its exit work lands before
+    that call, as in a replay. Three recordings, each replayed to the program's own end."""
+    if arch == "i386":
+        build("record", "i386")
+    (tmp_path / "race.c").write_text(EXIT_RACE)
+    flags = ("-O0", "-fno-builtin", "-pthread") + (("-m32",) if arch == "i386" else ())
+    exe = compile_c(tmp_path / "race.c", flags, name=f"exit-race-{arch}")
+    for run in range(3):
+        trace = tmp_path / f"r{run}.trace"
+        printed = record(trace, exe).stdout.split()
+        own, end = own_end(trace), replay_end(trace)
+        assert [str(own[k]) for k in ("arena", "ordblks", "smblks", "fordblks")] == printed
+        assert {k: end[k] for k in COUNTERS} == {k: own[k] for k in COUNTERS}, f"recording {run}"
 
 
 CXX = r"""

@@ -32,7 +32,9 @@
  * interposed: a thread it starts gets a TID (the lowest free one), the
  * creator's `n TID` line, and `T TID` before the calls it makes; `x TID` is
  * written in the last round of thread-specific-data destructors of that
- * thread, and `j TID` when pthread_join returns it (or, for a detached
+ * thread, which then keeps the lock until it is gone (glibc's exit work, its
+ * tcache emptied into the arenas, happens before the next line, as in a
+ * replay), and `j TID` when pthread_join returns it (or, for a detached
  * thread, as it exits or is detached after its exit): then its TID is free.  The calls glibc makes inside pthread_create (the new thread's DTV)
  * are not written, since a replayer creating a real thread makes them too:
  * the `n` line is written at the first of them, so it stands where they ran.
@@ -61,6 +63,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
+#include <time.h>
 #include <unistd.h>
 
 extern void *__libc_malloc(size_t);
@@ -81,25 +84,84 @@ static pid_t main_tid;
 
 static pid_t ktid(void) { return (pid_t)syscall(SYS_gettid); }
 
+/* A thread whose x line is written keeps the lock until its kernel thread is gone, so that
+ * glibc's work at its exit (its tcache emptied into the arenas, its arena given back, all
+ * with internal calls the recorder cannot see) runs before the next line's call, as in a
+ * replay.  The next thread to want the lock takes it over then. */
+static volatile pid_t exiting;
+static unsigned long n_exit_waits_cut;
+
+/* How long a thread waits for an exiting one before it takes the lock anyway: a thread
+ * blocked at exit on a lock of glibc's that the waiter holds would otherwise never go. */
+#define EXIT_WAIT_NS 1000000000LL
+
+static int gone(pid_t k)
+{
+    int saved = errno;
+    int is_gone = syscall(SYS_tgkill, getpid(), k, 0) != 0 && errno == ESRCH;
+    errno = saved;
+    return is_gone;
+}
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Take the lock over from an exiting thread once it is gone (or waited for too long). */
+static int take_over(long long *since)
+{
+    pid_t e = __atomic_load_n(&exiting, __ATOMIC_ACQUIRE);
+    if (!e)
+        return 0;
+    if (*since == 0)
+        *since = now_ns();
+    int cut = !gone(e) && now_ns() - *since > EXIT_WAIT_NS;
+    if (!cut && !gone(e))
+        return 0;
+    if (!__atomic_compare_exchange_n(&exiting, &e, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return 0;
+    n_exit_waits_cut += cut;
+    return 1;
+}
+
 static void lock(void)
 {
+    long long since = 0;
     while (__atomic_exchange_n(&lock_word, 1, __ATOMIC_ACQUIRE))
-        sched_yield();
+        if (take_over(&since))
+            return;
+        else
+            sched_yield();
 }
 
 static void unlock(void) { __atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE); }
 
-/* Take the lock as thread `me` (calls `me` makes while it holds it are nested). */
+/* Take the lock as thread `me` (calls `me` makes while it holds it are nested; an exiting
+ * thread holds it to the end). */
 static void lock_as(pid_t me)
 {
+    if (__atomic_load_n(&exiting, __ATOMIC_ACQUIRE) == me)
+        return;
     lock();
     owner = me;
 }
 
 static void unlock_as(void)
 {
+    if (owner != 0 && owner == __atomic_load_n(&exiting, __ATOMIC_ACQUIRE))
+        return;
     owner = 0;
     unlock();
+}
+
+/* Keep the lock, as thread `me`, until this thread is gone. */
+static void hold_until_gone(pid_t me)
+{
+    owner = me;
+    __atomic_store_n(&exiting, me, __ATOMIC_RELEASE);
 }
 
 /* ---------- counts of what could not be recorded ---------- */
@@ -492,7 +554,10 @@ static int enter(void)
 {
     pid_t me = ktid();
     if (owner == me) {
-        n_nested++;
+        if (__atomic_load_n(&exiting, __ATOMIC_ACQUIRE) == me)
+            n_other_thread++;      /* made after its x line */
+        else
+            n_nested++;
         return FORWARD;
     }
     lock_as(me);
@@ -792,6 +857,7 @@ static void at_thread_exit(void *value)
             if (tids[t->tid].detached) /* glibc releases its stack as it exits */
                 write_joined(t->tid);
             drop_thread(t);
+            hold_until_gone(me);
         }
     }
     unlock_as();
@@ -1033,7 +1099,9 @@ static void trailer(const char *label)
     p += put_u(p, n_failed_create);
     p += put_s(p, " failed creations, ");
     p += put_u(p, n_tls_threads);
-    p += put_s(p, " created with another number of modules with thread-local storage than the # tls line's\n");
+    p += put_s(p, " created with another number of modules with thread-local storage than the # tls line's, ");
+    p += put_u(p, n_exit_waits_cut);
+    p += put_s(p, " exits not awaited (over 1 s)\n");
     put_lines(line, (size_t)(p - line));
     /* the program's own heap state at this point, as glibc sums it over arenas */
     struct mallinfo2 mi = mallinfo2();
