@@ -78,7 +78,6 @@ STDIN = "-"
 #: Size of a vecvec's outer element (a std::vector: three pointers).
 _VECTOR = 24
 _SIZE_LIMIT = 2**64
-_M_TOP_PAD = MALLOPT_PARAMS["M_TOP_PAD"]
 
 
 def cut(text: str, limit: int = ECHO) -> str:
@@ -382,11 +381,6 @@ def _print_leaks(out: TextIO, as_json: bool, summary: LeakSummary, source: str) 
 
 def _deviation(ops: tuple[Op, ...], field: str) -> str | None:
     """The documented deviation (DESIGN.md, "Known deviations") that explains a difference, if any."""
-    for op in ops:
-        if op.kind == "mallopt" and op.param == _M_TOP_PAD and op.value < 0:
-            return ("known deviation: with a negative M_TOP_PAD the real glibc's sbrk request wraps "
-                    "round; when its mmap fallback cannot serve either it opens a second arena, which "
-                    "the model (main arena only) does not")
     if field != "op" and any(op.kind == "memalign" and op.align > PAGE for op in ops):
         return ("known deviation: memalign with an alignment above 4096 depends on the absolute "
                 "(randomised) address of the heap; the model's is exact only for a break starting "

@@ -14,9 +14,11 @@ The rules for live IDs and for when a snapshot is taken are the real replayer's
 
 from __future__ import annotations
 
+import copy
 import csv
 import gc
 import io
+import re
 from bisect import bisect_left
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Sequence
@@ -31,6 +33,7 @@ __all__ = ["Replayer", "replay", "Timeline", "timeline"]
 NULL = 0
 _PROGRESS_STEP = 1 << 16      # operations between two progress reports of a replay
 _TIMELINE_STEP = 1 << 12      # ... of a timeline (each operation costs more there)
+_BEFORE_ANY_CALL = "otspw"     # kinds that never make the tcache: mallopt, trim, snapshot, stores
 
 
 def _default_factory(trace: Trace) -> Callable[[], Any]:
@@ -50,6 +53,29 @@ def _threads_for(trace: Trace, malloc: Any) -> Any:
         raise UsageError("this trace has thread lines (T, n, x, j): it needs memlab's glibc model "
                          "(memlab.glibc.Malloc) or the real glibc (replay --native)")
     return Threads(malloc.space, malloc.release, cores=trace.cpus, tls=trace.tls or 1)
+
+
+def _first_tcache_fails(trace: Trace, malloc: Any) -> bool:
+    """Whether the trace's first call will find no room for the tcache in the main arena, after
+    the mallopt and trim lines that come before it (tried on a copy of the model)."""
+    if not hasattr(malloc, "tcache_init_fails"):
+        return False
+    first = re.search(f"[^{_BEFORE_ANY_CALL}]", trace.kinds)
+    if first is None:
+        return False
+    if first.start() == 0:
+        return malloc.tcache_init_fails()
+    probe = copy.deepcopy(malloc)
+    Replayer(trace[:first.start()], probe).run()
+    return probe.tcache_init_fails()
+
+
+def _threads_around(trace: Trace, malloc: Any) -> Any:
+    """The threaded model with `malloc` as its main arena: glibc's tcache_init retries in a second
+    arena when the main one has no room, even in a process with one thread."""
+    from memlab.glibc.threads import Threads
+
+    return Threads(cores=trace.cpus, tls=trace.tls or 1, main=malloc)
 
 
 def _as_trace(ops: Sequence[Op] | Trace | str) -> Trace:
@@ -83,6 +109,8 @@ class Replayer:
         self._trace = _as_trace(ops)
         if self._trace.threaded and not hasattr(malloc, "switch"):
             malloc = _threads_for(self._trace, malloc)
+        elif _first_tcache_fails(self._trace, malloc):
+            malloc = _threads_around(self._trace, malloc)
         self._malloc = malloc
         self._every = every
         self._arenas = arenas

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ import pytest
 import memlab.cli as cli
 import memlab.native.runner as runner
 from memlab.cli import main
+from memlab.glibc import Malloc
 
 ROOT = Path(__file__).parent.parent
 OPS = 200_000
@@ -158,10 +160,18 @@ def test_a_replayer_that_dies_at_its_start_stops_compare_before_the_model_runs(l
 
 
 def test_compare_stops_at_the_first_difference(long_trace, tmp_path, monkeypatch, real_glibc):
-    """A real difference at the second snapshot of a long trace is reported there: the model has
-    run no further, and the real replayer is ended without finishing."""
-    trace = tmp_path / "pad.trace"
-    trace.write_text("o M_TOP_PAD -100000000\na 0 100\ns one\n" + long_trace.read_text())
+    """A difference at the second snapshot of a long trace is reported there: the model has run
+    no further, and the real replayer is ended without finishing. The difference is put into the
+    model: its arena reads one byte more once a block of 60,000 bytes is in use."""
+    trace = tmp_path / "skew.trace"
+    trace.write_text("a 0 100\na 1 60000\ns one\n" + long_trace.read_text())
+    counted = Malloc.mallinfo2
+
+    def skewed(self):
+        info = counted(self)
+        return replace(info, arena=info.arena + 1) if info.uordblks > 60000 else info
+
+    monkeypatch.setattr(Malloc, "mallinfo2", skewed)
     replayers = []
     made = cli._model_run
 
@@ -173,7 +183,10 @@ def test_compare_stops_at_the_first_difference(long_trace, tmp_path, monkeypatch
     out = io.StringIO()
     assert main(["compare", str(trace), "--every", "1"], out) == 1
     lines = out.getvalue().splitlines()
-    assert lines[-1].startswith("DIFFER at the snapshot after op 2 (label 'one'): arena is 0 in the model")
+    assert re.match(r"DIFFER at the snapshot after op 2 \(label 'one'\): arena is (\d+) in the model, (\d+) "
+                    r"on the real glibc$", lines[-1]), lines[-1]
+    model_arena, real_arena = map(int, re.findall(r"arena is (\d+) in the model, (\d+)", lines[-1])[0])
+    assert model_arena == real_arena + 1
     assert [line.split()[:2] for line in lines[2:-1]] == [["model", "1"], ["native", "1"],
                                                          ["model", "2"], ["native", "2"]]
     assert replayers[0].op < 10

@@ -46,11 +46,7 @@ HAND = sorted((DATA / "paths").glob("*.trace")) + sorted(DATA.glob("*.trace")) +
 
 #: Traces on which the model is known to differ from the real i386 glibc, and how: each is
 #: expected to fail (strictly: it must be dropped from here once the model agrees).
-KNOWN = {
-    "18_mmap_fallback_wrapped": "with the break request wrapped round in 32 bits every path of "
-                                "the main arena fails, and glibc retries the malloc in a new "
-                                "arena (arena_get_retry: a 1 MiB heap); the model fails at once",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _cases(paths: list[Path]) -> list:

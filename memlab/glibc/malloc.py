@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from ..errors import MallocAbort
 from ..space import AddressSpace
 from ..space.layout32 import Layout32
@@ -198,6 +200,23 @@ class Malloc(BulkSteps, AlignedAlloc, Arena):
                 self._perturb_after(c, rel.tcache_struct_bytes)
                 self._tcache = Tcache(c, rel.tcache_bins, rel.tcache_count)
                 self._touch(c + self._hdr, rel.tcache_struct_bytes)   # memset of the struct
+
+    def tcache_init_fails(self) -> bool:
+        """Whether the tcache, not made yet, cannot be allocated in the main arena: glibc's
+        tcache_init then retries in a new arena (arena_get_retry), which only `Threads` has.
+
+        >>> m = Malloc(); m.tcache_init_fails()
+        False
+        >>> _ = m.mallopt(M_TOP_PAD, -2000000); m.tcache_init_fails()   # the sbrk request wraps
+        True
+        """
+        rel = self._rel
+        if (self._tcache is not None or not rel.has_tcache or rel.tcache_lazy
+                or not rel.tcache_in_heap or self._no_tcache_init):
+            return False
+        probe = copy.deepcopy(self)
+        probe._maybe_init_tcache()
+        return probe._tcache is None
 
     def malloc(self, n: int) -> int:
         """Allocate `n` bytes; return the user address or NULL.

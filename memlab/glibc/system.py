@@ -117,7 +117,8 @@ class System(Heap):
             least = PAGE if swapped else unit
             if (size & self._mask) < least:
                 size = least
-            if (size & self._mask) <= nb or size <= 0:
+            size &= self._mask            # a negative long is a size_t to MMAP: 2-4 GiB on i386
+            if size <= nb:
                 return None
         try:
             mbrk = self._space.mmap(size)

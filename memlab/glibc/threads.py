@@ -125,9 +125,11 @@ class Threads:
 
     def __init__(self, space=None, glibc: str | Release = DEFAULT_RELEASE,
                  cores: int | None = None, tls: int = 1, stack_block: int | None = None,
-                 arch: str | Arch = DEFAULT_ARCH) -> None:
-        rel = release(glibc, arch)
-        self._main = Malloc(space, rel)
+                 arch: str | Arch = DEFAULT_ARCH, main: Malloc | None = None) -> None:
+        """`main`, when given, is a Malloc that has allocated nothing yet (its mallopt settings
+        kept): it becomes the main arena, with its space and release."""
+        rel = release(glibc, arch) if main is None else main.release
+        self._main = Malloc(space, rel) if main is None else main
         space = self._main.space
         self._rel = rel
         arch = self._arch = rel.arch
@@ -346,6 +348,12 @@ class Threads:
             self._arena_get2(th, size)
         return th.arena
 
+    def _arena_for_call(self, th: _Thread, size: int) -> Malloc | None:
+        """Where an allocating call runs: the main arena while the process has had no thread
+        (SINGLE_THREAD_P, even if tcache_init's retry gave the main thread another arena),
+        else the thread's arena."""
+        return self._arena_get(th, size) if self._multi else self._main
+
     def _arena_get2(self, th: _Thread, size: int) -> Malloc | None:
         """Attach thread `th` to an arena: the free list's head, a new arena, or a reused one."""
         if self._free_list:
@@ -447,7 +455,7 @@ class Threads:
             self._enter(a, th)
             a._maybe_init_tcache()
             self._leave(a, th)
-            if th.tcache is None and self._multi:
+            if th.tcache is None:
                 a = self._arena_get_retry(th, a, rel.tcache_struct_bytes)
                 if a is not None:
                     self._enter(a, th)
@@ -489,7 +497,7 @@ class Threads:
         if n > self._ptrdiff_max:            # refused before any tcache or arena is sought
             return self._call(self._main, th, "malloc", n)
         self._maybe_init_tcache(th)
-        return self._with_retry(th, self._arena_get(th, n), n, "malloc", n)
+        return self._with_retry(th, self._arena_for_call(th, n), n, "malloc", n)
 
     def free(self, p: int) -> None:
         """free(p) on the current thread: the chunk goes back to the arena that owns it."""
@@ -520,7 +528,7 @@ class Threads:
             return NULL
         c = p - self._hdr
         if c in self._main._mmapped:
-            a = th.arena or self._main     # a move that mallocs uses the thread's arena
+            a = (th.arena or self._main) if self._multi else self._main   # a move mallocs there
             return self._call(a, th, "realloc", p, n)
         self._maybe_init_tcache(th)
         a = self._owner(c)
@@ -542,7 +550,7 @@ class Threads:
         if n > self._ptrdiff_max:            # the product overflows ptrdiff_t: refused at once
             return self._call(self._main, th, "calloc", nmemb, size)
         self._maybe_init_tcache(th)
-        return self._with_retry(th, self._arena_get(th, n), n, "calloc", nmemb, size, always=True)
+        return self._with_retry(th, self._arena_for_call(th, n), n, "calloc", nmemb, size, always=True)
 
     def memalign(self, align: int, n: int) -> int:
         """memalign(align, n) on the current thread."""
@@ -559,7 +567,7 @@ class Threads:
                 a <<= 1
         if align > self._mask // 2 + 1:
             return self._call(self._main, th, "memalign", align, n)
-        return self._with_retry(th, self._arena_get(th, (n + a + arch.minsize) & self._mask), n,
+        return self._with_retry(th, self._arena_for_call(th, (n + a + arch.minsize) & self._mask), n,
                                 "memalign", align, n, always=True)
 
     def malloc_usable_size(self, p: int) -> int:
