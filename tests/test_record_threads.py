@@ -235,6 +235,56 @@ int main() {
 """
 
 
+# A thread whose own thread-specific-data destructor, in the last round (after the recorder wrote
+# its x line), waits for a mutex the main thread holds while the main thread calls malloc.
+EXIT_BLOCKED = r"""
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+static pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t key;
+static volatile int rounds, blocked;
+static void destructor(void *value) {
+    if (++rounds < PTHREAD_DESTRUCTOR_ITERATIONS) { pthread_setspecific(key, value); return; }
+    __atomic_store_n(&blocked, 1, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&gate);
+    pthread_mutex_unlock(&gate);
+}
+static void *work(void *arg) { pthread_setspecific(key, arg); free(malloc(100)); return NULL; }
+int main(void) {
+    pthread_key_create(&key, destructor);
+    pthread_mutex_lock(&gate);
+    pthread_t t;
+    pthread_create(&t, NULL, work, (void *)1);
+    while (!__atomic_load_n(&blocked, __ATOMIC_ACQUIRE))
+        ;
+    usleep(10000);             /* the thread is now waiting for the gate */
+    void *p = malloc(200);     /* waits for the exiting thread, which waits for the gate */
+    pthread_mutex_unlock(&gate);
+    pthread_join(t, NULL);
+    free(p);
+    return 0;
+}
+"""
+
+
+@pytest.mark.usefixtures("recorder")
+def test_an_exit_that_waits_for_the_next_caller_is_not_a_deadlock(tmp_path):
+    """The next caller stops waiting for an exiting thread after a second, takes the lock, and
+    the trailer counts that exit as not awaited; the program finishes and every call is written."""
+    (tmp_path / "blocked.c").write_text(EXIT_BLOCKED)
+    exe = compile_c(tmp_path / "blocked.c", ("-O0", "-fno-builtin", "-pthread"), name="exit-blocked")
+    trace = tmp_path / "b.trace"
+    proc = subprocess.run([sys.executable, "-m", "memlab", "record", "-o", trace, "--", str(exe)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    text = trace.read_text()
+    assert "1 exits not awaited (over 1 s)" in text
+    kinds = read_trace(text).kinds
+    assert (kinds.count("a"), kinds.count("f"), kinds.count("x"), kinds.count("j")) == (2, 2, 1, 1)
+
+
 @pytest.mark.usefixtures("recorder")
 def test_cxx_worker_threads(tmp_path):
     """A C++ program with std::thread: libstdc++ has thread-local storage (# tls 2), so its threads'

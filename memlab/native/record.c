@@ -118,8 +118,8 @@ static int take_over(long long *since)
         return 0;
     if (*since == 0)
         *since = now_ns();
-    int cut = !gone(e) && now_ns() - *since > EXIT_WAIT_NS;
-    if (!cut && !gone(e))
+    int is_gone = gone(e), cut = !is_gone && now_ns() - *since > EXIT_WAIT_NS;
+    if (!is_gone && !cut)
         return 0;
     if (!__atomic_compare_exchange_n(&exiting, &e, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         return 0;
