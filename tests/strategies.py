@@ -54,12 +54,18 @@ def alignments() -> st.SearchStrategy[int]:
                      st.sampled_from([24, 48, 100, 3000]))
 
 
+#: Top pads that leave no room: a break request that wraps round (negative values are huge
+#: size_t's), or one larger than an i386 address space has free.
+HUGE_TOP_PADS = [-1, -4096, -100_000_000, -(1 << 31), (1 << 31) - 1, 1 << 30]
+
+
 def mallopts() -> st.SearchStrategy[str]:
     """A mallopt line with a sane value for its parameter (names or glibc's numbers)."""
     values = {
         "M_MXFAST": st.integers(0, 160),
         "M_TRIM_THRESHOLD": st.sampled_from([0, 32, 4096, 65536, 131072, 262144]) | st.integers(0, 1 << 20),
-        "M_TOP_PAD": st.sampled_from([0, 1, 4096, 65536, 131072]) | st.integers(0, 1 << 18),
+        "M_TOP_PAD": st.sampled_from([0, 1, 4096, 65536, 131072]) | st.integers(0, 1 << 18)
+                     | st.sampled_from(HUGE_TOP_PADS),
         "M_MMAP_THRESHOLD": st.sampled_from([0, 4096, 65536, 131072, 1 << 20]) | st.integers(0, 1 << 20),
         "M_MMAP_MAX": st.sampled_from([0, 1, 2, 65536]),
     }
