@@ -219,6 +219,42 @@ def _check_output(output: str, program: Path) -> Path:
     return target
 
 
+#: What the recorder's closing comments count that a replay cannot reproduce: (pattern of the
+#: count in those comments, what to call it).
+_GAPS = (
+    (r"skipped (\d+) calls before the recorder was ready", "calls before the recorder was ready"),
+    (r"(\d+) nested calls", "calls nested in the recorder"),
+    (r"(\d+) frees and", "frees of unknown pointers"),
+    (r"(\d+) reallocs of unknown pointers", "reallocs of unknown pointers"),
+    (r"(\d+) calls came from threads not started", "calls of threads not followed (or after their exit)"),
+    (r"(\d+) threads not followed", "threads not followed"),
+    (r"(\d+) created with another number of modules", "threads created after a dlopen of thread-local storage"),
+    (r"(\d+) exits not awaited", "thread exits not awaited"),
+)
+_TAIL = 4096     # bytes at the end of a trace that hold the closing comments
+
+
+def gaps(trace: Path) -> list[str]:
+    """What the closing comments of a recorded trace say was made but not written, e.g.
+    ["2 frees of unknown pointers"]; [] when the recording is complete.
+
+    >>> import tempfile; f = Path(tempfile.mkdtemp()) / "t.trace"
+    >>> _ = f.write_text("a 0 1\\n# memlab record: skipped 0 calls before the recorder was ready, 3 nested calls\\n")
+    >>> gaps(f)
+    ['3 calls nested in the recorder']
+    """
+    with open(trace, "rb") as f:
+        f.seek(max(0, f.seek(0, os.SEEK_END) - _TAIL))
+        tail = f.read().decode(errors="replace")
+    comments = "\n".join(line for line in tail.splitlines() if line.startswith("# memlab record:"))
+    found = []
+    for pattern, what in _GAPS:
+        m = re.search(pattern, comments)
+        if m and int(m.group(1)):
+            found.append(f"{m.group(1)} {what}")
+    return found
+
+
 def record(command: Sequence[str], output: str, say: Callable[[str], None]) -> int:
     """Run `command` with the recorder preloaded, writing the trace to `output`; return the exit status.
 
@@ -256,4 +292,7 @@ def record(command: Sequence[str], output: str, say: Callable[[str], None]) -> i
             f"in {target.parent}, every call up to its death")
         return 128 + signo
     say(f"recorded {files} in {target.parent} (program exit status {status})")
+    missing = gaps(target)
+    if missing:
+        say(f"not in the trace, so a replay may differ: {', '.join(missing)} (its closing comments)")
     return status
