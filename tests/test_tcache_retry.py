@@ -13,6 +13,7 @@ import random
 import pytest
 
 from differential import compare_trace
+from strategies import HUGE_TOP_PADS, random_trace
 from memlab.glibc import Malloc
 from memlab.glibc.mallopt import M_TOP_PAD
 from memlab.glibc.threads import Threads
@@ -24,35 +25,17 @@ from memlab.trace import read_trace
 #: first free that can use it, and has no such retry.
 SIDES = [("2.36", "x86-64"), ("2.41", "x86-64"), ("2.43", "x86-64"), ("2.36", "i386")]
 
-PADS = [-1, -4096, -2000000, -100000000, -(1 << 31), (1 << 31) - 1, 1 << 30, 1500000000]
-
 
 def pad_trace(seed: int) -> str:
     """A top pad (wrapping round, or larger than the address space), a few settings, then calls."""
     rng = random.Random(seed)
-    pad = rng.choice(PADS + [rng.randint(-(1 << 31), (1 << 31) - 1)])
+    pad = rng.choice(HUGE_TOP_PADS + [-2000000, 1500000000, rng.randint(-(1 << 31), (1 << 31) - 1)])
     lines = [f"o M_TOP_PAD {pad}"]
     if rng.random() < 0.3:
         lines.append(f"o M_MMAP_MAX {rng.choice([0, 1])}")
     if rng.random() < 0.3:
         lines.append(f"o M_MMAP_THRESHOLD {rng.choice([4096, 1 << 20, 1 << 24])}")
-    if rng.random() < 0.2:
-        lines.append("t 0")
-    for _ in range(rng.randint(1, 30)):
-        r, i = rng.random(), rng.randrange(8)
-        if r < 0.5:
-            lines.append(f"a {i} {rng.choice([1, 24, 100, 1000, 5000, 100000, 300000, 3000000])}")
-        elif r < 0.75:
-            lines.append(f"f {i}")
-        elif r < 0.85:
-            lines.append(f"r {i} {rng.choice([10, 2000, 200000])}")
-        elif r < 0.92:
-            lines.append(f"c {i} 3 {rng.choice([8, 500, 50000])}")
-        elif r < 0.96:
-            lines.append(f"m {i} {rng.choice([64, 4096])} {rng.choice([10, 70000])}")
-        else:
-            lines.append("t 0")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + random_trace(rng.randint(1, 30), seed, n_ids=8, max_size=3_000_000)
 
 
 @pytest.fixture
